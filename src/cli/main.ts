@@ -1,0 +1,226 @@
+/**
+ * `fidelio <command>`: start, serve, import, keys, demo, backup, restore, status.
+ * Errors print one line and exit with the code the error table gives.
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { readFile, writeFile, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { readConfig, ConfigError, type ConfigOverrides } from "../config.ts";
+import { ensureFirstKeys, openFidelio, startServer, type Fidelio } from "../main.ts";
+import { AppError, exitCodeOf, toAppError } from "../shared/index.ts";
+import { importFile, MAX_REPORTED_ERRORS } from "../ingest/index.ts";
+import { createApiKey } from "../workspaces/index.ts";
+import { loadDemo } from "../demo/index.ts";
+import { storeCounts } from "../customers/index.ts";
+import { openStore, PgliteStore } from "../store/index.ts";
+import { StoreError } from "../store/index.ts";
+import { progress } from "./progress.ts";
+
+const int = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
+  return Number(v);
+};
+
+function overrides(o: { dataDir?: string; port?: number; host?: string }): ConfigOverrides {
+  return { dataDir: o.dataDir, port: o.port, host: o.host };
+}
+
+async function withFidelio<T>(o: { dataDir?: string }, fn: (f: Fidelio) => Promise<T>): Promise<T> {
+  const f = await openFidelio(readConfig(overrides(o)));
+  try {
+    return await fn(f);
+  } finally {
+    await f.store.close();
+  }
+}
+
+function printKeys(keys: { admin: string; write: string } | undefined): void {
+  if (!keys) return;
+  console.log("\nAPI keys created (shown once; keep them):");
+  console.log(`  admin key: ${keys.admin}   (Authorization: Bearer …, for /api)`);
+  console.log(`  write key: ${keys.write}   (Segment write key, for /v1)`);
+}
+
+async function runServer(o: { dataDir?: string; port?: number; host?: string }, withDemo: boolean): Promise<void> {
+  const config = readConfig(overrides(o));
+  const f = await openFidelio(config);
+  try {
+    const keys = await ensureFirstKeys(f);
+    if (withDemo && config.demo === "auto") {
+      const counts = await storeCounts(f.store, f.workspace);
+      if (counts.customers === 0 && counts.orders === 0) {
+        console.log("The store is empty: loading the demo shop (3,000 customers over two years)…");
+        const bar = progress("demo");
+        const s = await loadDemo(f.store, f.workspace, { end: f.clock.now(), onProgress: (d, t) => bar.update(d, t, `${d}/${t} customers`) });
+        bar.stop();
+        console.log(`Demo loaded: ${s.customers} customers, ${s.orders} orders, ${s.refunds} refunds, ${s.events} events.`);
+      }
+    }
+    const server = await startServer(f);
+    const where = config.databaseUrl ? "PostgreSQL (DATABASE_URL)" : `embedded database in ${config.dataDir}`;
+    console.log(`\nFidelio is running at ${server.url}  (${where})`);
+    console.log(`API description: ${server.url}api/openapi.json`);
+    printKeys(keys);
+    const stop = async () => {
+      await server.close();
+      await f.store.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", () => void stop());
+    process.once("SIGTERM", () => void stop());
+  } catch (err) {
+    await f.store.close();
+    throw err;
+  }
+}
+
+const program = new Command();
+program.name("fidelio").description("Self-hosted retention marketing for online shops").showHelpAfterError();
+const dataDirOption = ["--data-dir <dir>", "folder of the embedded database (default ./.fidelio, or FIDELIO_DATA_DIR)"] as const;
+
+program
+  .command("start")
+  .description("start the server; loads the demo shop when the store is empty")
+  .option(...dataDirOption)
+  .option("--port <n>", "port (default 3700)", int("--port"))
+  .option("--host <host>", "interface to listen on (default 127.0.0.1)")
+  .action((o) => runServer(o, true));
+
+program
+  .command("serve")
+  .description("start the server")
+  .option(...dataDirOption)
+  .option("--port <n>", "port (default 3700)", int("--port"))
+  .option("--host <host>", "interface to listen on (default 127.0.0.1)")
+  .action((o) => runServer(o, false));
+
+program
+  .command("import")
+  .description("import a CSV or log file (.gz read directly)")
+  .argument("<file>")
+  .requiredOption("--format <format>", "orders-csv | customers-csv | products-csv | shopify-orders | online-retail | cdnow")
+  .option("--currency <code>", "currency of amounts when the file does not say (default: the workspace's)")
+  .option("--batch-size <n>", "records per transaction", int("--batch-size"))
+  .option("--json", "print {imported, skipped, errors} as JSON")
+  .option(...dataDirOption)
+  .action(async (file: string, o: { format: string; currency?: string; batchSize?: number; json?: boolean; dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      const bar = progress("import");
+      const started = Date.now();
+      const summary = await importFile(f.store, f.workspace, file, {
+        format: o.format,
+        currency: o.currency?.toUpperCase(),
+        batchSize: o.batchSize,
+        now: () => f.clock.now(),
+        onProgress: (p) =>
+          bar.update(p.bytesRead, p.totalBytes, `${p.lines.toLocaleString("en")} lines, ${p.imported.toLocaleString("en")} imported, ${p.skipped.toLocaleString("en")} skipped, ${p.errorCount} errors`),
+      });
+      bar.stop();
+      if (o.json) {
+        console.log(JSON.stringify({ imported: summary.imported, skipped: summary.skipped, errors: summary.errors, errorCount: summary.errorCount, lines: summary.lines }));
+        return;
+      }
+      const secs = (Date.now() - started) / 1000;
+      console.log(`${file}: ${summary.lines.toLocaleString("en")} lines in ${secs.toFixed(1)} s — ${summary.imported.toLocaleString("en")} imported, ${summary.skipped.toLocaleString("en")} already there, ${summary.errorCount} malformed lines skipped`);
+      for (const e of summary.errors.slice(0, 20)) console.log(`  line ${e.line}: ${e.field}: ${e.message}`);
+      if (summary.errorCount > 20) console.log(`  … and ${summary.errorCount - 20} more (--json lists up to ${MAX_REPORTED_ERRORS})`);
+    });
+  });
+
+const keys = program.command("keys").description("API keys");
+keys
+  .command("create")
+  .description("create an API key (shown once)")
+  .requiredOption("--kind <kind>", "write (tracking only) or admin")
+  .option("--label <text>", "what the key is for")
+  .option("--json", "print {kind, key} as JSON")
+  .option(...dataDirOption)
+  .action(async (o: { kind: string; label?: string; json?: boolean; dataDir?: string }) => {
+    if (o.kind !== "write" && o.kind !== "admin") throw new AppError("invalid_input", `--kind: must be write or admin, not "${o.kind}"`);
+    const kind = o.kind;
+    await withFidelio(o, async (f) => {
+      const key = await createApiKey(f.store, f.workspace, kind, o.label);
+      console.log(o.json ? JSON.stringify({ kind, key }) : `${kind} key: ${key}`);
+    });
+  });
+
+program
+  .command("demo")
+  .description("load the synthetic demo shop (seeded, deterministic)")
+  .option("--customers <n>", "number of customers (default 3000)", int("--customers"))
+  .option("--seed <n>", "random seed (default 42)", int("--seed"))
+  .option("--end <date>", "last day of the two-year history, YYYY-MM-DD (default today)")
+  .option("--json", "print the summary as JSON")
+  .option(...dataDirOption)
+  .action(async (o: { customers?: number; seed?: number; end?: string; json?: boolean; dataDir?: string }) => {
+    const end = o.end === undefined ? undefined : new Date(`${o.end}T00:00:00Z`);
+    if (end && Number.isNaN(end.getTime())) throw new AppError("invalid_input", `--end: "${o.end}" is not a date YYYY-MM-DD`);
+    await withFidelio(o, async (f) => {
+      const bar = progress("demo");
+      const s = await loadDemo(f.store, f.workspace, {
+        customers: o.customers,
+        seed: o.seed,
+        end: end ?? f.clock.now(),
+        onProgress: (d, t) => bar.update(d, t, `${d}/${t} customers`),
+      });
+      bar.stop();
+      console.log(o.json ? JSON.stringify(s) : `demo: ${s.customers} customers, ${s.products} products, ${s.orders} orders, ${s.refunds} refunds, ${s.events} events`);
+    });
+  });
+
+program
+  .command("status")
+  .description("what the store holds")
+  .option("--json", "as JSON")
+  .option(...dataDirOption)
+  .action(async (o: { json?: boolean; dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      const n = await storeCounts(f.store, f.workspace);
+      console.log(o.json ? JSON.stringify(n) : `${f.config.databaseUrl ? "PostgreSQL" : f.config.dataDir}: ${n.customers} customers, ${n.orders} orders, ${n.events} events, ${n.products} products`);
+    });
+  });
+
+program
+  .command("backup")
+  .description("write the embedded database to a file (.tar.gz); for PostgreSQL use pg_dump")
+  .argument("<file>")
+  .option(...dataDirOption)
+  .action(async (file: string, o: { dataDir?: string }) => {
+    const config = readConfig(overrides(o));
+    if (config.databaseUrl) throw new AppError("invalid_input", "backup: DATABASE_URL is set; back up a PostgreSQL server with pg_dump");
+    const store = await openStore({ dataDir: config.dataDir });
+    try {
+      if (!(store instanceof PgliteStore)) throw new AppError("internal", "expected the embedded store");
+      const data = await store.dump();
+      await writeFile(file, data);
+      console.log(`backup written to ${file} (${(data.length / 1024 / 1024).toFixed(1)} MB)`);
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command("restore")
+  .description("restore a backup into an empty data folder")
+  .argument("<file>")
+  .option(...dataDirOption)
+  .action(async (file: string, o: { dataDir?: string }) => {
+    const config = readConfig(overrides(o));
+    if (config.databaseUrl) throw new AppError("invalid_input", "restore: DATABASE_URL is set; restore a PostgreSQL server with pg_restore/psql");
+    const existing = await readdir(join(config.dataDir, "pgdata")).catch(() => []);
+    if (existing.length > 0) throw new AppError("conflict", `restore: ${config.dataDir} already holds a database; restore into an empty --data-dir`);
+    const data = await readFile(file).catch(() => {
+      throw new AppError("not_found", `restore: cannot read ${file}`);
+    });
+    const store = await openStore({ dataDir: config.dataDir, restoreFrom: new Uint8Array(data) });
+    await store.close();
+    console.log(`restored ${file} into ${config.dataDir}`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const e = err instanceof ConfigError ? new AppError("invalid_input", err.message) : err instanceof StoreError ? new AppError("internal", `database: ${err.message}`) : toAppError(err);
+  console.error(`fidelio: ${e.message}`);
+  process.exit(exitCodeOf[e.code]);
+}

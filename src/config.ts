@@ -1,0 +1,74 @@
+/**
+ * Configuration is read here, once, from the environment and command-line
+ * overrides, and passed to everything else. Nothing else reads process.env.
+ */
+import { z } from "zod";
+import { resolve } from "node:path";
+import { isCurrency } from "./shared/index.ts";
+
+const Env = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+  FIDELIO_DATA_DIR: z.string().min(1).optional(),
+  FIDELIO_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  FIDELIO_HOST: z.string().min(1).optional(),
+  FIDELIO_WORKSPACE: z.string().regex(/^[a-z0-9_-]{1,40}$/, "lower-case letters, digits, _ or -").optional(),
+  FIDELIO_CURRENCY: z.string().refine(isCurrency, "unknown ISO 4217 currency").optional(),
+  FIDELIO_ADMIN_KEY: z.string().min(16, "at least 16 characters").optional(),
+  FIDELIO_WRITE_KEY: z.string().min(16, "at least 16 characters").optional(),
+  SHOPIFY_WEBHOOK_SECRET: z.string().min(1).optional(),
+  FIDELIO_MAX_BODY_BYTES: z.coerce.number().int().positive().optional(),
+  FIDELIO_DEMO: z.enum(["auto", "off"]).optional(),
+});
+
+export interface Config {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  port: number;
+  host: string;
+  workspace: string;
+  currency: string;
+  adminKey: string | undefined;
+  writeKey: string | undefined;
+  shopifyWebhookSecret: string | undefined;
+  /** Largest request body accepted (Segment's limit for a batch is 500 KB). */
+  maxBodyBytes: number;
+  /** `auto`: `fidelio start` loads the demo shop into an empty store. */
+  demo: "auto" | "off";
+}
+
+export interface ConfigOverrides {
+  dataDir?: string | undefined;
+  port?: number | undefined;
+  host?: string | undefined;
+}
+
+export class ConfigError extends Error {}
+
+/** The process's configuration: its environment plus command-line overrides. */
+export function readConfig(overrides: ConfigOverrides = {}): Config {
+  return loadConfig(process.env, overrides);
+}
+
+export function loadConfig(env: Record<string, string | undefined>, overrides: ConfigOverrides = {}): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue ? String(issue.path[0] ?? "") : "";
+    throw new ConfigError(`configuration: ${name}: ${issue?.message ?? "invalid"}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    dataDir: resolve(overrides.dataDir ?? e.FIDELIO_DATA_DIR ?? ".fidelio"),
+    port: overrides.port ?? e.FIDELIO_PORT ?? e.PORT ?? 3700,
+    host: overrides.host ?? e.FIDELIO_HOST ?? "127.0.0.1",
+    workspace: e.FIDELIO_WORKSPACE ?? "default",
+    currency: e.FIDELIO_CURRENCY ?? "EUR",
+    adminKey: e.FIDELIO_ADMIN_KEY,
+    writeKey: e.FIDELIO_WRITE_KEY,
+    shopifyWebhookSecret: e.SHOPIFY_WEBHOOK_SECRET,
+    maxBodyBytes: e.FIDELIO_MAX_BODY_BYTES ?? 500 * 1024,
+    demo: e.FIDELIO_DEMO ?? "auto",
+  };
+}

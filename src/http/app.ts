@@ -1,0 +1,80 @@
+/**
+ * The HTTP server: Segment tracking under /v1, admin REST under /api, Shopify
+ * webhooks under /webhooks, and the status page at /. Built on hono; the
+ * Node adapter lives only in `serve`.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { serve as serveNode } from "@hono/node-server";
+import type { Store } from "../store/index.ts";
+import { AppError, type Clock } from "../shared/index.ts";
+import type { Workspace } from "../workspaces/index.ts";
+import { storeCounts } from "../customers/index.ts";
+import { errorResponse } from "./errors.ts";
+import { trackingRoutes } from "./routes/tracking.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
+import { openApiDocument } from "./openapi.ts";
+
+export interface AppDeps {
+  store: Store;
+  clock: Clock;
+  /** The workspace that webhooks and the status page belong to. */
+  workspace: Workspace;
+  maxBodyBytes: number;
+  shopifyWebhookSecret: string | undefined;
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  app.onError((err, c) => errorResponse(c, err));
+  app.notFound((c) => errorResponse(c, new AppError("not_found", `no route ${c.req.method} ${c.req.path}`)));
+
+  const limit = bodyLimit({
+    maxSize: deps.maxBodyBytes,
+    onError: (c) =>
+      errorResponse(c, new AppError("payload_too_large", `(body): larger than ${Math.round(deps.maxBodyBytes / 1024)} KB`, [{ field: "(body)", message: "too large" }])),
+  });
+  // Storefront snippets post from the shop's own origin.
+  app.use("/v1/*", cors({ origin: "*", allowHeaders: ["Authorization", "Content-Type"], allowMethods: ["POST", "OPTIONS"] }));
+  app.use("/v1/*", limit);
+  app.use("/api/*", limit);
+  app.use("/webhooks/*", limit);
+
+  app.get("/health", (c) => c.json({ ok: true }));
+  app.get("/api/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
+  app.route("/v1", trackingRoutes(deps.store, deps.clock));
+  app.route("/api", adminRoutes(deps.store, deps.clock));
+  app.route("/webhooks", webhookRoutes(deps.store, deps.clock, deps.workspace, deps.shopifyWebhookSecret));
+  app.get("/", async (c) => {
+    const n = await storeCounts(deps.store, deps.workspace);
+    return c.html(statusPage(n));
+  });
+  return app;
+}
+
+function statusPage(n: { customers: number; orders: number; events: number; products: number }): string {
+  const fmt = (x: number) => x.toLocaleString("en");
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Fidelio</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2937}
+.n{display:grid;grid-template-columns:repeat(auto-fit,minmax(8rem,1fr));gap:1rem}.n div{background:#f3f4f6;border-radius:.5rem;padding:1rem}
+.n b{display:block;font-size:1.6rem}code{background:#f3f4f6;padding:0 .25rem;border-radius:.25rem}</style></head><body>
+<h1>Fidelio is running</h1><div class="n"><div><b>${fmt(n.customers)}</b>customers</div><div><b>${fmt(n.orders)}</b>orders</div>
+<div><b>${fmt(n.events)}</b>events</div><div><b>${fmt(n.products)}</b>products</div></div>
+<p>Send events to <code>/v1/track</code> (Segment spec), manage data under <code>/api</code>; the API is described in
+<a href="/api/openapi.json">/api/openapi.json</a>. Import files with <code>npx fidelio import FILE --format F</code>.</p></body></html>`;
+}
+
+/** Starts listening; resolves with the bound port and a function that stops the server. */
+export function serve(app: Hono, port: number, host: string): Promise<{ port: number; close: () => Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const server = serveNode({ fetch: app.fetch, port, hostname: host }, (info) => {
+      resolve({
+        port: info.port,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      });
+    });
+    server.once("error", reject);
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * The OpenAPI 3.1 document served at /api/openapi.json. Request bodies come
+ * from the same zod schemas that validate them, so the document cannot drift.
+ */
+import { z } from "zod";
+import { CustomerRecord, OrderRecord, ProductRecord, RefundRecord } from "../ingest/index.ts";
+
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
+
+const ErrorBody = {
+  type: "object",
+  properties: {
+    error: {
+      type: "object",
+      properties: {
+        code: { type: "string" },
+        message: { type: "string" },
+        issues: { type: "array", items: { type: "object", properties: { field: { type: "string" }, message: { type: "string" } } } },
+      },
+    },
+  },
+};
+
+const errors = {
+  "400": { description: "Invalid input; `issues` name each bad field", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+  "401": { description: "Missing or unknown key", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+  "413": { description: "Body over the size limit", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+};
+
+function upsertPath(tag: string, ref: string, summary: string) {
+  return {
+    post: {
+      tags: [tag],
+      summary,
+      description: "A JSON object is one record. A JSON array is a batch (≤ 1000): each item is validated and written on its own and the response lists each outcome; good items are kept.",
+      security: [{ adminKey: [] }],
+      requestBody: {
+        required: true,
+        content: { "application/json": { schema: { oneOf: [{ $ref: ref }, { type: "array", items: { $ref: ref } }] } } },
+      },
+      responses: { "200": { description: "Updated (or batch results)" }, "201": { description: "Created" }, "422": { description: "Valid but impossible (e.g. refund of an unknown order)" }, ...errors, "403": { description: "A write key was used" } },
+    },
+  };
+}
+
+function getPath(tag: string, summary: string, param: string) {
+  return {
+    get: {
+      tags: [tag],
+      summary,
+      security: [{ adminKey: [] }],
+      parameters: [{ name: param, in: "path", required: true, schema: { type: "string" } }],
+      responses: { "200": { description: "Found" }, "404": { description: "Not found" }, ...errors },
+    },
+  };
+}
+
+const trackingOp = (type: string, summary: string) => ({
+  post: {
+    tags: ["Tracking (Segment spec)"],
+    summary,
+    description: "Segment HTTP Tracking API. Auth: HTTP Basic with the write key as user name and an empty password. Messages are deduplicated by `messageId`.",
+    security: [{ writeKey: [] }],
+    requestBody: { required: true, content: { "application/json": { schema: { type: "object", properties: { type: { const: type } } } } } },
+    responses: { "200": { description: "`{ \"success\": true }`" }, ...errors },
+  },
+});
+
+export function openApiDocument(serverUrl: string): Record<string, unknown> {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Fidelio API",
+      version: "0.1.0",
+      description: "Tracking (Segment spec), admin REST and Shopify webhooks. Money is integer minor units (cents) with an ISO 4217 currency; times are ISO 8601 UTC.",
+    },
+    servers: [{ url: serverUrl }],
+    components: {
+      securitySchemes: {
+        writeKey: { type: "http", scheme: "basic", description: "Write key as the user name, empty password" },
+        adminKey: { type: "http", scheme: "bearer", description: "Admin key" },
+        shopifyHmac: { type: "apiKey", in: "header", name: "X-Shopify-Hmac-Sha256" },
+      },
+      schemas: {
+        Customer: schema(CustomerRecord),
+        Order: schema(OrderRecord),
+        Refund: schema(RefundRecord),
+        Product: schema(ProductRecord),
+        Error: ErrorBody,
+      },
+    },
+    paths: {
+      "/v1/identify": trackingOp("identify", "Identify a user and their traits"),
+      "/v1/track": trackingOp("track", "Record an event (E-commerce v2 events become orders and refunds)"),
+      "/v1/page": trackingOp("page", "Record a page view"),
+      "/v1/screen": trackingOp("screen", "Record a screen view"),
+      "/v1/alias": trackingOp("alias", "Join two identities"),
+      "/v1/group": trackingOp("group", "Associate a user with a group"),
+      "/v1/batch": {
+        post: {
+          tags: ["Tracking (Segment spec)"],
+          summary: "Several messages at once (≤ 500 KB)",
+          description: "Each message is validated on its own. If some fail, the response is 200 with `success: false` and `failed: [{index, messageId, field, message}]`; the others are stored. If all fail, 400.",
+          security: [{ writeKey: [] }],
+          requestBody: { required: true, content: { "application/json": { schema: { type: "object", required: ["batch"], properties: { batch: { type: "array", items: { type: "object" } } } } } } },
+          responses: { "200": { description: "`{ success, accepted, duplicates, failed }`" }, ...errors },
+        },
+      },
+      "/api/customers": upsertPath("Customers", "#/components/schemas/Customer", "Create or update customers"),
+      "/api/customers/{externalId}": getPath("Customers", "A customer's profile: fields, traits, consents, rollups", "externalId"),
+      "/api/customers/{externalId}/events": {
+        get: {
+          tags: ["Customers"],
+          summary: "A customer's events, newest first",
+          security: [{ adminKey: [] }],
+          parameters: [
+            { name: "externalId", in: "path", required: true, schema: { type: "string" } },
+            { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 500, default: 50 } },
+            { name: "before", in: "query", description: "`next` from the previous page", schema: { type: "integer" } },
+          ],
+          responses: { "200": { description: "`{ events, next }`" }, "404": { description: "Not found" }, ...errors },
+        },
+      },
+      "/api/products": upsertPath("Products", "#/components/schemas/Product", "Create or update products"),
+      "/api/products/{externalId}": getPath("Products", "A product", "externalId"),
+      "/api/orders": upsertPath("Orders", "#/components/schemas/Order", "Record orders (idempotent by externalId; a known order only has its status updated)"),
+      "/api/orders/{externalId}": getPath("Orders", "An order with its lines", "externalId"),
+      "/api/refunds": upsertPath("Refunds", "#/components/schemas/Refund", "Record refunds (idempotent by externalId)"),
+      "/api/refunds/{externalId}": getPath("Refunds", "A refund", "externalId"),
+      "/webhooks/shopify/orders": {
+        post: {
+          tags: ["Webhooks"],
+          summary: "Shopify order webhook (orders/create, orders/updated, orders/paid, orders/cancelled)",
+          security: [{ shopifyHmac: [] }],
+          responses: { "200": { description: "Stored" }, "401": { description: "Bad signature; nothing stored" }, "503": { description: "SHOPIFY_WEBHOOK_SECRET not set" } },
+        },
+      },
+      "/webhooks/shopify/customers": {
+        post: {
+          tags: ["Webhooks"],
+          summary: "Shopify customer webhook (customers/create, customers/update)",
+          security: [{ shopifyHmac: [] }],
+          responses: { "200": { description: "Stored" }, "401": { description: "Bad signature; nothing stored" }, "503": { description: "SHOPIFY_WEBHOOK_SECRET not set" } },
+        },
+      },
+    },
+  };
+}

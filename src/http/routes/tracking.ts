@@ -1,0 +1,41 @@
+/** The Segment HTTP Tracking API: /v1/identify|track|page|screen|alias|group|batch. */
+import { Hono } from "hono";
+import type { Store } from "../../store/index.ts";
+import type { Clock } from "../../shared/index.ts";
+import { AppError, parseInput } from "../../shared/index.ts";
+import { SegmentBatch, processMessages, throwIfFailed } from "../../ingest/index.ts";
+import { writeKeyAuth, type Env } from "../auth.ts";
+import { jsonBody } from "../errors.ts";
+
+export function trackingRoutes(store: Store, clock: Clock): Hono<Env> {
+  const app = new Hono<Env>();
+  app.use("*", writeKeyAuth(store));
+
+  for (const type of ["identify", "track", "page", "screen", "alias", "group"] as const) {
+    app.post(`/${type}`, async (c) => {
+      const body = await jsonBody(c);
+      if (typeof body !== "object" || body === null || Array.isArray(body)) throw new AppError("invalid_input", "(body): a JSON object is expected", [{ field: "(body)", message: "a JSON object is expected" }]);
+      const result = await processMessages(store, c.get("owner").workspace, [{ ...body, type }], clock.now());
+      throwIfFailed(result);
+      return c.json({ success: true });
+    });
+  }
+
+  const batch = async (c: import("hono").Context<Env>) => {
+    const body = parseInput(SegmentBatch, await jsonBody(c));
+    const result = await processMessages(store, c.get("owner").workspace, body.batch, clock.now(), {
+      ...(body.context ? { context: body.context } : {}),
+      ...(body.sentAt ? { sentAt: body.sentAt } : {}),
+    });
+    const failedCount = new Set(result.failed.map((f) => f.index)).size;
+    if (failedCount === body.batch.length) {
+      throw new AppError("invalid_input", `every message of the batch was rejected; first: batch.${result.failed[0]?.index}.${result.failed[0]?.field}: ${result.failed[0]?.message}`,
+        result.failed.map((f) => ({ field: `batch.${f.index}.${f.field}`, message: f.message })));
+    }
+    // Partly bad: 200 so that clients do not retry the good messages, with the failures listed.
+    return c.json({ success: failedCount === 0, accepted: result.accepted, duplicates: result.duplicates, failed: result.failed });
+  };
+  app.post("/batch", batch);
+  app.post("/import", batch);
+  return app;
+}

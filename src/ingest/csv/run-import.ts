@@ -1,0 +1,229 @@
+/**
+ * Streams a file through a format's row mapper into the store, in batches of
+ * one transaction each. Memory stays flat whatever the file size: the parser
+ * waits while a batch is written. A committed batch is never redone: re-running
+ * the same file finds its orders by external id and skips them.
+ */
+import { createReadStream } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import { Transform, type Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { createInterface } from "node:readline";
+import { parse } from "csv-parse";
+import type { Store } from "../../store/index.ts";
+import { AppError } from "../../shared/index.ts";
+import { writeCustomers, writeOrders, writeProducts, writeRefunds, type Workspace } from "../write.ts";
+import type { CustomerRecord, OrderRecord, ProductRecord, RefundRecord } from "../records.ts";
+import type { ImportFormat, ImportItem } from "./format.ts";
+import { onlineRetail } from "./online-retail.ts";
+import { cdnow } from "./cdnow.ts";
+import { customersCsv, ordersCsv, productsCsv } from "./generic.ts";
+import { shopifyOrders } from "./shopify-orders.ts";
+
+export const IMPORT_FORMATS: Record<string, ImportFormat> = Object.fromEntries(
+  [ordersCsv, customersCsv, productsCsv, shopifyOrders, onlineRetail, cdnow].map((f) => [f.name, f]),
+);
+
+export interface ImportError {
+  line: number;
+  field: string;
+  message: string;
+}
+
+export interface ImportSummary {
+  /** Records (orders, refunds, customers, products) stored by this run. */
+  imported: number;
+  /** Records already stored (a re-import), left as they were. */
+  skipped: number;
+  /** Malformed lines, each skipped; at most `MAX_REPORTED_ERRORS` are listed. */
+  errors: ImportError[];
+  errorCount: number;
+  lines: number;
+}
+
+export interface ImportProgress extends ImportSummary {
+  bytesRead: number;
+  totalBytes: number;
+}
+
+export interface ImportOptions {
+  format: string;
+  /** Currency of amounts when the file does not say (default: the workspace's). */
+  currency?: string | undefined;
+  now: () => Date;
+  /** Records per transaction. */
+  batchSize?: number;
+  /** Called after each committed batch: what it reports is safely stored. */
+  onProgress?: (p: ImportProgress) => void;
+}
+
+export const MAX_REPORTED_ERRORS = 1000;
+
+export function importFormat(name: string): ImportFormat {
+  const f = IMPORT_FORMATS[name];
+  if (!f) throw new AppError("invalid_input", `--format: unknown format "${name}" (one of ${Object.keys(IMPORT_FORMATS).join(", ")})`, [{ field: "format", message: "unknown format" }]);
+  return f;
+}
+
+/** Imports a file (plain or .gz) from disk. */
+export async function importFile(store: Store, ws: Workspace, path: string, options: ImportOptions): Promise<ImportSummary> {
+  const format = importFormat(options.format);
+  const info = await stat(path).catch(() => {
+    throw new AppError("not_found", `${path}: no such file`, [{ field: "file", message: "no such file" }]);
+  });
+  if (!info.isFile()) throw new AppError("invalid_input", `${path}: not a file`, [{ field: "file", message: "not a file" }]);
+  const gz = path.endsWith(".gz") || (await isGzip(path));
+  return importStream(store, ws, createReadStream(path), { ...options, format: format.name, gzip: gz, totalBytes: info.size });
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(2);
+    await fh.read(buf, 0, 2, 0);
+    return buf[0] === 0x1f && buf[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Imports from any byte stream (a file, a request body, generated data). */
+export async function importStream(
+  store: Store,
+  ws: Workspace,
+  input: Readable,
+  options: ImportOptions & { gzip?: boolean; totalBytes?: number },
+): Promise<ImportSummary> {
+  const format = importFormat(options.format);
+  const currency = options.currency ?? ws.currency;
+  const batchSize = options.batchSize ?? 2000;
+  const summary: ImportSummary = { imported: 0, skipped: 0, errors: [], errorCount: 0, lines: 0 };
+  let bytesRead = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytesRead += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  let stream: Readable = input.pipe(counter);
+  if (options.gzip) stream = stream.pipe(createGunzip());
+
+  const mapper = format.start({ currency });
+  let batch = new Batch(`import:${format.name}`);
+  const report = (e: ImportError) => {
+    summary.errorCount++;
+    if (summary.errors.length < MAX_REPORTED_ERRORS) summary.errors.push(e);
+  };
+  const take = (items: ImportItem[]) => {
+    for (const item of items) {
+      if (item.kind === "error") report({ line: item.line, field: item.field, message: item.message });
+      else batch.add(item);
+    }
+  };
+  const flush = async () => {
+    if (batch.size === 0) return;
+    const b = batch;
+    batch = new Batch(`import:${format.name}`);
+    const r = await b.write(store, ws, options.now());
+    summary.imported += r.imported;
+    summary.skipped += r.skipped;
+    options.onProgress?.({ ...summary, bytesRead, totalBytes: options.totalBytes ?? 0 });
+  };
+
+  for await (const { fields, line } of rows(stream, format, report)) {
+    summary.lines = line;
+    take(mapper.row(fields, line));
+    if (batch.size >= batchSize) await flush();
+  }
+  take(mapper.end());
+  await flush();
+  options.onProgress?.({ ...summary, bytesRead, totalBytes: options.totalBytes ?? bytesRead });
+  return summary;
+}
+
+async function* rows(
+  stream: Readable,
+  format: ImportFormat,
+  report: (e: ImportError) => void,
+): AsyncGenerator<{ fields: Record<string, string>; line: number }> {
+  if (format.layout === "whitespace") {
+    let line = 0;
+    for await (const text of createInterface({ input: stream, crlfDelay: Infinity })) {
+      line++;
+      const parts = text.trim().split(/\s+/);
+      if (parts.length === 1 && parts[0] === "") continue;
+      const names = format.columns?.(parts.length);
+      if (!names) {
+        report({ line, field: "(line)", message: `expected 4 or 5 columns, found ${parts.length}` });
+        continue;
+      }
+      const fields: Record<string, string> = {};
+      names.forEach((n, i) => (fields[n] = parts[i] ?? ""));
+      yield { fields, line };
+    }
+    return;
+  }
+  const parser = stream.pipe(
+    parse({
+      columns: (header: string[]) => header.map((h) => h.trim()),
+      bom: true,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+    }),
+  );
+  parser.on("skip", (err: Error & { lines?: number }) => report({ line: err.lines ?? 0, field: "(line)", message: err.message }));
+  for await (const rec of parser) {
+    const r: { record: Record<string, string>; info: { lines: number } } = rec;
+    yield { fields: r.record, line: r.info.lines };
+  }
+}
+
+/** Records waiting to be written together. */
+class Batch {
+  constructor(readonly source: string) {}
+  customers: CustomerRecord[] = [];
+  products: ProductRecord[] = [];
+  orders: OrderRecord[] = [];
+  refunds: RefundRecord[] = [];
+  size = 0;
+
+  add(item: Exclude<ImportItem, { kind: "error" }>): void {
+    this.size++;
+    if (item.kind === "customer") this.customers.push(item.record);
+    else if (item.kind === "product") this.products.push(item.record);
+    else if (item.kind === "order") this.orders.push(item.record);
+    else this.refunds.push(item.record);
+  }
+
+  async write(store: Store, ws: Workspace, now: Date): Promise<{ imported: number; skipped: number }> {
+    return store.transaction(async (tx) => {
+      let imported = 0;
+      let skipped = 0;
+      if (this.customers.length > 0) {
+        const r = await writeCustomers(tx, ws, this.customers, this.source, now);
+        imported += r.inserted;
+        skipped += this.customers.length - r.inserted;
+      }
+      if (this.products.length > 0) {
+        const before = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM products WHERE workspace_id = $1 AND external_id = ANY($2::text[])", [ws.id, this.products.map((p) => p.externalId)]);
+        await writeProducts(tx, ws, this.products, now);
+        const existing = before[0]?.n ?? 0;
+        imported += this.products.length - existing;
+        skipped += existing;
+      }
+      if (this.orders.length > 0) {
+        const r = await writeOrders(tx, ws, this.orders, this.source, now);
+        imported += r.inserted.length;
+        skipped += r.existing.length;
+      }
+      if (this.refunds.length > 0) {
+        const r = await writeRefunds(tx, ws, this.refunds, this.source, now);
+        imported += r.inserted.length;
+        skipped += r.existing.length;
+      }
+      return { imported, skipped };
+    });
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * @module ingest — every way data comes in: normalised records and the one
+ * idempotent write path, the Segment tracking API, Shopify webhooks and CSV imports.
+ */
+export { CustomerRecord, OrderRecord, RefundRecord, ProductRecord, CustomerRef, Consent } from "./records.ts";
+export {
+  writeCustomers,
+  writeOrders,
+  writeRefunds,
+  writeProducts,
+  appendEvents,
+  linkAnonymous,
+  mergeCustomers,
+  recomputeRollups,
+  NON_PURCHASE_STATUSES,
+} from "./write.ts";
+export type { EventRecord, OrderWriteResult, CustomerWriteResult } from "./write.ts";
+export { processMessages, throwIfFailed } from "./tracking/process-messages.ts";
+export type { ProcessResult, MessageFailure } from "./tracking/process-messages.ts";
+export { SegmentBatch, MAX_MESSAGE_BYTES } from "./tracking/segment-message.ts";
+export { verifyShopifyHmac, shopifyOrder, shopifyCustomer } from "./shopify/shopify.ts";
+export { importFile, importStream, importFormat, IMPORT_FORMATS, MAX_REPORTED_ERRORS } from "./csv/run-import.ts";
+export type { ImportSummary, ImportProgress, ImportError, ImportOptions } from "./csv/run-import.ts";

@@ -1,0 +1,335 @@
+/**
+ * Takes Segment messages (one, or a batch) into the store. Each message is
+ * validated on its own: a bad one is reported with its index and field and the
+ * others are kept. The good ones are written in one transaction, in bulk.
+ */
+import type { Store } from "../../store/index.ts";
+import { AppError, sha256Hex, issuesOf, toAppError, type FieldIssue } from "../../shared/index.ts";
+import { CustomerRecord, type OrderRecord, type ProductRecord, type RefundRecord } from "../records.ts";
+import {
+  appendEvents,
+  linkAnonymous,
+  mergeCustomers,
+  noteProducts,
+  writeCustomers,
+  writeOrders,
+  writeRefunds,
+  type EventRecord,
+  type Workspace,
+} from "../write.ts";
+import { MAX_MESSAGE_BYTES, SegmentMessage } from "./segment-message.ts";
+import { PRODUCT_EVENTS, orderFromTrack, productFromProperties, refundFromTrack } from "./ecommerce.ts";
+
+export interface MessageFailure {
+  index: number;
+  messageId: string | undefined;
+  field: string;
+  message: string;
+}
+
+export interface ProcessResult {
+  accepted: number;
+  duplicates: number;
+  failed: MessageFailure[];
+}
+
+interface Prepared {
+  index: number;
+  msg: SegmentMessage;
+  event: EventRecord;
+  userId: string | undefined;
+  anonymousId: string | undefined;
+  customer: CustomerRecord | undefined;
+}
+
+const KNOWN_TRAITS: Record<string, keyof CustomerRecord> = {
+  email: "email",
+  phone: "phone",
+  firstName: "firstName",
+  first_name: "firstName",
+  lastName: "lastName",
+  last_name: "lastName",
+  birthday: "birthday",
+  timezone: "timeZone",
+  timeZone: "timeZone",
+  locale: "locale",
+  createdAt: "createdAt",
+  created_at: "createdAt",
+};
+
+/** Segment corrects device clocks: timestamp = receivedAt − (sentAt − originalTimestamp). */
+function occurredAt(msg: SegmentMessage, receivedAt: Date, batchSentAt: Date | undefined): Date {
+  const sentAt = msg.sentAt ?? batchSentAt;
+  if (msg.originalTimestamp && sentAt) return new Date(receivedAt.getTime() - (sentAt.getTime() - msg.originalTimestamp.getTime()));
+  if (msg.timestamp) return msg.timestamp;
+  if (msg.originalTimestamp) return msg.originalTimestamp;
+  return receivedAt;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
+}
+
+function obj(v: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (typeof v === "object" && v !== null && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) out[k] = x;
+  return out;
+}
+
+/** Builds the customer record an identify (or any message with traits) describes. */
+function customerFromTraits(userId: string | undefined, traitsIn: Record<string, unknown>, context: Record<string, unknown>, at: Date) {
+  const fields: Record<string, unknown> = {};
+  const custom: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(traitsIn)) {
+    const known = KNOWN_TRAITS[k];
+    if (known) fields[known] = v;
+    else if (k === "name" && typeof v === "string") {
+      const [first, ...rest] = v.trim().split(/\s+/);
+      fields.firstName ??= first;
+      if (rest.length > 0) fields.lastName ??= rest.join(" ");
+    } else if (k === "consents") {
+      fields.consents = Object.entries(obj(v)).map(([channel, granted]) => ({ channel, granted, source: "tracking", at }));
+    } else if (k !== "id" && k !== "userId" && k !== "anonymousId") custom[k] = v;
+  }
+  const campaign = obj(context.campaign);
+  const page = obj(context.page);
+  const hasUtm = Object.keys(campaign).length > 0 || str(page.referrer);
+  return {
+    ...(userId ? { externalId: userId } : {}),
+    ...fields,
+    ...(str(context.timezone) && fields.timeZone === undefined ? { timeZone: str(context.timezone) } : {}),
+    ...(str(context.locale) && fields.locale === undefined ? { locale: str(context.locale) } : {}),
+    ...(hasUtm
+      ? {
+          firstTouch: {
+            source: str(campaign.source),
+            medium: str(campaign.medium),
+            campaign: str(campaign.name),
+            term: str(campaign.term),
+            content: str(campaign.content),
+            referrer: str(page.referrer),
+            landingPage: str(page.url),
+            at,
+          },
+        }
+      : {}),
+    ...(Object.keys(custom).length > 0 ? { traits: custom } : {}),
+  };
+}
+
+/**
+ * Processes messages for `ws`. `batchContext` is the batch envelope's context
+ * (merged under each message's own). Throws only when the store fails: then
+ * nothing of the batch was stored and the client should retry.
+ */
+export async function processMessages(
+  store: Store,
+  ws: Workspace,
+  raw: readonly unknown[],
+  receivedAt: Date,
+  envelope: { context?: Record<string, unknown>; sentAt?: string } = {},
+): Promise<ProcessResult> {
+  const failed: MessageFailure[] = [];
+  const prepared: Prepared[] = [];
+  const batchSentAt = envelope.sentAt && !Number.isNaN(Date.parse(envelope.sentAt)) ? new Date(envelope.sentAt) : undefined;
+  const fail = (index: number, messageId: string | undefined, issues: FieldIssue[]) => {
+    for (const i of issues.slice(0, 5)) failed.push({ index, messageId, field: i.field, message: i.message });
+  };
+
+  for (const [index, item] of raw.entries()) {
+    const rawId = str(obj(item).messageId);
+    if (JSON.stringify(item ?? null).length > MAX_MESSAGE_BYTES) {
+      fail(index, rawId, [{ field: "(message)", message: `larger than ${MAX_MESSAGE_BYTES / 1024} KB` }]);
+      continue;
+    }
+    const parsed = SegmentMessage.safeParse(item);
+    if (!parsed.success) {
+      fail(index, rawId, issuesOf(parsed.error));
+      continue;
+    }
+    const msg = parsed.data;
+    const userId = msg.userId ?? undefined;
+    const anonymousId = msg.anonymousId ?? undefined;
+    if (!userId && !anonymousId) {
+      fail(index, rawId, [{ field: "userId", message: "userId or anonymousId is required" }]);
+      continue;
+    }
+    const context = { ...envelope.context, ...msg.context };
+    const at = occurredAt(msg, receivedAt, batchSentAt);
+    // Without a messageId a retry is recognised by its content.
+    const messageId = msg.messageId ?? `h:${sha256Hex(JSON.stringify([msg.type, userId, anonymousId, at.toISOString(), item]))}`;
+    const props = "properties" in msg ? obj(msg.properties) : {};
+    const traits = msg.type === "identify" ? obj(msg.traits) : obj(context.traits);
+
+    let customer: CustomerRecord | undefined;
+    if (msg.type === "identify" || userId || str(traits.email)) {
+      const candidate = customerFromTraits(userId, traits, context, at);
+      if (userId === undefined && str(traits.email) === undefined) {
+        if (msg.type === "identify") {
+          fail(index, messageId, [{ field: "userId", message: "identify needs a userId or traits.email" }]);
+          continue;
+        }
+      } else {
+        const c = CustomerRecord.safeParse(candidate);
+        if (!c.success) {
+          fail(index, messageId, issuesOf(c.error, msg.type === "identify" ? "traits" : "context.traits"));
+          continue;
+        }
+        customer = c.data;
+      }
+    }
+    const name = msg.type === "track" ? msg.event : msg.type === "page" || msg.type === "screen" ? (msg.name ?? null) : null;
+    prepared.push({
+      index,
+      msg,
+      userId,
+      anonymousId,
+      customer,
+      event: {
+        messageId,
+        type: msg.type,
+        name,
+        customerId: null,
+        anonymousId: anonymousId ?? null,
+        properties:
+          msg.type === "identify" || msg.type === "group"
+            ? obj(msg.traits)
+            : msg.type === "alias"
+              ? { previousId: msg.previousId }
+              : msg.type === "page"
+                ? { ...props, ...(msg.category ? { category: msg.category } : {}) }
+                : props,
+        context,
+        occurredAt: at,
+      },
+    });
+  }
+
+  let accepted = 0;
+  let duplicates = 0;
+  await store.transaction(async (tx) => {
+    // 1. Customers named by identify traits or by a userId.
+    const { ids } = await writeCustomers(tx, ws, prepared.flatMap((p) => (p.customer ? [p.customer] : [])), "tracking", receivedAt);
+    const customerIdOf = (p: Prepared): number | undefined =>
+      p.customer ? ids.get(p.customer.externalId ?? p.customer.email ?? "") : undefined;
+
+    // 2. Identity: anonymous ids seen with a customer join them; alias merges two known ids.
+    await linkAnonymous(
+      tx,
+      ws,
+      prepared.flatMap((p) => {
+        const cid = customerIdOf(p);
+        return cid !== undefined && p.anonymousId ? [{ anonymousId: p.anonymousId, customerId: cid }] : [];
+      }),
+      receivedAt,
+    );
+    for (const p of prepared) {
+      const cid = customerIdOf(p);
+      if (p.msg.type === "alias") {
+        const previousId = String(p.msg.previousId);
+        const prev = await tx.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, previousId]);
+        const prevCustomer = prev[0];
+        if (prevCustomer && cid !== undefined) await mergeCustomers(tx, ws, prevCustomer.id, cid, receivedAt);
+        else if (cid !== undefined) await linkAnonymous(tx, ws, [{ anonymousId: previousId, customerId: cid }], receivedAt);
+      }
+    }
+    const anonIds = [...new Set(prepared.flatMap((p) => (p.anonymousId && customerIdOf(p) === undefined ? [p.anonymousId] : [])))];
+    const anonCustomer = new Map<string, { id: number; external_id: string; email: string | null }>();
+    if (anonIds.length > 0) {
+      const rows = await tx.query<{ anonymous_id: string; id: number; external_id: string; email: string | null }>(
+        `SELECT a.anonymous_id, c.id, c.external_id, c.email FROM anonymous_ids a JOIN customers c ON c.id = a.customer_id
+          WHERE a.workspace_id = $1 AND a.anonymous_id = ANY($2::text[])`,
+        [ws.id, anonIds],
+      );
+      for (const r of rows) anonCustomer.set(r.anonymous_id, r);
+    }
+
+    // 3. Orders and refunds that the e-commerce events describe, validated before anything is written.
+    const orders: OrderRecord[] = [];
+    const refunds: { p: Prepared; build: (order: { total: number; currency: string } | undefined) => RefundRecord }[] = [];
+    const products: ProductRecord[] = [];
+    const good: Prepared[] = [];
+    for (const p of prepared) {
+      const cid = customerIdOf(p);
+      p.event.customerId = cid ?? null;
+      try {
+        if (p.msg.type === "track" && p.msg.event === "Order Completed") {
+          const known = p.anonymousId ? anonCustomer.get(p.anonymousId) : undefined;
+          const ref = p.customer
+            ? { externalId: p.customer.externalId, email: p.customer.email }
+            : known
+              ? { externalId: known.external_id }
+              : undefined;
+          const ctxTraits = obj(p.event.context.traits);
+          const order = orderFromTrack(p.event.properties, {
+            customer: ref,
+            email: str(p.event.properties.email) ?? str(ctxTraits.email),
+            occurredAt: p.event.occurredAt,
+            defaultCurrency: ws.currency,
+          });
+          orders.push(order);
+          for (const line of order.lines) {
+            if (line.productId) products.push({ externalId: line.productId, title: line.title ?? line.productId, category: line.category, priceMinor: line.unitPriceMinor, currency: order.currency });
+          }
+        } else if (p.msg.type === "track" && p.msg.event === "Order Refunded") {
+          const props = p.event.properties;
+          const event = p.event;
+          refundFromTrack(props, { messageId: event.messageId, occurredAt: event.occurredAt, orderTotalMinor: undefined, orderCurrency: undefined, defaultCurrency: ws.currency });
+          refunds.push({
+            p,
+            build: (order) =>
+              refundFromTrack(props, { messageId: event.messageId, occurredAt: event.occurredAt, orderTotalMinor: order?.total, orderCurrency: order?.currency, defaultCurrency: ws.currency }),
+          });
+        } else if (p.msg.type === "track" && PRODUCT_EVENTS.has(p.msg.event)) {
+          const product = productFromProperties(p.event.properties, ws.currency);
+          if (product) products.push(product);
+        }
+        good.push(p);
+      } catch (err) {
+        const e = toAppError(err);
+        fail(p.index, p.event.messageId, e.issues.length > 0 ? e.issues : [{ field: "(message)", message: e.message }]);
+      }
+    }
+    // A refund needs its order, stored before or earlier in this batch.
+    const refundOrderIds = refunds.map((r) => String(r.p.event.properties.order_id));
+    const knownOrders = new Map<string, { total: number; currency: string }>();
+    for (const o of orders) knownOrders.set(o.externalId, { total: o.totalMinor, currency: o.currency });
+    if (refundOrderIds.length > 0) {
+      const rows = await tx.query<{ external_id: string; total_minor: number; currency: string }>(
+        "SELECT external_id, total_minor, currency FROM orders WHERE workspace_id = $1 AND external_id = ANY($2::text[])",
+        [ws.id, refundOrderIds],
+      );
+      for (const r of rows) knownOrders.set(r.external_id, { total: r.total_minor, currency: r.currency });
+    }
+    const refundRecords: RefundRecord[] = [];
+    const rejected = new Set<Prepared>();
+    for (const r of refunds) {
+      const orderId = String(r.p.event.properties.order_id);
+      const order = knownOrders.get(orderId);
+      if (!order) {
+        fail(r.p.index, r.p.event.messageId, [{ field: "properties.order_id", message: `no order "${orderId}" is known` }]);
+        rejected.add(r.p);
+      } else refundRecords.push(r.build(order));
+    }
+    const toStore = good.filter((p) => !rejected.has(p));
+
+    // 4. The events themselves; duplicates (same messageId) are skipped and derive nothing.
+    const fresh = await appendEvents(tx, ws, toStore.map((p) => p.event), receivedAt);
+    accepted = toStore.length;
+    duplicates = toStore.length - fresh.size;
+    await noteProducts(tx, ws, products, receivedAt);
+    // Orders are idempotent by order id, so a re-sent Order Completed changes nothing.
+    await writeOrders(tx, ws, orders, "tracking", receivedAt);
+    await writeRefunds(tx, ws, refundRecords.filter((r) => fresh.has(r.externalId.slice("segment:".length))), "tracking", receivedAt);
+  });
+  failed.sort((a, b) => a.index - b.index);
+  return { accepted, duplicates, failed };
+}
+
+/** For single-message endpoints: a failure is the request's failure. */
+export function throwIfFailed(result: ProcessResult): void {
+  const first = result.failed[0];
+  if (first) {
+    throw new AppError("invalid_input", `${first.field}: ${first.message}`, result.failed.map((f) => ({ field: f.field, message: f.message })));
+  }
+}

@@ -1,0 +1,652 @@
+/**
+ * The one write path. Every way in (admin API, tracking API, Shopify webhooks,
+ * CSV imports, demo) calls these functions with normalised records; they write
+ * idempotently (customers by external id, orders and refunds by external id,
+ * events by message id) and keep the per-customer rollups current in the same
+ * transaction. Each function takes many records at once: a single API call is
+ * a batch of one, an import a batch of thousands.
+ *
+ * Rows travel to the database as one jsonb parameter read with
+ * jsonb_to_recordset: one round trip per batch, bound parameters only.
+ */
+import type { Queryable } from "../store/index.ts";
+import { AppError } from "../shared/index.ts";
+import type { CustomerRecord, OrderRecord, ProductRecord, RefundRecord } from "./records.ts";
+import type { Workspace } from "../workspaces/index.ts";
+
+export type { Workspace };
+
+
+/** A fact to append to the event log. */
+export interface EventRecord {
+  messageId: string;
+  type: "track" | "page" | "screen" | "identify" | "alias" | "group" | "order" | "refund" | "customer";
+  name: string | null;
+  customerId: number | null;
+  anonymousId: string | null;
+  properties: Record<string, unknown>;
+  context: Record<string, unknown>;
+  occurredAt: Date;
+}
+
+const iso = (d: Date | undefined): string | null => (d ? d.toISOString() : null);
+
+/** The key a customer is stored under: their external id, or their email when that is all we know. */
+export function customerKey(c: { externalId?: string | undefined; email?: string | undefined }): string {
+  const key = c.externalId ?? c.email;
+  if (key === undefined) throw new AppError("invalid_input", "customer: externalId or email is required", [{ field: "customer.externalId", message: "externalId or email is required" }]);
+  return key;
+}
+
+export interface CustomerWriteResult {
+  /** Internal ids by the key each record was given (external id, and email when known). */
+  ids: Map<string, number>;
+  /** How many customers were new. */
+  inserted: number;
+}
+
+/**
+ * Upserts customers; returns their internal ids by the key they were given
+ * (external id, or email for email-only records). Given fields overwrite,
+ * missing ones are kept; the acquisition channel and first touch are set once.
+ */
+export async function writeCustomers(
+  tx: Queryable,
+  ws: Workspace,
+  records: readonly CustomerRecord[],
+  source: string,
+  now: Date,
+): Promise<CustomerWriteResult> {
+  const ids = new Map<string, number>();
+  if (records.length === 0) return { ids, inserted: 0 };
+
+  // An email-only record joins the customer who already has that email.
+  const emailOnly = [...new Set(records.filter((r) => r.externalId === undefined && r.email).map((r) => r.email ?? ""))];
+  const byEmail = new Map<string, string>();
+  if (emailOnly.length > 0) {
+    const rows = await tx.query<{ email: string; external_id: string }>(
+      `SELECT DISTINCT ON (lower(email)) lower(email) AS email, external_id FROM customers
+        WHERE workspace_id = $1 AND lower(email) = ANY($2::text[]) ORDER BY lower(email), id`,
+      [ws.id, emailOnly],
+    );
+    for (const r of rows) byEmail.set(r.email, r.external_id);
+  }
+
+  // One row per key; later records in the batch win, field by field.
+  const merged = new Map<string, CustomerRecord & { key: string }>();
+  for (const r of records) {
+    const key = r.externalId ?? byEmail.get(r.email ?? "") ?? customerKey(r);
+    const prev = merged.get(key);
+    merged.set(key, {
+      ...prev,
+      ...withoutUndefined(r),
+      key,
+      traits: { ...prev?.traits, ...r.traits },
+      consents: [...(prev?.consents ?? []), ...(r.consents ?? [])],
+    });
+  }
+  const rows = [...merged.values()];
+
+  // A prospect first known by email adopts the shop's id when it arrives.
+  const adoptions = rows.filter((r) => r.externalId !== undefined && r.email !== undefined && r.externalId !== r.email);
+  if (adoptions.length > 0) {
+    await tx.query(
+      `UPDATE customers c SET external_id = x.key, updated_at = $3
+         FROM jsonb_to_recordset($2::jsonb) AS x(key text, email text)
+        WHERE c.workspace_id = $1 AND c.external_id = x.email
+          AND NOT EXISTS (SELECT 1 FROM customers c2 WHERE c2.workspace_id = $1 AND c2.external_id = x.key)`,
+      [ws.id, JSON.stringify(adoptions.map((r) => ({ key: r.key, email: r.email }))), now],
+    );
+  }
+
+  const upserted = await tx.query<{ id: number; external_id: string; inserted: boolean }>(
+    `INSERT INTO customers (workspace_id, external_id, email, phone, first_name, last_name, birthday, time_zone,
+                            locale, acquisition_channel, first_touch, created_at, updated_at)
+     SELECT $1, x.key, x.email, x.phone, x.first_name, x.last_name, x.birthday, x.time_zone,
+            x.locale, x.acquisition_channel, x.first_touch, COALESCE(x.created_at, $3), $3
+       FROM jsonb_to_recordset($2::jsonb) AS x(key text, email text, phone text, first_name text, last_name text,
+            birthday date, time_zone text, locale text, acquisition_channel text, first_touch jsonb, created_at timestamptz)
+     ON CONFLICT (workspace_id, external_id) DO UPDATE SET
+       email = COALESCE(EXCLUDED.email, customers.email),
+       phone = COALESCE(EXCLUDED.phone, customers.phone),
+       first_name = COALESCE(EXCLUDED.first_name, customers.first_name),
+       last_name = COALESCE(EXCLUDED.last_name, customers.last_name),
+       birthday = COALESCE(EXCLUDED.birthday, customers.birthday),
+       time_zone = COALESCE(EXCLUDED.time_zone, customers.time_zone),
+       locale = COALESCE(EXCLUDED.locale, customers.locale),
+       acquisition_channel = COALESCE(customers.acquisition_channel, EXCLUDED.acquisition_channel),
+       first_touch = COALESCE(customers.first_touch, EXCLUDED.first_touch),
+       created_at = LEAST(customers.created_at, EXCLUDED.created_at),
+       updated_at = EXCLUDED.updated_at
+     -- A record that changes nothing leaves the row (and updated_at) alone.
+     WHERE (customers.email, customers.phone, customers.first_name, customers.last_name, customers.birthday,
+            customers.time_zone, customers.locale, customers.acquisition_channel, customers.first_touch, customers.created_at)
+           IS DISTINCT FROM
+           (COALESCE(EXCLUDED.email, customers.email), COALESCE(EXCLUDED.phone, customers.phone),
+            COALESCE(EXCLUDED.first_name, customers.first_name), COALESCE(EXCLUDED.last_name, customers.last_name),
+            COALESCE(EXCLUDED.birthday, customers.birthday), COALESCE(EXCLUDED.time_zone, customers.time_zone),
+            COALESCE(EXCLUDED.locale, customers.locale), COALESCE(customers.acquisition_channel, EXCLUDED.acquisition_channel),
+            COALESCE(customers.first_touch, EXCLUDED.first_touch), LEAST(customers.created_at, EXCLUDED.created_at))
+     RETURNING id, external_id, (xmax = 0) AS inserted`,
+    [
+      ws.id,
+      JSON.stringify(
+        rows.map((r) => ({
+          key: r.key,
+          email: r.email ?? null,
+          phone: r.phone ?? null,
+          first_name: r.firstName ?? null,
+          last_name: r.lastName ?? null,
+          birthday: r.birthday ?? null,
+          time_zone: r.timeZone ?? null,
+          locale: r.locale ?? null,
+          acquisition_channel: r.acquisitionChannel ?? r.firstTouch?.source ?? null,
+          first_touch: r.firstTouch ? { ...r.firstTouch, at: iso(r.firstTouch.at) ?? iso(now) } : null,
+          created_at: iso(r.createdAt),
+        })),
+      ),
+      now,
+    ],
+  );
+  for (const u of upserted) ids.set(u.external_id, u.id);
+  const unchanged = rows.filter((r) => !ids.has(r.key)).map((r) => r.key);
+  if (unchanged.length > 0) {
+    const found = await tx.query<{ id: number; external_id: string }>(
+      "SELECT id, external_id FROM customers WHERE workspace_id = $1 AND external_id = ANY($2::text[])",
+      [ws.id, unchanged],
+    );
+    for (const f of found) ids.set(f.external_id, f.id);
+  }
+  for (const r of rows) {
+    const id = ids.get(r.key);
+    if (id !== undefined && r.email) ids.set(r.email, id);
+  }
+  // Every customer has a rollup row, so metrics count customers who never ordered.
+  await tx.query(
+    `INSERT INTO customer_rollups (workspace_id, customer_id, updated_at)
+     SELECT $1, unnest($2::bigint[]), $3 ON CONFLICT (customer_id) DO NOTHING`,
+    [ws.id, upserted.filter((u) => u.inserted).map((u) => u.id), now],
+  );
+
+  const traits = rows.flatMap((r) =>
+    Object.entries(r.traits ?? {}).map(([key, value]) => ({ customer_id: ids.get(r.key), key, value: value ?? null })),
+  );
+  if (traits.length > 0) {
+    // learned_at changes only when the value does: it says when we learned *this* value.
+    await tx.query(
+      `INSERT INTO customer_traits (workspace_id, customer_id, key, value, source, learned_at)
+       SELECT $1, x.customer_id, x.key, x.value, $3, $4 FROM jsonb_to_recordset($2::jsonb) AS x(customer_id bigint, key text, value jsonb)
+       ON CONFLICT (customer_id, key) DO UPDATE SET value = EXCLUDED.value, source = EXCLUDED.source, learned_at = EXCLUDED.learned_at
+       WHERE customer_traits.value IS DISTINCT FROM EXCLUDED.value`,
+      [ws.id, JSON.stringify(traits), source, now],
+    );
+  }
+  const inserted = upserted.filter((u) => u.inserted).length;
+  // The last consent given for a channel in the batch is the one that stands.
+  const consentList = rows.flatMap((r) =>
+    (r.consents ?? []).map((c) => ({
+      customer_id: ids.get(r.key),
+      channel: c.channel,
+      granted: c.granted,
+      source: c.source ?? source,
+      changed_at: iso(c.at) ?? iso(now),
+    })),
+  );
+  const consents = [...new Map(consentList.map((c) => [`${c.customer_id}:${c.channel}`, c])).values()];
+  if (consents.length > 0) {
+    const changed = await tx.query<{ customer_id: number; channel: string; granted: boolean; source: string; changed_at: Date }>(
+      `INSERT INTO customer_consents (workspace_id, customer_id, channel, granted, source, changed_at)
+       SELECT $1, x.customer_id, x.channel, x.granted, x.source, x.changed_at
+         FROM jsonb_to_recordset($2::jsonb) AS x(customer_id bigint, channel text, granted boolean, source text, changed_at timestamptz)
+       ON CONFLICT (customer_id, channel) DO UPDATE SET granted = EXCLUDED.granted, source = EXCLUDED.source, changed_at = EXCLUDED.changed_at
+       WHERE customer_consents.granted IS DISTINCT FROM EXCLUDED.granted
+       RETURNING customer_id, channel, granted, source, changed_at`,
+      [ws.id, JSON.stringify(consents)],
+    );
+    // Consent changes are facts with a time and a source: they go to the log.
+    await appendEvents(
+      tx,
+      ws,
+      changed.map((c) => ({
+        messageId: `consent:${c.customer_id}:${c.channel}:${c.changed_at.toISOString()}:${c.granted}`,
+        type: "customer",
+        name: c.granted ? "Consent Granted" : "Consent Revoked",
+        customerId: c.customer_id,
+        anonymousId: null,
+        properties: { channel: c.channel, source: c.source },
+        context: {},
+        occurredAt: c.changed_at,
+      })),
+      now,
+    );
+  }
+  return { ids, inserted };
+}
+
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const k of Object.keys(o)) {
+    if (!isKeyOf(o, k)) continue;
+    const v = o[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+function isKeyOf<T extends object>(o: T, k: PropertyKey): k is keyof T {
+  return k in o;
+}
+
+export async function writeProducts(tx: Queryable, ws: Workspace, records: readonly ProductRecord[], now: Date): Promise<number> {
+  if (records.length === 0) return 0;
+  const byId = new Map(records.map((p) => [p.externalId, p]));
+  const rows = await tx.query(
+    `INSERT INTO products (workspace_id, external_id, title, category, price_minor, currency, url, image_url, usage_days, created_at, updated_at)
+     SELECT $1, x.external_id, x.title, x.category, x.price_minor, x.currency, x.url, x.image_url, x.usage_days, $3, $3
+       FROM jsonb_to_recordset($2::jsonb) AS x(external_id text, title text, category text, price_minor bigint, currency text, url text, image_url text, usage_days int)
+     ON CONFLICT (workspace_id, external_id) DO UPDATE SET
+       title = EXCLUDED.title,
+       category = COALESCE(EXCLUDED.category, products.category),
+       price_minor = COALESCE(EXCLUDED.price_minor, products.price_minor),
+       currency = COALESCE(EXCLUDED.currency, products.currency),
+       url = COALESCE(EXCLUDED.url, products.url),
+       image_url = COALESCE(EXCLUDED.image_url, products.image_url),
+       usage_days = COALESCE(EXCLUDED.usage_days, products.usage_days),
+       updated_at = EXCLUDED.updated_at
+     RETURNING external_id`,
+    [
+      ws.id,
+      JSON.stringify(
+        [...byId.values()].map((p) => ({
+          external_id: p.externalId,
+          title: p.title,
+          category: p.category ?? null,
+          price_minor: p.priceMinor ?? null,
+          currency: p.currency ?? null,
+          url: p.url ?? null,
+          image_url: p.imageUrl ?? null,
+          usage_days: p.usageDays ?? null,
+        })),
+      ),
+      now,
+    ],
+  );
+  return rows.length;
+}
+
+/** Products seen only in events or order lines enter the catalogue, without overwriting what the shop sent. */
+export async function noteProducts(tx: Queryable, ws: Workspace, records: readonly ProductRecord[], now: Date): Promise<void> {
+  if (records.length === 0) return;
+  const byId = new Map(records.map((p) => [p.externalId, p]));
+  await tx.query(
+    `INSERT INTO products (workspace_id, external_id, title, category, price_minor, currency, url, image_url, created_at, updated_at)
+     SELECT $1, x.external_id, x.title, x.category, x.price_minor, x.currency, x.url, x.image_url, $3, $3
+       FROM jsonb_to_recordset($2::jsonb) AS x(external_id text, title text, category text, price_minor bigint, currency text, url text, image_url text)
+     ON CONFLICT (workspace_id, external_id) DO NOTHING`,
+    [
+      ws.id,
+      JSON.stringify(
+        [...byId.values()].map((p) => ({
+          external_id: p.externalId,
+          title: p.title,
+          category: p.category ?? null,
+          price_minor: p.priceMinor ?? null,
+          currency: p.currency ?? null,
+          url: p.url ?? null,
+          image_url: p.imageUrl ?? null,
+        })),
+      ),
+      now,
+    ],
+  );
+}
+
+export interface OrderWriteResult {
+  /** External ids of orders stored by this call. */
+  inserted: string[];
+  /** External ids that were already stored (their status was updated if it changed). */
+  existing: string[];
+}
+
+/** Statuses that do not count as a purchase in rollups and metrics. */
+export const NON_PURCHASE_STATUSES = ["cancelled"] as const;
+
+/**
+ * Writes orders idempotently by external id. A new order updates its
+ * customer's rollup and is logged as an `Order Completed` fact; a known order
+ * only has its status updated (and the rollup recomputed when that matters).
+ */
+export async function writeOrders(
+  tx: Queryable,
+  ws: Workspace,
+  records: readonly OrderRecord[],
+  source: string,
+  now: Date,
+): Promise<OrderWriteResult> {
+  if (records.length === 0) return { inserted: [], existing: [] };
+  const customers = records.flatMap((o) => (o.customer ? [o.customer] : []));
+  const { ids } = await writeCustomers(tx, ws, customers, source, now);
+
+  const unique = new Map<string, OrderRecord>();
+  for (const o of records) unique.set(o.externalId, o);
+  const orders = [...unique.values()];
+
+  const orderJson = orders.map((o) => ({
+    external_id: o.externalId,
+    customer_id: o.customer ? (ids.get(o.customer.externalId ?? o.customer.email ?? "") ?? null) : null,
+    email: o.email ?? o.customer?.email ?? null,
+    status: o.status,
+    placed_at: o.placedAt.toISOString(),
+    currency: o.currency,
+    subtotal_minor: o.subtotalMinor,
+    discount_minor: o.discountMinor,
+    shipping_minor: o.shippingMinor,
+    tax_minor: o.taxMinor,
+    total_minor: o.totalMinor,
+    discount_codes: o.discountCodes,
+    sales_channel: o.salesChannel ?? null,
+    item_count: o.lines.reduce((s, l) => s + l.quantity, 0),
+  }));
+  const lineJson = orders.flatMap((o) =>
+    o.lines.map((l, i) => ({
+      order_external_id: o.externalId,
+      line_no: i + 1,
+      product_id: l.productId ?? null,
+      sku: l.sku ?? null,
+      title: l.title ?? null,
+      category: l.category ?? null,
+      quantity: l.quantity,
+      unit_price_minor: l.unitPriceMinor,
+      discount_minor: l.discountMinor,
+      total_minor: l.totalMinor,
+    })),
+  );
+
+  // One statement: orders, their lines, the rollups and the log, for new orders only.
+  const inserted = await tx.query<{ external_id: string }>(
+    `WITH x AS (
+       SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(external_id text, customer_id bigint, email text, status text,
+         placed_at timestamptz, currency text, subtotal_minor bigint, discount_minor bigint, shipping_minor bigint,
+         tax_minor bigint, total_minor bigint, discount_codes jsonb, sales_channel text, item_count int)
+     ), ins AS (
+       INSERT INTO orders (workspace_id, external_id, customer_id, email, status, placed_at, currency, subtotal_minor,
+                           discount_minor, shipping_minor, tax_minor, total_minor, discount_codes, sales_channel, source, created_at)
+       SELECT $1, x.external_id, x.customer_id, x.email, x.status, x.placed_at, x.currency, x.subtotal_minor,
+              x.discount_minor, x.shipping_minor, x.tax_minor, x.total_minor,
+              ARRAY(SELECT jsonb_array_elements_text(x.discount_codes)), x.sales_channel, $5, $6
+         FROM x
+       ON CONFLICT (workspace_id, external_id) DO NOTHING
+       RETURNING id, external_id, customer_id, status, placed_at, currency, total_minor
+     ), lines AS (
+       INSERT INTO order_lines (workspace_id, order_id, line_no, product_id, sku, title, category, quantity,
+                                unit_price_minor, discount_minor, total_minor)
+       SELECT $1, ins.id, l.line_no, l.product_id, l.sku, l.title, l.category, l.quantity, l.unit_price_minor,
+              l.discount_minor, l.total_minor
+         FROM jsonb_to_recordset($3::jsonb) AS l(order_external_id text, line_no int, product_id text, sku text, title text,
+              category text, quantity int, unit_price_minor bigint, discount_minor bigint, total_minor bigint)
+         JOIN ins ON ins.external_id = l.order_external_id
+     ), roll AS (
+       INSERT INTO customer_rollups AS r (workspace_id, customer_id, first_order_at, last_order_at, order_count,
+                                          revenue_minor, revenue_order_count, updated_at)
+       SELECT $1, customer_id, min(placed_at), max(placed_at), count(*),
+              COALESCE(sum(total_minor) FILTER (WHERE currency = $4), 0), count(*) FILTER (WHERE currency = $4), $6
+         FROM ins WHERE customer_id IS NOT NULL AND status <> ALL($7::text[])
+        GROUP BY customer_id
+       ON CONFLICT (customer_id) DO UPDATE SET
+         first_order_at = LEAST(r.first_order_at, EXCLUDED.first_order_at),
+         last_order_at = GREATEST(r.last_order_at, EXCLUDED.last_order_at),
+         order_count = r.order_count + EXCLUDED.order_count,
+         revenue_minor = r.revenue_minor + EXCLUDED.revenue_minor,
+         revenue_order_count = r.revenue_order_count + EXCLUDED.revenue_order_count,
+         updated_at = EXCLUDED.updated_at
+     ), logged AS (
+       INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
+       SELECT $1, 'order:' || ins.external_id, 'order', 'Order Completed', ins.customer_id,
+              jsonb_build_object('orderId', ins.external_id, 'totalMinor', ins.total_minor, 'currency', ins.currency,
+                                 'status', ins.status, 'itemCount', x.item_count, 'source', $5::text),
+              ins.placed_at, $6
+         FROM ins JOIN x ON x.external_id = ins.external_id
+       ON CONFLICT (workspace_id, message_id) DO NOTHING
+     )
+     SELECT external_id FROM ins`,
+    [ws.id, JSON.stringify(orderJson), JSON.stringify(lineJson), ws.currency, source, now, [...NON_PURCHASE_STATUSES]],
+  );
+  const insertedIds = new Set(inserted.map((r) => r.external_id));
+  const existing = orders.filter((o) => !insertedIds.has(o.externalId));
+
+  if (existing.length > 0) {
+    // A known order may come again with a new status (a Shopify orders/updated webhook).
+    const changed = await tx.query<{ customer_id: number | null }>(
+      `UPDATE orders o SET status = x.status
+         FROM jsonb_to_recordset($2::jsonb) AS x(external_id text, status text)
+        WHERE o.workspace_id = $1 AND o.external_id = x.external_id AND o.status IS DISTINCT FROM x.status
+        RETURNING o.customer_id`,
+      [ws.id, JSON.stringify(existing.map((o) => ({ external_id: o.externalId, status: o.status })))],
+    );
+    const affected = changed.flatMap((c) => (c.customer_id === null ? [] : [c.customer_id]));
+    if (affected.length > 0) await recomputeRollups(tx, ws, affected, now);
+  }
+  return { inserted: [...insertedIds], existing: existing.map((o) => o.externalId) };
+}
+
+/**
+ * Writes refunds idempotently by external id. A refund names its order (and so
+ * its customer) or, for transaction logs where a return has no order reference,
+ * its customer directly.
+ */
+export async function writeRefunds(
+  tx: Queryable,
+  ws: Workspace,
+  records: readonly RefundRecord[],
+  source: string,
+  now: Date,
+): Promise<{ inserted: string[]; existing: string[] }> {
+  if (records.length === 0) return { inserted: [], existing: [] };
+  const orderRefs = [...new Set(records.flatMap((r) => (r.orderExternalId ? [r.orderExternalId] : [])))];
+  const orders = new Map<string, { id: number; customer_id: number | null }>();
+  if (orderRefs.length > 0) {
+    const rows = await tx.query<{ id: number; external_id: string; customer_id: number | null }>(
+      "SELECT id, external_id, customer_id FROM orders WHERE workspace_id = $1 AND external_id = ANY($2::text[])",
+      [ws.id, orderRefs],
+    );
+    for (const r of rows) orders.set(r.external_id, r);
+  }
+  for (const [i, r] of records.entries()) {
+    if (r.orderExternalId && !orders.has(r.orderExternalId)) {
+      throw new AppError("unprocessable", `orderExternalId: no order "${r.orderExternalId}"`, [
+        { field: records.length > 1 ? `${i}.orderExternalId` : "orderExternalId", message: `no order "${r.orderExternalId}"` },
+      ]);
+    }
+  }
+  const refCustomers = records.flatMap((r) => (r.customer && (r.customer.externalId || r.customer.email) ? [r.customer] : []));
+  const { ids: customerIds } = await writeCustomers(tx, ws, refCustomers, source, now);
+
+  const json = [...new Map(records.map((r) => [r.externalId, r])).values()].map((r) => {
+    const order = r.orderExternalId ? orders.get(r.orderExternalId) : undefined;
+    const customerId =
+      order?.customer_id ?? (r.customer ? (customerIds.get(r.customer.externalId ?? r.customer.email ?? "") ?? null) : null);
+    return {
+      external_id: r.externalId,
+      order_id: order?.id ?? null,
+      customer_id: customerId,
+      refunded_at: r.refundedAt.toISOString(),
+      currency: r.currency,
+      amount_minor: r.amountMinor,
+      reason: r.reason ?? null,
+      lines: r.lines,
+    };
+  });
+  const inserted = await tx.query<{ external_id: string }>(
+    `WITH ins AS (
+       INSERT INTO refunds (workspace_id, external_id, order_id, customer_id, refunded_at, currency, amount_minor, reason, lines, source, created_at)
+       SELECT $1, x.external_id, x.order_id, x.customer_id, x.refunded_at, x.currency, x.amount_minor, x.reason, x.lines, $4, $5
+         FROM jsonb_to_recordset($2::jsonb) AS x(external_id text, order_id bigint, customer_id bigint, refunded_at timestamptz,
+              currency text, amount_minor bigint, reason text, lines jsonb)
+       ON CONFLICT (workspace_id, external_id) DO NOTHING
+       RETURNING external_id, order_id, customer_id, refunded_at, currency, amount_minor
+     ), roll AS (
+       INSERT INTO customer_rollups AS r (workspace_id, customer_id, refund_count, refunded_minor, updated_at)
+       SELECT $1, customer_id, count(*), COALESCE(sum(amount_minor) FILTER (WHERE currency = $3), 0), $5
+         FROM ins WHERE customer_id IS NOT NULL GROUP BY customer_id
+       ON CONFLICT (customer_id) DO UPDATE SET
+         refund_count = r.refund_count + EXCLUDED.refund_count,
+         refunded_minor = r.refunded_minor + EXCLUDED.refunded_minor,
+         updated_at = EXCLUDED.updated_at
+     ), logged AS (
+       INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
+       SELECT $1, 'refund:' || ins.external_id, 'refund', 'Order Refunded', ins.customer_id,
+              jsonb_build_object('refundId', ins.external_id, 'orderId', o.external_id, 'amountMinor', ins.amount_minor,
+                                 'currency', ins.currency, 'source', $4::text),
+              ins.refunded_at, $5
+         FROM ins LEFT JOIN orders o ON o.id = ins.order_id
+       ON CONFLICT (workspace_id, message_id) DO NOTHING
+     )
+     SELECT external_id FROM ins`,
+    [ws.id, JSON.stringify(json), ws.currency, source, now],
+  );
+  const done = new Set(inserted.map((r) => r.external_id));
+  return { inserted: [...done], existing: json.map((r) => r.external_id).filter((id) => !done.has(id)) };
+}
+
+/**
+ * Appends events to the log, skipping message ids already there. Returns the
+ * message ids that were new. Keeps each customer's last-event time current.
+ */
+export async function appendEvents(tx: Queryable, ws: Workspace, events: readonly EventRecord[], now: Date): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
+  const rows = await tx.query<{ message_id: string }>(
+    `WITH ins AS (
+       INSERT INTO events (workspace_id, message_id, type, name, customer_id, anonymous_id, properties, context, occurred_at, received_at)
+       SELECT $1, x.message_id, x.type, x.name, COALESCE(x.customer_id, a.customer_id), x.anonymous_id, x.properties, x.context, x.occurred_at, $3
+         FROM jsonb_to_recordset($2::jsonb) AS x(message_id text, type text, name text, customer_id bigint, anonymous_id text,
+              properties jsonb, context jsonb, occurred_at timestamptz)
+         LEFT JOIN anonymous_ids a ON a.workspace_id = $1 AND a.anonymous_id = x.anonymous_id
+       ON CONFLICT (workspace_id, message_id) DO NOTHING
+       RETURNING message_id, customer_id, occurred_at
+     ), roll AS (
+       UPDATE customer_rollups r SET last_event_at = GREATEST(r.last_event_at, m.at)
+         FROM (SELECT customer_id, max(occurred_at) AS at FROM ins WHERE customer_id IS NOT NULL GROUP BY customer_id) m
+        WHERE r.customer_id = m.customer_id
+     )
+     SELECT message_id FROM ins`,
+    [
+      ws.id,
+      JSON.stringify(
+        dedupeBy(events, (e) => e.messageId).map((e) => ({
+          message_id: e.messageId,
+          type: e.type,
+          name: e.name,
+          customer_id: e.customerId,
+          anonymous_id: e.anonymousId,
+          properties: e.properties,
+          context: e.context,
+          occurred_at: e.occurredAt.toISOString(),
+        })),
+      ),
+      now,
+    ],
+  );
+  return new Set(rows.map((r) => r.message_id));
+}
+
+function dedupeBy<T>(items: readonly T[], key: (t: T) => string): T[] {
+  const seen = new Map<string, T>();
+  for (const item of items) if (!seen.has(key(item))) seen.set(key(item), item);
+  return [...seen.values()];
+}
+
+/**
+ * Links anonymous visitors to customers: their past events join the customer
+ * (so a cart abandoned before login is theirs) and later events with that
+ * anonymous id are attributed on arrival. The first link of an anonymous id wins.
+ */
+export async function linkAnonymous(
+  tx: Queryable,
+  ws: Workspace,
+  links: readonly { anonymousId: string; customerId: number }[],
+  now: Date,
+): Promise<void> {
+  if (links.length === 0) return;
+  const unique = dedupeBy(links, (l) => l.anonymousId);
+  const linked = await tx.query<{ anonymous_id: string; customer_id: number }>(
+    `INSERT INTO anonymous_ids (workspace_id, anonymous_id, customer_id, linked_at)
+     SELECT $1, x.anonymous_id, x.customer_id, $3 FROM jsonb_to_recordset($2::jsonb) AS x(anonymous_id text, customer_id bigint)
+     ON CONFLICT (workspace_id, anonymous_id) DO NOTHING
+     RETURNING anonymous_id, customer_id`,
+    [ws.id, JSON.stringify(unique.map((l) => ({ anonymous_id: l.anonymousId, customer_id: l.customerId }))), now],
+  );
+  if (linked.length === 0) return;
+  const moved = await tx.query<{ customer_id: number }>(
+    `UPDATE events e SET customer_id = a.customer_id
+       FROM anonymous_ids a
+      WHERE a.workspace_id = $1 AND a.anonymous_id = ANY($2::text[]) AND e.workspace_id = $1
+        AND e.anonymous_id = a.anonymous_id AND e.customer_id IS NULL
+      RETURNING e.customer_id`,
+    [ws.id, linked.map((l) => l.anonymous_id)],
+  );
+  if (moved.length > 0) await recomputeRollups(tx, ws, moved.map((m) => m.customer_id), now);
+}
+
+/**
+ * Folds customer `fromId` into `intoId` (an alias of two known ids): orders,
+ * refunds, events, anonymous ids, traits and consents move; the newer value of
+ * each trait wins; rollups are recomputed; the old customer is removed.
+ */
+export async function mergeCustomers(tx: Queryable, ws: Workspace, fromId: number, intoId: number, now: Date): Promise<void> {
+  if (fromId === intoId) return;
+  const p = [ws.id, fromId, intoId];
+  await tx.query("UPDATE orders SET customer_id = $3 WHERE workspace_id = $1 AND customer_id = $2", p);
+  await tx.query("UPDATE refunds SET customer_id = $3 WHERE workspace_id = $1 AND customer_id = $2", p);
+  await tx.query("UPDATE events SET customer_id = $3 WHERE workspace_id = $1 AND customer_id = $2", p);
+  await tx.query("UPDATE anonymous_ids SET customer_id = $3 WHERE workspace_id = $1 AND customer_id = $2", p);
+  await tx.query(
+    `INSERT INTO customer_traits (workspace_id, customer_id, key, value, source, learned_at)
+     SELECT workspace_id, $3, key, value, source, learned_at FROM customer_traits WHERE workspace_id = $1 AND customer_id = $2
+     ON CONFLICT (customer_id, key) DO UPDATE SET value = EXCLUDED.value, source = EXCLUDED.source, learned_at = EXCLUDED.learned_at
+     WHERE customer_traits.learned_at < EXCLUDED.learned_at`,
+    p,
+  );
+  await tx.query(
+    `INSERT INTO customer_consents (workspace_id, customer_id, channel, granted, source, changed_at)
+     SELECT workspace_id, $3, channel, granted, source, changed_at FROM customer_consents WHERE workspace_id = $1 AND customer_id = $2
+     ON CONFLICT (customer_id, channel) DO UPDATE SET granted = EXCLUDED.granted, source = EXCLUDED.source, changed_at = EXCLUDED.changed_at
+     WHERE customer_consents.changed_at < EXCLUDED.changed_at`,
+    p,
+  );
+  await tx.query(
+    `UPDATE customers c SET email = COALESCE(c.email, f.email), phone = COALESCE(c.phone, f.phone),
+            first_name = COALESCE(c.first_name, f.first_name), last_name = COALESCE(c.last_name, f.last_name),
+            birthday = COALESCE(c.birthday, f.birthday), time_zone = COALESCE(c.time_zone, f.time_zone),
+            locale = COALESCE(c.locale, f.locale),
+            acquisition_channel = CASE WHEN f.created_at < c.created_at THEN COALESCE(f.acquisition_channel, c.acquisition_channel) ELSE COALESCE(c.acquisition_channel, f.acquisition_channel) END,
+            first_touch = CASE WHEN f.created_at < c.created_at THEN COALESCE(f.first_touch, c.first_touch) ELSE COALESCE(c.first_touch, f.first_touch) END,
+            created_at = LEAST(c.created_at, f.created_at), updated_at = $4
+       FROM customers f WHERE f.workspace_id = $1 AND f.id = $2 AND c.id = $3`,
+    [...p, now],
+  );
+  await tx.query("DELETE FROM customers WHERE workspace_id = $1 AND id = $2", [ws.id, fromId]);
+  await recomputeRollups(tx, ws, [intoId], now);
+}
+
+/** Rebuilds the rollups of some customers from their orders, refunds and events. */
+export async function recomputeRollups(tx: Queryable, ws: Workspace, customerIds: readonly number[], now: Date): Promise<void> {
+  await tx.query(
+    `INSERT INTO customer_rollups AS r (workspace_id, customer_id, first_order_at, last_order_at, order_count, revenue_minor,
+                                       revenue_order_count, refund_count, refunded_minor, last_event_at, updated_at)
+     SELECT $1, c.id, o.first_at, o.last_at, COALESCE(o.n, 0), COALESCE(o.revenue, 0), COALESCE(o.revenue_n, 0),
+            COALESCE(f.n, 0), COALESCE(f.amount, 0), e.last_at, $4
+       FROM customers c
+       LEFT JOIN LATERAL (SELECT min(placed_at) AS first_at, max(placed_at) AS last_at, count(*) AS n,
+                                 sum(total_minor) FILTER (WHERE currency = $3) AS revenue, count(*) FILTER (WHERE currency = $3) AS revenue_n
+                            FROM orders WHERE customer_id = c.id AND status <> ALL($5::text[])) o ON true
+       LEFT JOIN LATERAL (SELECT count(*) AS n, sum(amount_minor) FILTER (WHERE currency = $3) AS amount
+                            FROM refunds WHERE customer_id = c.id) f ON true
+       LEFT JOIN LATERAL (SELECT max(occurred_at) AS last_at FROM events WHERE customer_id = c.id) e ON true
+      WHERE c.workspace_id = $1 AND c.id = ANY($2::bigint[])
+     ON CONFLICT (customer_id) DO UPDATE SET first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,
+       order_count = EXCLUDED.order_count, revenue_minor = EXCLUDED.revenue_minor, revenue_order_count = EXCLUDED.revenue_order_count,
+       refund_count = EXCLUDED.refund_count, refunded_minor = EXCLUDED.refunded_minor, last_event_at = EXCLUDED.last_event_at,
+       updated_at = EXCLUDED.updated_at`,
+    [ws.id, [...new Set(customerIds)], ws.currency, now, [...NON_PURCHASE_STATUSES]],
+  );
+}

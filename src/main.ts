@@ -1,0 +1,54 @@
+/**
+ * The composition root: configuration → store → workspace and keys → HTTP.
+ * The only place that picks concrete implementations (PGlite or PostgreSQL,
+ * the system clock).
+ */
+import type { Config } from "./config.ts";
+import { openStore, type Store } from "./store/index.ts";
+import { systemClock, type Clock } from "./shared/index.ts";
+import { countApiKeys, createApiKey, ensureWorkspace, type Workspace } from "./workspaces/index.ts";
+import { createApp, serve } from "./http/index.ts";
+
+export interface Fidelio {
+  config: Config;
+  store: Store;
+  workspace: Workspace;
+  clock: Clock;
+}
+
+/** Opens the store picked by the configuration and makes sure the workspace exists. */
+export async function openFidelio(config: Config, clock: Clock = systemClock): Promise<Fidelio> {
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const workspace = await ensureWorkspace(store, config.workspace, config.currency);
+    // Keys given in the environment are registered (idempotently) so deployments can fix them.
+    if (config.adminKey) await createApiKey(store, workspace, "admin", "from FIDELIO_ADMIN_KEY", config.adminKey);
+    if (config.writeKey) await createApiKey(store, workspace, "write", "from FIDELIO_WRITE_KEY", config.writeKey);
+    return { config, store, workspace, clock };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/** On first start (no key yet) creates one admin and one write key, returned in clear once. */
+export async function ensureFirstKeys(f: Fidelio): Promise<{ admin: string; write: string } | undefined> {
+  if ((await countApiKeys(f.store, f.workspace)) > 0) return undefined;
+  return {
+    admin: await createApiKey(f.store, f.workspace, "admin", "created at first start"),
+    write: await createApiKey(f.store, f.workspace, "write", "created at first start"),
+  };
+}
+
+export async function startServer(f: Fidelio): Promise<{ url: string; close: () => Promise<void> }> {
+  const app = createApp({
+    store: f.store,
+    clock: f.clock,
+    workspace: f.workspace,
+    maxBodyBytes: f.config.maxBodyBytes,
+    shopifyWebhookSecret: f.config.shopifyWebhookSecret,
+  });
+  const server = await serve(app, f.config.port, f.config.host);
+  const host = f.config.host === "0.0.0.0" || f.config.host === "::" ? "localhost" : f.config.host;
+  return { url: `http://${host}:${server.port}/`, close: server.close };
+}

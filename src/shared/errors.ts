@@ -1,0 +1,71 @@
+/**
+ * One error type for the whole domain. A code says what went wrong; the tables
+ * below are the only place that maps a code to an HTTP status or a CLI exit code
+ * (after medusa's error-handler switch and documenso's AppErrorCode table).
+ */
+export type ErrorCode =
+  | "invalid_input"
+  | "unprocessable"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "payload_too_large"
+  | "not_configured"
+  | "busy"
+  | "internal";
+
+export interface FieldIssue {
+  /** Dotted path of the offending field, e.g. `batch.3.properties.total`. */
+  field: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly issues: FieldIssue[];
+
+  constructor(code: ErrorCode, message: string, issues: FieldIssue[] = []) {
+    super(message);
+    this.name = "AppError";
+    this.code = code;
+    this.issues = issues;
+  }
+}
+
+export const httpStatusOf: Record<ErrorCode, number> = {
+  invalid_input: 400,
+  unprocessable: 422,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  not_configured: 503,
+  busy: 423,
+  internal: 500,
+};
+
+export const exitCodeOf: Record<ErrorCode, number> = {
+  invalid_input: 2,
+  unprocessable: 3,
+  unauthorized: 4,
+  forbidden: 4,
+  not_found: 5,
+  conflict: 6,
+  payload_too_large: 2,
+  not_configured: 7,
+  busy: 8,
+  internal: 1,
+};
+
+/** A field-level validation failure; `field` names the input that is wrong. */
+export function invalidField(field: string, message: string): AppError {
+  return new AppError("invalid_input", `${field}: ${message}`, [{ field, message }]);
+}
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new AppError("internal", message);
+}

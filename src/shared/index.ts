@@ -1,0 +1,7 @@
+export { AppError, httpStatusOf, exitCodeOf, invalidField, toAppError } from "./errors.ts";
+export type { ErrorCode, FieldIssue } from "./errors.ts";
+export { systemClock, SimulatedClock } from "./clock.ts";
+export type { Clock } from "./clock.ts";
+export { isCurrency, minorDigits, parseCurrency, toMinor, formatMoney } from "./money.ts";
+export { randomToken, sha256Hex, stableId } from "./ids.ts";
+export { issuesOf, parseInput } from "./validate.ts";

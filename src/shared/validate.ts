@@ -1,0 +1,19 @@
+import type { z } from "zod";
+import { AppError, type FieldIssue } from "./errors.ts";
+
+/** Turns zod issues into field issues whose `field` is the dotted path, prefixed. */
+export function issuesOf(error: z.ZodError, prefix = ""): FieldIssue[] {
+  return error.issues.map((i) => {
+    const path = [prefix, ...i.path.map(String)].filter((p) => p !== "").join(".");
+    return { field: path || "(body)", message: i.message };
+  });
+}
+
+/** Parses `input` with `schema` or throws an `invalid_input` AppError naming each bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, prefix = ""): z.output<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issues = issuesOf(r.error, prefix);
+  const first = issues[0];
+  throw new AppError("invalid_input", first ? `${first.field}: ${first.message}` : "invalid input", issues);
+}

@@ -1,0 +1,67 @@
+/**
+ * PGlite runs here, in a worker thread, because a PGlite query blocks the
+ * thread it runs on for its whole duration (3.2 s stalls measured in the main
+ * thread, see ../../ARCHITECTURE.md). The main thread talks to it by messages.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { PGlite } from "@electric-sql/pglite";
+import { typeParsers } from "./store.ts";
+
+interface Request {
+  id: number;
+  op: "query" | "exec" | "dump" | "close";
+  sql?: string;
+  params?: unknown[];
+}
+
+const port = parentPort;
+if (!port) throw new Error("pglite-worker must run in a worker thread");
+
+const init: { dataDir?: string; loadDataDir?: Uint8Array } = workerData ?? {};
+
+const db = await PGlite.create({
+  ...(init.dataDir ? { dataDir: init.dataDir } : {}),
+  ...(init.loadDataDir ? { loadDataDir: new Blob([init.loadDataDir]) } : {}),
+  parsers: typeParsers,
+});
+
+function errorOf(err: unknown): { message: string; code?: string; constraint?: string } {
+  if (err instanceof Error) {
+    const fields: Record<string, unknown> = { ...err };
+    return {
+      message: err.message,
+      ...(typeof fields.code === "string" ? { code: fields.code } : {}),
+      ...(typeof fields.constraint === "string" ? { constraint: fields.constraint } : {}),
+    };
+  }
+  return { message: String(err) };
+}
+
+port.on("message", async (req: Request) => {
+  try {
+    switch (req.op) {
+      case "query": {
+        const res = await db.query(req.sql ?? "", req.params ?? []);
+        port.postMessage({ id: req.id, rows: res.rows });
+        break;
+      }
+      case "exec":
+        await db.exec(req.sql ?? "");
+        port.postMessage({ id: req.id, rows: [] });
+        break;
+      case "dump": {
+        const blob = await db.dumpDataDir("gzip");
+        port.postMessage({ id: req.id, data: new Uint8Array(await blob.arrayBuffer()) });
+        break;
+      }
+      case "close":
+        await db.close();
+        port.postMessage({ id: req.id, rows: [] });
+        break;
+    }
+  } catch (err) {
+    port.postMessage({ id: req.id, error: errorOf(err) });
+  }
+});
+
+port.postMessage({ ready: true });

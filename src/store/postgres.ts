@@ -1,0 +1,70 @@
+import pg from "pg";
+import { StoreError, typeParsers, type Queryable, type Row, type Store } from "./store.ts";
+
+function wrap(err: unknown): StoreError {
+  if (err instanceof pg.DatabaseError) return new StoreError(err.message, err.code, err.constraint);
+  return new StoreError(err instanceof Error ? err.message : String(err));
+}
+
+const types = {
+  getTypeParser: (oid: number, format?: string) => typeParsers[oid] ?? pg.types.getTypeParser(oid, format === "binary" ? "binary" : "text"),
+};
+
+class PgQueryable implements Queryable {
+  constructor(private readonly client: pg.Pool | pg.PoolClient) {}
+  async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    try {
+      const res = await this.client.query<T>({ text: sql, values: [...params], types });
+      return res.rows;
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+}
+
+/** The PostgreSQL server implementation of Store (a connection pool). */
+export class PostgresStore implements Store {
+  readonly kind = "postgres" as const;
+  readonly #pool: pg.Pool;
+  readonly #q: PgQueryable;
+
+  constructor(url: string, options: { searchPath?: string; max?: number } = {}) {
+    this.#pool = new pg.Pool({
+      connectionString: url,
+      max: options.max ?? 10,
+      ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
+    });
+    // An idle client's error (server restart) must not crash the process; the next query reconnects.
+    this.#pool.on("error", () => {});
+    this.#q = new PgQueryable(this.#pool);
+  }
+
+  query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+    return this.#q.query<T>(sql, params);
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.#q.query(sql);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect().catch((err: unknown) => {
+      throw wrap(err);
+    });
+    try {
+      await client.query("BEGIN");
+      const result = await fn(new PgQueryable(client));
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
