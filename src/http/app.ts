@@ -33,8 +33,11 @@ export function createApp(deps: AppDeps): Hono {
 
   const limit = bodyLimit({
     maxSize: deps.maxBodyBytes,
-    onError: (c) =>
-      errorResponse(c, new AppError("payload_too_large", `(body): larger than ${Math.round(deps.maxBodyBytes / 1024)} KB`, [{ field: "(body)", message: "too large" }])),
+    onError: (c) => {
+      // The rest of the body is not read: the connection cannot be reused.
+      c.header("Connection", "close");
+      return errorResponse(c, new AppError("payload_too_large", `(body): larger than ${Math.round(deps.maxBodyBytes / 1024)} KB`, [{ field: "(body)", message: "too large" }]));
+    },
   });
   // Storefront snippets post from the shop's own origin.
   app.use("/v1/*", cors({ origin: "*", allowHeaders: ["Authorization", "Content-Type"], allowMethods: ["POST", "OPTIONS"] }));

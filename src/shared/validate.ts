@@ -1,5 +1,10 @@
-import type { z } from "zod";
+import { z } from "zod";
 import { AppError, type FieldIssue } from "./errors.ts";
+
+// One wording for a missing field everywhere: "is required" (zod's default names types instead).
+z.config({
+  customError: (iss) => (iss.code === "invalid_type" && iss.input === undefined ? "is required" : undefined),
+});
 
 /** Turns zod issues into field issues whose `field` is the dotted path, prefixed. */
 export function issuesOf(error: z.ZodError, prefix = ""): FieldIssue[] {

@@ -1,0 +1,72 @@
+import { parseArgs } from "node:util";
+
+export type Part = "import" | "tracking";
+export type StoreKind = "pglite" | "postgres";
+
+export interface BenchArgs {
+  lines: number;
+  events: number;
+  only: Part | undefined;
+  stores: StoreKind[];
+  seed: number;
+  concurrency: number;
+  batchSize: number;
+  parseOnly: boolean;
+}
+
+const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking] [--store pglite|postgres]
+                          [--concurrency N] [--batch N] [--seed N] [--no-parse-only]
+  --lines N        CSV lines to generate and import (default 1,000,000)
+  --events N       tracking events to send (default 100,000)
+  --only PART      run one part: import or tracking
+  --store KIND     run on one store only: pglite or postgres (default both)
+  --concurrency N  tracking requests in flight (default 8)
+  --batch N        tracking messages per /v1/batch request (default 100)
+  --seed N         seed of the generated data (default 42)
+  --no-parse-only  skip the import diagnostic run without a database`;
+
+function count(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value.replace(/[_,]/g, ""));
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name}: expected a whole number ≥ ${min}, got "${value}"\n${USAGE}`);
+  return n;
+}
+
+export function readArgs(argv: string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      lines: { type: "string" },
+      events: { type: "string" },
+      only: { type: "string" },
+      store: { type: "string" },
+      seed: { type: "string" },
+      concurrency: { type: "string" },
+      batch: { type: "string" },
+      "no-parse-only": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  let only: Part | undefined;
+  if (values.only === "import" || values.only === "tracking") only = values.only;
+  else if (values.only !== undefined) throw new Error(`--only: expected import or tracking, got "${values.only}"\n${USAGE}`);
+  let stores: StoreKind[] = ["pglite", "postgres"];
+  if (values.store === "pglite" || values.store === "postgres") stores = [values.store];
+  else if (values.store !== undefined) throw new Error(`--store: expected pglite or postgres, got "${values.store}"\n${USAGE}`);
+  return {
+    lines: count("lines", values.lines, 1_000_000, 1),
+    events: count("events", values.events, 100_000, 1),
+    only,
+    stores,
+    seed: count("seed", values.seed, 42, 0),
+    concurrency: count("concurrency", values.concurrency, 8, 1),
+    batchSize: count("batch", values.batch, 100, 1),
+    parseOnly: values["no-parse-only"] !== true,
+  };
+}

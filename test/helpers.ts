@@ -1,0 +1,121 @@
+/**
+ * Test plumbing shared by the suites: a real store (PGlite in memory, or a
+ * fresh schema on the PostgreSQL server when DATABASE_URL is set — CI runs
+ * the whole suite both ways), a workspace with keys, and a real HTTP server
+ * on a loopback port.
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { migrate, PgliteStore, PostgresStore, type Store } from "../src/store/index.ts";
+import { createApiKey, ensureWorkspace, type Workspace } from "../src/workspaces/index.ts";
+import { createApp, serve } from "../src/http/index.ts";
+import { SimulatedClock, type Clock } from "../src/shared/index.ts";
+
+export const databaseUrl = process.env.DATABASE_URL;
+
+export interface TestStore {
+  store: Store;
+  kind: "pglite" | "postgres";
+  cleanup(): Promise<void>;
+}
+
+/** A fresh, migrated store: on PostgreSQL, its own schema, dropped by cleanup(). */
+export async function openTestStore(): Promise<TestStore> {
+  if (databaseUrl) {
+    const schema = `t_${randomBytes(6).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: databaseUrl });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await admin.end();
+    const store = new PostgresStore(databaseUrl, { searchPath: schema, max: 5 });
+    await migrate(store);
+    return {
+      store,
+      kind: "postgres",
+      cleanup: async () => {
+        await store.close();
+        const c = new pg.Client({ connectionString: databaseUrl });
+        await c.connect();
+        await c.query(`DROP SCHEMA ${schema} CASCADE`);
+        await c.end();
+      },
+    };
+  }
+  const store = await PgliteStore.open();
+  await migrate(store);
+  return { store, kind: "pglite", cleanup: () => store.close() };
+}
+
+export interface TestServer {
+  url: string;
+  store: Store;
+  workspace: Workspace;
+  clock: SimulatedClock;
+  adminKey: string;
+  writeKey: string;
+  shopifySecret: string;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(options: { maxBodyBytes?: number; shopifySecret?: string | null; clock?: SimulatedClock } = {}): Promise<TestServer> {
+  const t = await openTestStore();
+  const workspace = await ensureWorkspace(t.store, "default", "EUR");
+  const adminKey = await createApiKey(t.store, workspace, "admin");
+  const writeKey = await createApiKey(t.store, workspace, "write");
+  const clock = options.clock ?? new SimulatedClock(new Date("2026-06-01T12:00:00Z"));
+  const shopifySecret = options.shopifySecret === null ? undefined : (options.shopifySecret ?? "shpss_test_secret");
+  const app = createApp({
+    store: t.store,
+    clock,
+    workspace,
+    maxBodyBytes: options.maxBodyBytes ?? 500 * 1024,
+    shopifyWebhookSecret: shopifySecret,
+  });
+  const server = await serve(app, 0, "127.0.0.1");
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    store: t.store,
+    workspace,
+    clock,
+    adminKey,
+    writeKey,
+    shopifySecret: shopifySecret ?? "",
+    close: async () => {
+      await server.close();
+      await t.cleanup();
+    },
+  };
+}
+
+/** POSTs JSON to a server and returns the status and parsed body. */
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: await jsonObject(res) };
+}
+
+export async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { headers });
+  return { status: res.status, body: await jsonObject(res) };
+}
+
+async function jsonObject(res: Response): Promise<Record<string, unknown>> {
+  const text = await res.text();
+  const parsed: unknown = text === "" ? {} : JSON.parse(text);
+  if (typeof parsed !== "object" || parsed === null) return { value: parsed };
+  return { ...parsed };
+}
+
+export const basic = (key: string) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` });
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/** One number from a COUNT-style query. */
+export async function count(store: Store, sql: string, params: unknown[] = []): Promise<number> {
+  const rows = await store.query<{ n: number }>(sql, params);
+  return Number(rows[0]?.n ?? 0);
+}
+
+export type { Clock };
