@@ -36,6 +36,7 @@ export interface ImportResult {
   /** Time spent waiting on queries, as a share of the import's wall-clock time. */
   dbShare: number | undefined;
   transactions: number;
+  topStatements: { statement: string; ms: number; count: number }[];
   verification: { name: string; expected: number; found: number }[];
 }
 
@@ -87,6 +88,7 @@ async function runImport(label: string, store: Store, timed: TimedStore | undefi
     flat: rssGrowth < FLAT_RSS_SLACK_BYTES,
     dbShare: timed ? timed.queryMs / ms : undefined,
     transactions: timed?.transactions ?? 0,
+    topStatements: timed?.top(5) ?? [],
   };
 }
 
@@ -130,6 +132,7 @@ export function printImportResult(r: ImportResult): void {
   );
   if (r.dbShare !== undefined) {
     console.log(`  ${r.store}: ${int(r.transactions)} transactions; waiting on queries ${(r.dbShare * 100).toFixed(0)} % of the time, the rest is parsing, validation and JSON in this thread`);
+    for (const t of r.topStatements) console.log(`  ${r.store}:   ${secs(t.ms).padStart(7)} in ${int(t.count).padStart(5)} × ${t.statement}`);
   }
   for (const v of r.verification) {
     console.log(`  ${r.store}: check ${v.name}: expected ${int(v.expected)}, found ${int(v.found)} ${v.expected === v.found ? "ok" : "MISMATCH"}`);

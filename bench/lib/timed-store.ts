@@ -11,6 +11,8 @@ export class TimedStore implements Store {
   queryMs = 0;
   queries = 0;
   transactions = 0;
+  /** Time and count per statement, keyed by the statement's opening words. */
+  readonly byStatement = new Map<string, { ms: number; count: number }>();
 
   constructor(private readonly inner: Store) {
     this.kind = inner.kind;
@@ -23,8 +25,14 @@ export class TimedStore implements Store {
         try {
           return await q.query<T>(sql, params);
         } finally {
-          this.queryMs += performance.now() - t;
+          const ms = performance.now() - t;
+          this.queryMs += ms;
           this.queries++;
+          const key = statementLabel(sql);
+          const entry = this.byStatement.get(key) ?? { ms: 0, count: 0 };
+          entry.ms += ms;
+          entry.count++;
+          this.byStatement.set(key, entry);
         }
       },
     };
@@ -51,7 +59,25 @@ export class TimedStore implements Store {
     this.queryMs = 0;
     this.queries = 0;
     this.transactions = 0;
+    this.byStatement.clear();
   }
+
+  /** The statements that took longest, summed. */
+  top(n: number): { statement: string; ms: number; count: number }[] {
+    return [...this.byStatement.entries()]
+      .map(([statement, v]) => ({ statement, ...v }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, n);
+  }
+}
+
+/** A short name for a statement: its first words and the table it writes or reads. */
+export function statementLabel(sql: string): string {
+  const flat = sql.replace(/\s+/g, " ").trim();
+  const write = /(INSERT INTO \w+|UPDATE \w+|DELETE FROM \w+)/i.exec(flat)?.[1];
+  if (write) return flat.startsWith("WITH") ? `WITH … ${write} …` : write;
+  const read = /^SELECT .*? FROM (\w+)/i.exec(flat)?.[1];
+  return read ? `SELECT … FROM ${read}` : flat.slice(0, 40);
 }
 
 /** A store that stores nothing: every query returns no rows. */

@@ -9,6 +9,10 @@ import { LineError, amount, boolean, instant, integer, lineErrorOf, required } f
 import { parseInput } from "../../shared/index.ts";
 import { CustomerRecord, ProductRecord } from "../records.ts";
 
+const ORDER_COLUMNS = { externalId: "order_id", "customer.externalId": "customer_id", "customer.email": "email", email: "email", discount: "order_discount", lines: "product_id" };
+const CUSTOMER_COLUMNS = { externalId: "customer_id", "firstTouch.source": "utm_source", "firstTouch.medium": "utm_medium", "firstTouch.campaign": "utm_campaign" };
+const PRODUCT_COLUMNS = { externalId: "product_id" };
+
 interface OrderHead {
   raw: Record<string, unknown>;
 }
@@ -20,30 +24,19 @@ export const ordersCsv: ImportFormat = {
     "order_id,customer_id,email,placed_at,currency,status,product_id,sku,title,category,quantity,unit_price,line_discount,order_discount,shipping,tax,total,discount_codes,sales_channel",
   layout: "csv",
   start(ctx) {
-    const grouper = new OrderGrouper<OrderHead, Record<string, unknown>>((head, lines) => ({ kind: "order", raw: { ...head.raw, lines } }));
+    const grouper = new OrderGrouper<OrderHead, Record<string, unknown>>((head, lines) => ({ kind: "order", raw: { ...head.raw, lines } }), ORDER_COLUMNS);
+    let current: string | undefined;
+    let currentCurrency = ctx.currency;
     return {
       row(f, line): ImportItem[] {
         try {
           const orderId = required(col(f, "order_id"), "order_id");
-          const currency = (col(f, "currency") ?? ctx.currency).toUpperCase();
-          const customerId = col(f, "customer_id");
-          const email = col(f, "email")?.toLowerCase();
-          const codes = col(f, "discount_codes");
-          const head: OrderHead = {
-            raw: {
-              externalId: orderId,
-              ...(customerId || email ? { customer: { ...(customerId ? { externalId: customerId } : {}), ...(email ? { email } : {}) } } : {}),
-              placedAt: required(instant(col(f, "placed_at"), "placed_at"), "placed_at"),
-              currency,
-              ...(col(f, "status") ? { status: col(f, "status") } : {}),
-              discountMinor: amount(col(f, "order_discount"), currency, "order_discount") ?? 0,
-              shippingMinor: amount(col(f, "shipping"), currency, "shipping") ?? 0,
-              taxMinor: amount(col(f, "tax"), currency, "tax") ?? 0,
-              totalMinor: amount(col(f, "total"), currency, "total"),
-              discountCodes: codes ? codes.split(/[;|]/).map((c) => c.trim()).filter((c) => c !== "") : [],
-              ...(col(f, "sales_channel") ? { salesChannel: col(f, "sales_channel") } : {}),
-            },
-          };
+          // Order-level columns are read from the order's first row only.
+          const first = orderId !== current;
+          current = orderId;
+          const currency = first ? (col(f, "currency") ?? ctx.currency).toUpperCase() : currentCurrency;
+          currentCurrency = currency;
+          const head: OrderHead = first ? orderHead(f, orderId, currency) : { raw: {} };
           const hasLine = col(f, "product_id", "sku", "title", "quantity", "unit_price") !== undefined;
           let lineRaw: Record<string, unknown> | undefined;
           if (hasLine) {
@@ -61,7 +54,7 @@ export const ordersCsv: ImportFormat = {
           }
           return grouper.add(orderId, line, head, lineRaw);
         } catch (err) {
-          return [lineErrorOf(line, err)];
+          return [lineErrorOf(line, err, ORDER_COLUMNS)];
         }
       },
       end: () => grouper.flush(),
@@ -69,6 +62,27 @@ export const ordersCsv: ImportFormat = {
   },
 };
 
+
+function orderHead(f: Record<string, string>, orderId: string, currency: string): OrderHead {
+  const customerId = col(f, "customer_id");
+  const email = col(f, "email")?.toLowerCase();
+  const codes = col(f, "discount_codes");
+  return {
+    raw: {
+      externalId: orderId,
+      ...(customerId || email ? { customer: { ...(customerId ? { externalId: customerId } : {}), ...(email ? { email } : {}) } } : {}),
+      placedAt: required(instant(col(f, "placed_at"), "placed_at"), "placed_at"),
+      currency,
+      ...(col(f, "status") ? { status: col(f, "status") } : {}),
+      discountMinor: amount(col(f, "order_discount"), currency, "order_discount") ?? 0,
+      shippingMinor: amount(col(f, "shipping"), currency, "shipping") ?? 0,
+      taxMinor: amount(col(f, "tax"), currency, "tax") ?? 0,
+      totalMinor: amount(col(f, "total"), currency, "total"),
+      discountCodes: codes ? codes.split(/[;|]/).map((c) => c.trim()).filter((c) => c !== "") : [],
+      ...(col(f, "sales_channel") ? { salesChannel: col(f, "sales_channel") } : {}),
+    },
+  };
+}
 
 /** customers-csv: one row per customer; `trait.<name>` columns become custom traits. */
 export const customersCsv: ImportFormat = {
@@ -105,7 +119,7 @@ export const customersCsv: ImportFormat = {
           });
           return [{ kind: "customer", line, record }];
         } catch (err) {
-          return [lineErrorOf(line, err)];
+          return [lineErrorOf(line, err, CUSTOMER_COLUMNS)];
         }
       },
       end: () => [],
@@ -135,7 +149,7 @@ export const productsCsv: ImportFormat = {
           });
           return [{ kind: "product", line, record }];
         } catch (err) {
-          return [lineErrorOf(line, err)];
+          return [lineErrorOf(line, err, PRODUCT_COLUMNS)];
         }
       },
       end: () => [],

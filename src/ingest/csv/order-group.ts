@@ -15,7 +15,11 @@ export class OrderGrouper<Head, Line> {
   #lines: Line[] = [];
   readonly #done = new Set<string>();
 
-  constructor(private readonly build: (head: Head, lines: Line[]) => { kind: "order"; raw: unknown } | { kind: "refund"; raw: unknown }) {}
+  constructor(
+    private readonly build: (head: Head, lines: Line[]) => { kind: "order"; raw: unknown } | { kind: "refund"; raw: unknown },
+    /** How record fields are named in the file, for error reports. */
+    private readonly columns: Record<string, string> = {},
+  ) {}
 
   /** Adds a row; returns the finished previous group, if the key changed. */
   add(key: string, line: number, head: Head, lineRaw: Line | undefined): ImportItem[] {
@@ -48,7 +52,7 @@ export class OrderGrouper<Head, Line> {
       if (built.kind === "order") return [{ kind: "order", line, record: parseInput(OrderRecord, built.raw) }];
       return [{ kind: "refund", line, record: parseInput(RefundRecord, built.raw) }];
     } catch (err) {
-      return [lineErrorOf(line, err)];
+      return [lineErrorOf(line, err, this.columns)];
     }
   }
 }

@@ -70,12 +70,25 @@ export function boolean(v: string | undefined, field: string): boolean | undefin
   throw new LineError(field, `"${v}" is not yes/no`);
 }
 
-/** A LineError or a validation failure as an error item for `line`; anything else is a bug and is rethrown. */
-export function lineErrorOf(line: number, err: unknown): ImportItem {
+/**
+ * A LineError or a validation failure as an error item for `line`; anything
+ * else is a bug and is rethrown. A record field (`lines.0.unitPriceMinor`) is
+ * reported as the file's column (`unit_price`): `columns` names the special
+ * cases, the rest is the field in snake case without `_minor`.
+ */
+export function lineErrorOf(line: number, err: unknown, columns: Record<string, string> = {}): ImportItem {
   if (err instanceof LineError) return { kind: "error", line, field: err.field, message: err.message };
   if (err instanceof AppError) {
     const first = err.issues[0];
-    return { kind: "error", line, field: first?.field ?? "(line)", message: first?.message ?? err.message };
+    return { kind: "error", line, field: columnOf(first?.field ?? "(line)", columns), message: first?.message ?? err.message };
   }
   throw err;
+}
+
+function columnOf(path: string, columns: Record<string, string>): string {
+  const direct = columns[path];
+  if (direct) return direct;
+  const last = path.split(".").filter((p) => !/^\d+$/.test(p)).pop() ?? path;
+  const base = last.replace(/Minor$/, "");
+  return columns[last] ?? columns[base] ?? base.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }

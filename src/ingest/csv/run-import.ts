@@ -137,6 +137,7 @@ export async function importStream(
   }
   take(mapper.end());
   await flush();
+  summary.errors.sort((a, b) => a.line - b.line);
   options.onProgress?.({ ...summary, bytesRead, totalBytes: options.totalBytes ?? bytesRead });
   return summary;
 }

@@ -8,6 +8,19 @@ import { col } from "./format.ts";
 import { OrderGrouper } from "./order-group.ts";
 import { amount, boolean, instant, integer, lineErrorOf, required } from "./parse-fields.ts";
 
+const SHOPIFY_COLUMNS = {
+  externalId: "Name",
+  "customer.email": "Email",
+  email: "Email",
+  currency: "Currency",
+  placedAt: "Created at",
+  subtotal: "Subtotal",
+  total: "Total",
+  quantity: "Lineitem quantity",
+  unitPrice: "Lineitem price",
+  "customer.phone": "Phone",
+};
+
 interface Head {
   raw: Record<string, unknown>;
 }
@@ -17,7 +30,7 @@ export const shopifyOrders: ImportFormat = {
   description: "Shopify order export: Name,Email,Financial Status,…,Created at,Lineitem quantity,Lineitem name,Lineitem price,…",
   layout: "csv",
   start(ctx) {
-    const grouper = new OrderGrouper<Head, Record<string, unknown>>((head, lines) => ({ kind: "order", raw: { ...head.raw, lines } }));
+    const grouper = new OrderGrouper<Head, Record<string, unknown>>((head, lines) => ({ kind: "order", raw: { ...head.raw, lines } }), SHOPIFY_COLUMNS);
     let currentName: string | undefined;
     return {
       row(f, line): ImportItem[] {
@@ -74,7 +87,7 @@ export const shopifyOrders: ImportFormat = {
                 };
           return grouper.add(name, line, head, lineRaw);
         } catch (err) {
-          return [lineErrorOf(line, err)];
+          return [lineErrorOf(line, err, SHOPIFY_COLUMNS)];
         }
       },
       end: () => grouper.flush(),

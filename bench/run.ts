@@ -1,0 +1,155 @@
+/**
+ * Fidelio benchmark: `npm run bench -- [--lines N] [--events N] [--only import|tracking]`.
+ * Generates its own seeded data, runs each workload on embedded PGlite and on
+ * PostgreSQL (when a server answers), checks that nothing was lost, and prints
+ * a table against the targets. See docs/benchmarks.md.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { openStore, type Store } from "../src/store/index.ts";
+import { readArgs, type StoreKind } from "./lib/args.ts";
+import { writeOnlineRetailFile } from "./lib/online-retail-file.ts";
+import { createBenchDatabase, probePostgres } from "./lib/postgres.ts";
+import { processPeakRss } from "./lib/rss.ts";
+import { dirSize } from "./lib/dir-size.ts";
+import { int, mb, secs, table } from "./lib/format.ts";
+import { IMPORT_TARGET_LINES_PER_SEC, FLAT_RSS_SLACK_BYTES, importInto, importWithoutDatabase, printImportResult } from "./import-bench.ts";
+import { TRACKING_TARGETS, printTrackingResult, trackInto } from "./tracking-bench.ts";
+
+interface Row {
+  workload: string;
+  store: string;
+  figure: string;
+  target: string;
+  pass: boolean | undefined;
+}
+
+const args = readArgs(process.argv.slice(2));
+const rows: Row[] = [];
+const notes: string[] = [];
+let correctnessFailed = false;
+const started = performance.now();
+
+console.log(`Fidelio benchmark — ${new Date().toISOString()}`);
+console.log(`node ${process.version}, ${cpus().length} CPU (${cpus()[0]?.model ?? "?"}), ${mb(totalmem())} RAM, ${process.platform}/${process.arch}`);
+console.log(`lines ${int(args.lines)}, events ${int(args.events)}, only ${args.only ?? "all"}, stores ${args.stores.join("+")}, seed ${args.seed}`);
+
+let postgresUrl: string | undefined;
+if (args.stores.includes("postgres")) {
+  const probe = await probePostgres();
+  if (probe.ok) {
+    postgresUrl = probe.url;
+    console.log(`PostgreSQL: ${new URL(probe.url).host} (a fresh database per workload, dropped at the end)`);
+  } else {
+    console.log(`PostgreSQL skipped: server unreachable (${probe.reason})`);
+    notes.push("PostgreSQL was skipped: the server was unreachable.");
+  }
+}
+const kinds: StoreKind[] = args.stores.filter((k) => k === "pglite" || postgresUrl !== undefined);
+
+/** Opens a fresh store of `kind`; `done` closes it and removes its data. */
+async function freshStore(kind: StoreKind, workload: string): Promise<{ store: Store; where: () => Promise<string>; done: () => Promise<void> }> {
+  if (kind === "pglite") {
+    const dataDir = await mkdtemp(join(tmpdir(), `fidelio-bench-${workload}-`));
+    const store = await openStore({ dataDir });
+    return {
+      store,
+      where: async () => `data dir ${mb(await dirSize(dataDir))} on disk`,
+      done: async () => {
+        await store.close();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  }
+  if (!postgresUrl) throw new Error("no PostgreSQL server");
+  const db = await createBenchDatabase(postgresUrl, workload);
+  try {
+    const store = await openStore({ databaseUrl: db.url });
+    return {
+      store,
+      where: async () => {
+        const r = await store.query<{ n: number }>("SELECT pg_database_size(current_database()) AS n");
+        return `database ${db.name}, ${mb(r[0]?.n ?? 0)}`;
+      },
+      done: async () => {
+        await store.close();
+        await db.drop();
+      },
+    };
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
+}
+
+const work = await mkdtemp(join(tmpdir(), "fidelio-bench-"));
+try {
+  if (args.only === undefined || args.only === "import") {
+    console.log(`\n== CSV import (online-retail), ${int(args.lines)} lines ==`);
+    const path = join(work, "online-retail.csv");
+    const tg = performance.now();
+    const stats = await writeOnlineRetailFile(path, args.lines, args.seed);
+    console.log(
+      `  generated ${path}: ${mb(stats.bytes)}, ${int(stats.invoices)} invoices (${int(stats.returns)} returns, ${int(stats.guestInvoices)} guest), ${int(stats.customers)} customers, ${int(stats.quotedDescriptions)} quoted descriptions, in ${secs(performance.now() - tg)}`,
+    );
+    if (args.parseOnly) {
+      const p = await importWithoutDatabase(path);
+      console.log(`  no database (parse, validate, build the JSON, no store): ${secs(p.ms)} = ${int(p.linesPerSec)} lines/s`);
+      rows.push({ workload: "import (diagnostic)", store: "none", figure: `${int(p.linesPerSec)} lines/s`, target: "—", pass: undefined });
+    }
+    for (const kind of kinds) {
+      const s = await freshStore(kind, "import");
+      try {
+        const r = await importInto(kind, s.store, path, stats);
+        printImportResult(r);
+        console.log(`  ${kind}: ${await s.where()}`);
+        const ok = r.verification.every((v) => v.expected === v.found);
+        if (!ok) correctnessFailed = true;
+        rows.push({ workload: "import", store: kind, figure: `${int(r.linesPerSec)} lines/s (${secs(r.ms)})`, target: `≥ ${int(IMPORT_TARGET_LINES_PER_SEC)} lines/s`, pass: r.linesPerSec >= IMPORT_TARGET_LINES_PER_SEC });
+        rows.push({
+          workload: "import memory",
+          store: kind,
+          figure: `RSS ${r.quarters.map((q) => mb(q.rss).replace(" MB", "")).join("/")} MB at 25/50/75/100 %`,
+          target: `growth < ${mb(FLAT_RSS_SLACK_BYTES)}`,
+          pass: r.flat,
+        });
+        rows.push({ workload: "import correctness", store: kind, figure: `${int(r.summary.imported)} imported, ${r.summary.errorCount} errors`, target: "DB = imported", pass: ok });
+      } finally {
+        await s.done();
+      }
+    }
+    await rm(path, { force: true });
+  }
+
+  if (args.only === undefined || args.only === "tracking") {
+    const o = { events: args.events, batchSize: args.batchSize, concurrency: args.concurrency, seed: args.seed };
+    console.log(`\n== Tracking API, POST /v1/batch, ${int(args.events)} track events ==`);
+    for (const kind of kinds) {
+      const s = await freshStore(kind, "tracking");
+      try {
+        const r = await trackInto(kind, s.store, o);
+        printTrackingResult(r, o);
+        console.log(`  ${kind}: ${await s.where()}`);
+        const ok = r.failedBatches === 0 && r.trackInDb === r.sent && r.ordersInDb === r.ordersSent;
+        if (!ok) correctnessFailed = true;
+        const target = TRACKING_TARGETS[kind];
+        rows.push({ workload: "tracking", store: kind, figure: `${int(r.eventsPerSec)} events/s (${secs(r.ms)})`, target: `≥ ${int(target)} events/s`, pass: r.eventsPerSec >= target });
+        rows.push({ workload: "tracking correctness", store: kind, figure: `${int(r.trackInDb)} of ${int(r.sent)} stored, ${r.failedBatches} failed batches`, target: "all stored", pass: ok });
+      } finally {
+        await s.done();
+      }
+    }
+  }
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
+
+console.log(`\n== Results ==`);
+console.log(table(["workload", "store", "figure", "target", "result"], rows.map((r) => [r.workload, r.store, r.figure, r.target, r.pass === undefined ? "—" : r.pass ? "pass" : "FAIL"])));
+console.log(`\npeak RSS of the process: ${mb(processPeakRss())} (includes the PGlite worker thread); total time ${secs(performance.now() - started)}`);
+for (const n of notes) console.log(n);
+if (correctnessFailed) {
+  console.log("data was lost or miscounted: see the checks above");
+  process.exitCode = 1;
+}
