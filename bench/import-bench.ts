@@ -37,6 +37,9 @@ export interface ImportResult {
   dbShare: number | undefined;
   transactions: number;
   topStatements: { statement: string; ms: number; count: number }[];
+  /** Waiting for the connection plus BEGIN, and COMMIT, summed over transactions. */
+  beginMs: number;
+  commitMs: number;
   verification: { name: string; expected: number; found: number }[];
 }
 
@@ -89,6 +92,8 @@ async function runImport(label: string, store: Store, timed: TimedStore | undefi
     dbShare: timed ? timed.queryMs / ms : undefined,
     transactions: timed?.transactions ?? 0,
     topStatements: timed?.top(5) ?? [],
+    beginMs: timed?.waitMs ?? 0,
+    commitMs: (timed?.commitMs ?? 0) - (timed?.waitMs ?? 0),
   };
 }
 
@@ -133,6 +138,7 @@ export function printImportResult(r: ImportResult): void {
   if (r.dbShare !== undefined) {
     console.log(`  ${r.store}: ${int(r.transactions)} transactions; waiting on queries ${(r.dbShare * 100).toFixed(0)} % of the time, the rest is parsing, validation and JSON in this thread`);
     for (const t of r.topStatements) console.log(`  ${r.store}:   ${secs(t.ms).padStart(7)} in ${int(t.count).padStart(5)} × ${t.statement}`);
+    console.log(`  ${r.store}:   ${secs(r.beginMs).padStart(7)} waiting for the connection + BEGIN, ${secs(r.commitMs)} in COMMIT`);
   }
   for (const v of r.verification) {
     console.log(`  ${r.store}: check ${v.name}: expected ${int(v.expected)}, found ${int(v.found)} ${v.expected === v.found ? "ok" : "MISMATCH"}`);

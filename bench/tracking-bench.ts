@@ -19,11 +19,15 @@ export interface TrackingOptions {
   batchSize: number;
   concurrency: number;
   seed: number;
+  /** Stop sending new batches after this long (the rate is then over what was sent). */
+  maxSeconds: number;
 }
 
 export interface TrackingResult {
   store: string;
+  /** Events sent (fewer than asked when the time limit stopped the run). */
   sent: number;
+  stoppedEarly: boolean;
   ordersSent: number;
   batches: number;
   ms: number;
@@ -36,6 +40,13 @@ export interface TrackingResult {
   rssPeak: number;
   dbShare: number;
   bodyBytes: number;
+  topStatements: { statement: string; ms: number; count: number }[];
+  /** Waiting for the connection (PGlite: for the previous transaction) plus BEGIN, and COMMIT, summed. */
+  beginMs: number;
+  commitMs: number;
+  /** Errors the server logged (console.error), with the first one. */
+  serverErrors: number;
+  firstServerError: string | undefined;
 }
 
 const PRODUCTS = Array.from({ length: 500 }, (_, i) => ({
@@ -135,14 +146,21 @@ export async function trackInto(label: string, store: Store, o: TrackingOptions)
   let bodyBytes = 0;
   let next = 0;
   let done = 0;
+  let sent = 0;
+  let stoppedEarly = false;
   const sampler = new RssSampler();
 
   const client = async () => {
     while (next < batches) {
+      if (performance.now() - t0 > o.maxSeconds * 1000) {
+        stoppedEarly = true;
+        return;
+      }
       const index = next++;
       const count = Math.min(o.batchSize, o.events - index * o.batchSize);
       const { body, orders } = buildBatch(rng, o, index, count, visitors);
       ordersSent += orders;
+      sent += count;
       bodyBytes += body.length;
       const t = performance.now();
       let problem: string | undefined;
@@ -172,12 +190,21 @@ export async function trackInto(label: string, store: Store, o: TrackingOptions)
     }
   };
 
+  // The server logs each failed request with its stack; count them instead of flooding the output.
+  const logError = console.error;
+  let serverErrors = 0;
+  let firstServerError: string | undefined;
+  console.error = (...parts: unknown[]) => {
+    serverErrors++;
+    firstServerError ??= parts.map((p) => (p instanceof Error ? `${p.name}: ${p.message}` : String(p))).join(" ");
+  };
   sampler.start(250);
   const t0 = performance.now();
   try {
     await Promise.all(Array.from({ length: o.concurrency }, () => client()));
   } finally {
     sampler.stop();
+    console.error = logError;
     await server.close();
   }
   const ms = performance.now() - t0;
@@ -187,11 +214,12 @@ export async function trackInto(label: string, store: Store, o: TrackingOptions)
   const sorted = [...latencies].sort((a, b) => a - b);
   return {
     store: label,
-    sent: o.events,
+    sent,
+    stoppedEarly,
     ordersSent,
-    batches,
+    batches: done,
     ms,
-    eventsPerSec: o.events / (ms / 1000),
+    eventsPerSec: sent / (ms / 1000),
     latency: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? 0 },
     failedBatches,
     firstFailures: failures,
@@ -200,10 +228,16 @@ export async function trackInto(label: string, store: Store, o: TrackingOptions)
     rssPeak: sampler.peak,
     dbShare: timed.queryMs / ms,
     bodyBytes,
+    topStatements: timed.top(6),
+    beginMs: timed.waitMs,
+    commitMs: timed.commitMs - timed.waitMs,
+    serverErrors,
+    firstServerError,
   };
 }
 
 export function printTrackingResult(r: TrackingResult, o: TrackingOptions): void {
+  if (r.stoppedEarly) console.log(`  ${r.store}: STOPPED at the ${o.maxSeconds} s limit (--max-seconds): sent ${int(r.sent)} of ${int(o.events)} events`);
   console.log(`  ${r.store}: ${int(r.sent)} events in ${int(r.batches)} batches of ${o.batchSize}, ${o.concurrency} in flight: ${secs(r.ms)} = ${int(r.eventsPerSec)} events/s`);
   console.log(
     `  ${r.store}: request latency p50 ${r.latency.p50.toFixed(0)} ms, p95 ${r.latency.p95.toFixed(0)} ms, p99 ${r.latency.p99.toFixed(0)} ms, max ${r.latency.max.toFixed(0)} ms; average body ${int(r.bodyBytes / r.batches / 1024)} KB`,
@@ -211,5 +245,8 @@ export function printTrackingResult(r: TrackingResult, o: TrackingOptions): void
   console.log(`  ${r.store}: batches failed ${int(r.failedBatches)} of ${int(r.batches)}${r.firstFailures.length > 0 ? `; first: ${r.firstFailures.join(" | ")}` : ""}`);
   console.log(`  ${r.store}: check track events in the database = sent: expected ${int(r.sent)}, found ${int(r.trackInDb)} ${r.trackInDb === r.sent ? "ok" : "MISMATCH"}`);
   console.log(`  ${r.store}: check orders from Order Completed = sent: expected ${int(r.ordersSent)}, found ${int(r.ordersInDb)} ${r.ordersInDb === r.ordersSent ? "ok" : "MISMATCH"}`);
-  console.log(`  ${r.store}: RSS peak ${mb(r.rssPeak)}; summed query time ${(r.dbShare * 100).toFixed(0)} % of wall-clock (over 100 % means queries overlapped)`);
+  if (r.serverErrors > 0) console.log(`  ${r.store}: the server logged ${int(r.serverErrors)} errors; first: ${r.firstServerError ?? ""}`);
+  console.log(`  ${r.store}: RSS peak ${mb(r.rssPeak)}; summed query time ${(r.dbShare * 100).toFixed(0)} % of wall-clock (over 100 % means queries overlapped or waited for the connection)`);
+  for (const t of r.topStatements) console.log(`  ${r.store}:   ${secs(t.ms).padStart(7)} in ${int(t.count).padStart(5)} × ${t.statement}`);
+  console.log(`  ${r.store}:   ${secs(r.beginMs).padStart(7)} waiting for the connection + BEGIN, ${secs(r.commitMs)} in COMMIT (summed over requests)`);
 }

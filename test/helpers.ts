@@ -119,3 +119,31 @@ export async function count(store: Store, sql: string, params: unknown[] = []): 
 }
 
 export type { Clock };
+
+/**
+ * Environment for a `fidelio` child process: its own data folder (PGlite) or,
+ * when DATABASE_URL is set, its own schema on the server (via the URL's
+ * `options`, which pg passes to PostgreSQL as `-c search_path=…`).
+ */
+export async function cliEnvironment(dataDir: string): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }> {
+  const base: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "DATABASE_URL" && !k.startsWith("FIDELIO_")) base[k] = v;
+  base.FIDELIO_DATA_DIR = dataDir;
+  if (!databaseUrl) return { env: base, cleanup: async () => {} };
+  const schema = `cli_${randomBytes(6).toString("hex")}`;
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  await c.query(`CREATE SCHEMA ${schema}`);
+  await c.end();
+  const url = new URL(databaseUrl);
+  url.searchParams.set("options", `-c search_path=${schema}`);
+  return {
+    env: { ...base, DATABASE_URL: url.toString() },
+    cleanup: async () => {
+      const d = new pg.Client({ connectionString: databaseUrl });
+      await d.connect();
+      await d.query(`DROP SCHEMA ${schema} CASCADE`);
+      await d.end();
+    },
+  };
+}

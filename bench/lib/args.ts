@@ -11,17 +11,19 @@ export interface BenchArgs {
   seed: number;
   concurrency: number;
   batchSize: number;
+  maxSeconds: number;
   parseOnly: boolean;
 }
 
 const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking] [--store pglite|postgres]
-                          [--concurrency N] [--batch N] [--seed N] [--no-parse-only]
+                          [--concurrency N] [--batch N] [--max-seconds N] [--seed N] [--no-parse-only]
   --lines N        CSV lines to generate and import (default 1,000,000)
   --events N       tracking events to send (default 100,000)
   --only PART      run one part: import or tracking
   --store KIND     run on one store only: pglite or postgres (default both)
   --concurrency N  tracking requests in flight (default 8)
   --batch N        tracking messages per /v1/batch request (default 100)
+  --max-seconds N  stop sending tracking events after N seconds per store (default 150)
   --seed N         seed of the generated data (default 42)
   --no-parse-only  skip the import diagnostic run without a database`;
 
@@ -43,6 +45,7 @@ export function readArgs(argv: string[]): BenchArgs {
       seed: { type: "string" },
       concurrency: { type: "string" },
       batch: { type: "string" },
+      "max-seconds": { type: "string" },
       "no-parse-only": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -67,6 +70,7 @@ export function readArgs(argv: string[]): BenchArgs {
     seed: count("seed", values.seed, 42, 0),
     concurrency: count("concurrency", values.concurrency, 8, 1),
     batchSize: count("batch", values.batch, 100, 1),
+    maxSeconds: count("max-seconds", values["max-seconds"], 150, 1),
     parseOnly: values["no-parse-only"] !== true,
   };
 }

@@ -11,6 +11,10 @@ export class TimedStore implements Store {
   queryMs = 0;
   queries = 0;
   transactions = 0;
+  /** Time from asking for a transaction to its callback starting: waiting for a connection and BEGIN. */
+  waitMs = 0;
+  /** Time spent outside the callbacks of transactions: waiting for a connection, BEGIN and COMMIT. */
+  commitMs = 0;
   /** Time and count per statement, keyed by the statement's opening words. */
   readonly byStatement = new Map<string, { ms: number; count: number }>();
 
@@ -44,7 +48,23 @@ export class TimedStore implements Store {
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     this.transactions++;
-    return this.inner.transaction((tx) => fn(this.#timed(tx)));
+    const t = performance.now();
+    let bodyMs = 0;
+    return this.inner
+      .transaction(async (tx) => {
+        const b = performance.now();
+        // Waiting for a connection (or, on PGlite, for the previous transaction) ends here.
+        this.waitMs += b - t;
+        try {
+          return await fn(this.#timed(tx));
+        } finally {
+          bodyMs = performance.now() - b;
+        }
+      })
+      .finally(() => {
+        // BEGIN and COMMIT (with its WAL flush), outside the callback.
+        this.commitMs += performance.now() - t - bodyMs;
+      });
   }
 
   exec(sql: string): Promise<void> {
@@ -59,6 +79,8 @@ export class TimedStore implements Store {
     this.queryMs = 0;
     this.queries = 0;
     this.transactions = 0;
+    this.waitMs = 0;
+    this.commitMs = 0;
     this.byStatement.clear();
   }
 

@@ -94,3 +94,16 @@ describe(`Store contract (${process.env.DATABASE_URL ? "postgres" : "pglite"})`,
     expect(new Set(ids).size).toBe(5);
   });
 });
+
+describe.skipIf(process.env.DATABASE_URL !== undefined)("PGlite in a worker thread", () => {
+  it("does not block the event loop during a long query", async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const started = Date.now();
+    await t.store.query("SELECT pg_sleep(0.6)");
+    clearInterval(timer);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+    // A blocked loop would tick at most once; a free one about 60 times.
+    expect(ticks).toBeGreaterThan(30);
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * The `fidelio` command as a user runs it: child processes, real files, real
+ * store (a data folder, or a schema on PostgreSQL when DATABASE_URL is set).
+ */
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliEnvironment, databaseUrl } from "./helpers.ts";
+
+const bin = new URL("../bin/fidelio.mjs", import.meta.url).pathname;
+const fixture = (name: string) => new URL(`./fixtures/import/${name}`, import.meta.url).pathname;
+
+let env: Record<string, string>;
+let cleanup: () => Promise<void>;
+beforeAll(async () => {
+  ({ env, cleanup } = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-cli-"))));
+});
+afterAll(async () => {
+  await cleanup();
+});
+
+function fidelio(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { env: { ...env, ...extraEnv }, timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = err && "code" in err && typeof err.code === "number" ? err.code : err ? 1 : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("fidelio import", () => {
+  it("prints {imported, skipped, errors} with --json and is idempotent", async () => {
+    const first = await fidelio(["import", fixture("orders.csv"), "--format", "orders-csv", "--json"]);
+    expect(first.code).toBe(0);
+    const summary: unknown = JSON.parse(first.stdout);
+    expect(summary).toMatchObject({ imported: 4, skipped: 0, errorCount: 4, errors: [{ line: 6, field: "placed_at" }, { line: 7 }, { line: 8 }, { line: 9 }] });
+    const again = await fidelio(["import", fixture("orders.csv"), "--format", "orders-csv", "--json"]);
+    expect(JSON.parse(again.stdout)).toMatchObject({ imported: 0, skipped: 4 });
+  });
+
+  it("prints a readable summary and progress without --json", async () => {
+    const r = await fidelio(["import", fixture("products.csv"), "--format", "products-csv"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/products\.csv: 6 lines in [\d.]+ s — 2 imported, 0 already there, 3 malformed lines skipped/);
+    expect(r.stdout).toContain("line 4: title: is required");
+    expect(r.stderr).toMatch(/^import 100%: /m);
+  });
+
+  it("fails with one clear line and a non-zero exit on bad usage", async () => {
+    const badFormat = await fidelio(["import", fixture("orders.csv"), "--format", "excel"]);
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr.trim()).toBe('fidelio: --format: unknown format "excel" (one of orders-csv, customers-csv, products-csv, shopify-orders, online-retail, cdnow)');
+    const missing = await fidelio(["import", "/nonexistent/file.csv", "--format", "orders-csv"]);
+    expect(missing.code).toBe(5);
+    expect(missing.stderr.trim()).toBe("fidelio: /nonexistent/file.csv: no such file");
+    const badKind = await fidelio(["keys", "create", "--kind", "root"]);
+    expect(badKind.code).toBe(2);
+    expect(badKind.stderr).toContain("--kind: must be write or admin");
+    const badEnv = await fidelio(["status"], { FIDELIO_CURRENCY: "EURO" });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr.trim()).toBe("fidelio: configuration: FIDELIO_CURRENCY: unknown ISO 4217 currency");
+  });
+});
+
+describe("fidelio keys", () => {
+  it("creates write and admin keys", async () => {
+    const w = await fidelio(["keys", "create", "--kind", "write", "--json"]);
+    expect(w.code).toBe(0);
+    expect(JSON.parse(w.stdout)).toMatchObject({ kind: "write", key: expect.stringMatching(/^fw_/) });
+    const a = await fidelio(["keys", "create", "--kind", "admin"]);
+    expect(a.stdout).toMatch(/^admin key: fa_/);
+  });
+});
+
+describe("fidelio start", () => {
+  it("loads the demo into an empty store, serves, and prints the URL and keys", async () => {
+    const own = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-start-")));
+    const child = spawn(process.execPath, [bin, "start", "--port", "0"], { env: own.env });
+    try {
+      let out = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL printed; output so far:\n${out}`)), 90_000);
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /Fidelio is running at (http:\/\/\S+)/.exec(out);
+          if (m?.[1] && /write key: (\S+)/.test(out)) {
+            clearTimeout(timer);
+            resolve(m[1]);
+          }
+        });
+        child.once("exit", (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      expect(out).toContain("Demo loaded: 3000 customers");
+      const admin = /admin key: (\S+)/.exec(out)?.[1] ?? "";
+      const health = await fetch(`${url}health`);
+      expect(health.status).toBe(200);
+      const c = await fetch(`${url}api/customers/demo-00001`, { headers: { authorization: `Bearer ${admin}` } });
+      expect(c.status).toBe(200);
+      const page = await (await fetch(url)).text();
+      expect(page).toMatch(/3,000<\/b>customers/);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      await own.cleanup();
+    }
+  });
+});
+
+describe.skipIf(databaseUrl !== undefined)("fidelio backup and restore (embedded store)", () => {
+  it("restores a backup into a new data folder with the same data", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fidelio-bk-"));
+    const src = { FIDELIO_DATA_DIR: join(dir, "a") };
+    expect((await fidelio(["demo", "--customers", "50", "--end", "2026-01-01"], src)).code).toBe(0);
+    const before = (await fidelio(["status", "--json"], src)).stdout;
+    const backup = await fidelio(["backup", join(dir, "b.tar.gz")], src);
+    expect(backup.code).toBe(0);
+    const dst = { FIDELIO_DATA_DIR: join(dir, "b") };
+    expect((await fidelio(["restore", join(dir, "b.tar.gz")], dst)).code).toBe(0);
+    expect((await fidelio(["status", "--json"], dst)).stdout).toBe(before);
+    expect(JSON.parse(before)).toMatchObject({ customers: 50 });
+    const again = await fidelio(["restore", join(dir, "b.tar.gz")], dst);
+    expect(again.code).toBe(6);
+    expect(again.stderr).toContain("already holds a database");
+  });
+});
+
+describe("a crash during an import", () => {
+  it("loses nothing acknowledged, and a re-run completes the import", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fidelio-crash-"));
+    const file = join(dir, "retail.csv");
+    const invoices = 12_000;
+    const rows = ["InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"];
+    for (let i = 0; i < invoices; i++) {
+      for (let l = 0; l < 5; l++) rows.push(`${600000 + i},S${l},Item ${l},${1 + l},1/${1 + (i % 28)}/2011 10:${String(i % 60).padStart(2, "0")},1.25,${10000 + (i % 3000)},France`);
+    }
+    writeFileSync(file, rows.join("\n") + "\n");
+    const own = await cliEnvironment(join(dir, "data"));
+    try {
+      const child = spawn(process.execPath, [bin, "import", file, "--format", "online-retail", "--batch-size", "500"], { env: own.env });
+      let err = "";
+      // Progress lines are printed after each committed batch: what they report is acknowledged.
+      const acknowledged = await new Promise<number>((resolve, reject) => {
+        child.stderr.on("data", (d: Buffer) => {
+          err += d.toString();
+          const counts = [...err.matchAll(/([\d,]+) imported/g)].map((m) => Number((m[1] ?? "0").replace(/,/g, "")));
+          const last = counts[counts.length - 1] ?? 0;
+          if (last >= 1500) {
+            child.kill("SIGKILL");
+            resolve(last);
+          }
+        });
+        child.once("exit", (code) => reject(new Error(`import ended (${code}) before it could be killed: ${err}`)));
+      });
+      await new Promise((r) => child.once("exit", r));
+      const status = JSON.parse((await fidelio(["status", "--json"], own.env)).stdout);
+      expect(status.orders).toBeGreaterThanOrEqual(acknowledged);
+      expect(status.orders).toBeLessThan(invoices);
+      const rerun = await fidelio(["import", file, "--format", "online-retail", "--json"], own.env);
+      expect(rerun.code).toBe(0);
+      const summary = JSON.parse(rerun.stdout);
+      expect(summary.imported + summary.skipped).toBe(invoices);
+      expect(summary.skipped).toBe(status.orders);
+      expect(JSON.parse((await fidelio(["status", "--json"], own.env)).stdout).orders).toBe(invoices);
+    } finally {
+      await own.cleanup();
+    }
+  });
+});
