@@ -117,13 +117,14 @@ program
       });
       bar.stop();
       if (o.json) {
-        console.log(JSON.stringify({ imported: summary.imported, skipped: summary.skipped, errors: summary.errors, errorCount: summary.errorCount, lines: summary.lines }));
+        console.log(JSON.stringify({ imported: summary.imported, skipped: summary.skipped, errors: summary.errors, errorCount: summary.errorCount, lines: summary.lines, warnings: summary.warnings }));
         return;
       }
       const secs = (Date.now() - started) / 1000;
       console.log(`${file}: ${summary.lines.toLocaleString("en")} lines in ${secs.toFixed(1)} s — ${summary.imported.toLocaleString("en")} imported, ${summary.skipped.toLocaleString("en")} already there, ${summary.errorCount} malformed lines skipped`);
       for (const e of summary.errors.slice(0, 20)) console.log(`  line ${e.line}: ${e.field}: ${e.message}`);
       if (summary.errorCount > 20) console.log(`  … and ${summary.errorCount - 20} more (--json lists up to ${MAX_REPORTED_ERRORS})`);
+      for (const w of summary.warnings) console.log(`warning: ${w}`);
     });
   });
 

@@ -13,6 +13,7 @@ export {
   mergeCustomers,
   recomputeRollups,
   NON_PURCHASE_STATUSES,
+  BEHAVIOUR_TYPES,
 } from "./write.ts";
 export type { EventRecord, OrderWriteResult, CustomerWriteResult } from "./write.ts";
 export { processMessages, throwIfFailed } from "./tracking/process-messages.ts";

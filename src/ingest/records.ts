@@ -4,7 +4,7 @@
  * both validation and types; money is integer minor units.
  */
 import { z } from "zod";
-import { isCurrency } from "../shared/index.ts";
+import { isCurrency, isRealIsoDate } from "../shared/index.ts";
 
 const text = (max = 500) => z.string().trim().min(1).max(max);
 const minor = z.number().int("must be an integer amount in minor units (cents)");
@@ -22,7 +22,7 @@ export const Instant = z.union([
   z
     .string()
     .trim()
-    .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), { message: "is not an ISO 8601 date-time" })
+    .refine(isRealIsoDate, { message: "is not an ISO 8601 date-time" })
     .transform((s) => new Date(s)),
 ]);
 
@@ -30,9 +30,7 @@ export const CalendarDate = z
   .string()
   .trim()
   .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD")
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), {
-    message: "is not a calendar date",
-  });
+  .refine(isRealIsoDate, { message: "is not a calendar date" });
 
 export const TimeZone = z.string().trim().refine(
   (tz) => {

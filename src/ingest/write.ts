@@ -308,6 +308,12 @@ export interface OrderWriteResult {
   existing: string[];
 }
 
+/**
+ * Events a person did (as opposed to facts Fidelio derived: orders, refunds,
+ * consent changes). `last_event_at` in the rollups is the last of these.
+ */
+export const BEHAVIOUR_TYPES = ["track", "page", "screen", "identify", "alias", "group"] as const;
+
 /** Statuses that do not count as a purchase in rollups and metrics. */
 export const NON_PURCHASE_STATUSES = ["cancelled"] as const;
 
@@ -322,9 +328,21 @@ export async function writeOrders(
   records: readonly OrderRecord[],
   source: string,
   now: Date,
+  options: { updateStatus?: boolean } = {},
 ): Promise<OrderWriteResult> {
   if (records.length === 0) return { inserted: [], existing: [] };
   const customers = records.flatMap((o) => (o.customer ? [o.customer] : []));
+  // Products named only in order lines enter the catalogue (recommendations need them).
+  await noteProducts(
+    tx,
+    ws,
+    records.flatMap((o) =>
+      o.lines.flatMap((l) =>
+        l.productId ? [{ externalId: l.productId, title: l.title ?? l.productId, category: l.category, priceMinor: l.unitPriceMinor, currency: o.currency }] : [],
+      ),
+    ),
+    now,
+  );
   const { ids } = await writeCustomers(tx, ws, customers, source, now);
 
   const unique = new Map<string, OrderRecord>();
@@ -414,7 +432,7 @@ export async function writeOrders(
   const insertedIds = new Set(inserted.map((r) => r.external_id));
   const existing = orders.filter((o) => !insertedIds.has(o.externalId));
 
-  if (existing.length > 0) {
+  if (existing.length > 0 && options.updateStatus !== false) {
     // A known order may come again with a new status (a Shopify orders/updated webhook).
     const changed = await tx.query<{ customer_id: number | null }>(
       `UPDATE orders o SET status = x.status
@@ -522,10 +540,11 @@ export async function appendEvents(tx: Queryable, ws: Workspace, events: readonl
               properties jsonb, context jsonb, occurred_at timestamptz)
          LEFT JOIN anonymous_ids a ON a.workspace_id = $1 AND a.anonymous_id = x.anonymous_id
        ON CONFLICT (workspace_id, message_id) DO NOTHING
-       RETURNING message_id, customer_id, occurred_at
+       RETURNING message_id, customer_id, occurred_at, type
      ), roll AS (
        UPDATE customer_rollups r SET last_event_at = GREATEST(r.last_event_at, m.at)
-         FROM (SELECT customer_id, max(occurred_at) AS at FROM ins WHERE customer_id IS NOT NULL GROUP BY customer_id) m
+         FROM (SELECT customer_id, max(occurred_at) AS at FROM ins
+                WHERE customer_id IS NOT NULL AND type = ANY($4::text[]) GROUP BY customer_id) m
         WHERE r.customer_id = m.customer_id
      )
      SELECT message_id FROM ins`,
@@ -544,6 +563,7 @@ export async function appendEvents(tx: Queryable, ws: Workspace, events: readonl
         })),
       ),
       now,
+      [...BEHAVIOUR_TYPES],
     ],
   );
   return new Set(rows.map((r) => r.message_id));
@@ -641,12 +661,12 @@ export async function recomputeRollups(tx: Queryable, ws: Workspace, customerIds
                             FROM orders WHERE customer_id = c.id AND status <> ALL($5::text[])) o ON true
        LEFT JOIN LATERAL (SELECT count(*) AS n, sum(amount_minor) FILTER (WHERE currency = $3) AS amount
                             FROM refunds WHERE customer_id = c.id) f ON true
-       LEFT JOIN LATERAL (SELECT max(occurred_at) AS last_at FROM events WHERE customer_id = c.id) e ON true
+       LEFT JOIN LATERAL (SELECT max(occurred_at) AS last_at FROM events WHERE customer_id = c.id AND type = ANY($6::text[])) e ON true
       WHERE c.workspace_id = $1 AND c.id = ANY($2::bigint[])
      ON CONFLICT (customer_id) DO UPDATE SET first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,
        order_count = EXCLUDED.order_count, revenue_minor = EXCLUDED.revenue_minor, revenue_order_count = EXCLUDED.revenue_order_count,
        refund_count = EXCLUDED.refund_count, refunded_minor = EXCLUDED.refunded_minor, last_event_at = EXCLUDED.last_event_at,
        updated_at = EXCLUDED.updated_at`,
-    [ws.id, [...new Set(customerIds)], ws.currency, now, [...NON_PURCHASE_STATUSES]],
+    [ws.id, [...new Set(customerIds)], ws.currency, now, [...NON_PURCHASE_STATUSES], [...BEHAVIOUR_TYPES]],
   );
 }

@@ -5,3 +5,4 @@ export type { Clock } from "./clock.ts";
 export { isCurrency, minorDigits, parseCurrency, toMinor, formatMoney } from "./money.ts";
 export { randomToken, sha256Hex, stableId } from "./ids.ts";
 export { issuesOf, parseInput } from "./validate.ts";
+export { isRealIsoDate } from "./dates.ts";

@@ -15,7 +15,9 @@ export function webhookRoutes(store: Store, clock: Clock, ws: Workspace, secret:
       throw new AppError("unauthorized", "X-Shopify-Hmac-Sha256: the signature does not match the body", [{ field: "X-Shopify-Hmac-Sha256", message: "bad signature" }]);
     }
     try {
-      return JSON.parse(new TextDecoder().decode(raw));
+      // Shopify ids are 64-bit: ids past 2^53 would lose digits as numbers, so they are read as strings.
+      const text = new TextDecoder().decode(raw).replace(/("(?:[a-z_]+_)?id"\s*:\s*)(\d{16,})/g, '$1"$2"');
+      return JSON.parse(text);
     } catch {
       throw new AppError("invalid_input", "(body): not valid JSON", [{ field: "(body)", message: "not valid JSON" }]);
     }

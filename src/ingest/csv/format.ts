@@ -29,7 +29,7 @@ export interface ImportFormat {
   start(ctx: MapperContext): RowMapper;
 }
 
-/** Reads a column; the header may use any case and surrounding spaces. */
+/** Reads a column by its header (exact case; surrounding spaces are trimmed); blank counts as absent. */
 export function col(fields: Record<string, string>, ...names: string[]): string | undefined {
   for (const n of names) {
     const v = fields[n];

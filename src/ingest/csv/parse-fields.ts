@@ -1,5 +1,5 @@
 import { AppError } from "../../shared/index.ts";
-import { toMinor } from "../../shared/index.ts";
+import { isRealIsoDate, toMinor } from "../../shared/index.ts";
 import type { ImportItem } from "./format.ts";
 
 /** A value that could not be read; `field` is the CSV column. */
@@ -17,10 +17,27 @@ export function required<T>(v: T | undefined, field: string): T {
   return v;
 }
 
+/**
+ * Decimal separators as shops write them: "1,234.50" and "1.234,50" are both
+ * 1234.50; a lone comma is a decimal comma ("12,50") unless exactly three
+ * digits follow it ("1,250" is one thousand two hundred and fifty).
+ */
+export function plainDecimal(v: string): string {
+  let s = v.trim().replace(/^[£$€¥]\s*/, "").replace(/[\s\u00a0']/g, "");
+  const comma = s.lastIndexOf(",");
+  const dot = s.lastIndexOf(".");
+  if (comma >= 0 && dot >= 0) s = comma > dot ? s.replace(/\./g, "").replace(",", ".") : s.replace(/,/g, "");
+  else if (comma >= 0) {
+    const single = s.indexOf(",") === comma;
+    s = single && s.length - comma - 1 !== 3 ? s.replace(",", ".") : s.replace(/,/g, "");
+  }
+  return s;
+}
+
 export function amount(v: string | undefined, currency: string, field: string): number | undefined {
   if (v === undefined) return undefined;
   try {
-    return toMinor(v.replace(/^[£$€]/, "").replace(/,/g, ""), currency, field);
+    return toMinor(plainDecimal(v), currency, field);
   } catch (err) {
     throw new LineError(field, err instanceof AppError ? `"${v}" is not an amount` : String(err));
   }
@@ -53,6 +70,7 @@ export function instant(v: string | undefined, field: string): Date | undefined 
     d = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(da)));
     if (d.getUTCMonth() !== Number(mo) - 1 || d.getUTCDate() !== Number(da)) throw new LineError(field, `"${v}" is not a date`);
   } else if (/^\d{4}-\d{2}-\d{2}/.test(v)) {
+    if (!isRealIsoDate(v.slice(0, 10))) throw new LineError(field, `"${v}" is not a date`);
     const hasZone = /(Z|[+-]\d{2}:?\d{2})$/.test(v) || /^\d{4}-\d{2}-\d{2}$/.test(v);
     d = new Date(hasZone ? v : `${v.replace(" ", "T")}Z`);
   } else {

@@ -39,6 +39,8 @@ export interface ImportSummary {
   errors: ImportError[];
   errorCount: number;
   lines: number;
+  /** Things that were imported but may not be what the user meant (e.g. a currency other than the workspace's). */
+  warnings: string[];
 }
 
 export interface ImportProgress extends ImportSummary {
@@ -97,7 +99,8 @@ export async function importStream(
   const format = importFormat(options.format);
   const currency = options.currency ?? ws.currency;
   const batchSize = options.batchSize ?? 2000;
-  const summary: ImportSummary = { imported: 0, skipped: 0, errors: [], errorCount: 0, lines: 0 };
+  const summary: ImportSummary = { imported: 0, skipped: 0, errors: [], errorCount: 0, lines: 0, warnings: [] };
+  const foreign = new Map<string, number>();
   let bytesRead = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -124,6 +127,7 @@ export async function importStream(
     if (batch.size === 0) return;
     const b = batch;
     batch = new Batch(`import:${format.name}`);
+    for (const r of [...b.orders, ...b.refunds]) if (r.currency !== ws.currency) foreign.set(r.currency, (foreign.get(r.currency) ?? 0) + 1);
     const r = await b.write(store, ws, options.now());
     summary.imported += r.imported;
     summary.skipped += r.skipped;
@@ -138,6 +142,12 @@ export async function importStream(
   take(mapper.end());
   await flush();
   summary.errors.sort((a, b) => a.line - b.line);
+  for (const [currency, n] of foreign) {
+    summary.warnings.push(
+      `${n} orders and refunds are in ${currency}, not the workspace currency ${ws.currency}: they count as orders but not in revenue figures. ` +
+        `To analyse them, import into a ${currency} workspace (FIDELIO_WORKSPACE=… FIDELIO_CURRENCY=${currency}).`,
+    );
+  }
   options.onProgress?.({ ...summary, bytesRead, totalBytes: options.totalBytes ?? bytesRead });
   return summary;
 }

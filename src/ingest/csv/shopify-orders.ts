@@ -32,6 +32,7 @@ export const shopifyOrders: ImportFormat = {
   start(ctx) {
     const grouper = new OrderGrouper<Head, Record<string, unknown>>((head, lines) => ({ kind: "order", raw: { ...head.raw, lines } }), SHOPIFY_COLUMNS);
     let currentName: string | undefined;
+    let currentCurrency = ctx.currency;
     return {
       row(f, line): ImportItem[] {
         try {
@@ -72,6 +73,7 @@ export const shopifyOrders: ImportFormat = {
               },
             };
             currentName = name;
+            currentCurrency = currency;
           }
           const quantity = integer(col(f, "Lineitem quantity"), "Lineitem quantity");
           const lineRaw =
@@ -82,8 +84,8 @@ export const shopifyOrders: ImportFormat = {
                   productId: col(f, "Lineitem sku"),
                   title: col(f, "Lineitem name"),
                   quantity,
-                  unitPriceMinor: required(amount(col(f, "Lineitem price"), String(head.raw.currency ?? ctx.currency), "Lineitem price"), "Lineitem price"),
-                  discountMinor: amount(col(f, "Lineitem discount"), ctx.currency, "Lineitem discount") ?? 0,
+                  unitPriceMinor: required(amount(col(f, "Lineitem price"), currentCurrency, "Lineitem price"), "Lineitem price"),
+                  discountMinor: amount(col(f, "Lineitem discount"), currentCurrency, "Lineitem discount") ?? 0,
                 };
           return grouper.add(name, line, head, lineRaw);
         } catch (err) {

@@ -101,6 +101,15 @@ describe("POST /webhooks/shopify/orders", () => {
   });
 });
 
+describe("64-bit Shopify ids", () => {
+  it("keeps every digit of ids past 2^53", async () => {
+    const body = JSON.stringify({ ...JSON.parse(orderJson), refunds: [] }).replace('"id":5678901234', '"id":820982911946154508').replace('"id":207119551', '"id":9007199254740993123');
+    const r = await deliver("orders", body, sign(body));
+    expect(r.body).toMatchObject({ externalId: "shopify:820982911946154508" });
+    expect((await get(`${s.url}/api/orders/shopify:820982911946154508`, bearer(s.adminKey))).body).toMatchObject({ customerExternalId: "shopify:9007199254740993123" });
+  });
+});
+
 describe("POST /webhooks/shopify/customers", () => {
   it("stores a signed customer", async () => {
     const body = JSON.stringify({ id: 42, email: "Arya@Example.com", first_name: "Arya", accepts_marketing: false, created_at: "2026-01-01T00:00:00Z" });

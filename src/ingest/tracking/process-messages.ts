@@ -156,8 +156,9 @@ export async function processMessages(
     }
     const context = { ...envelope.context, ...msg.context };
     const at = occurredAt(msg, receivedAt, batchSentAt);
-    // Without a messageId a retry is recognised by its content.
-    const messageId = msg.messageId ?? `h:${sha256Hex(JSON.stringify([msg.type, userId, anonymousId, at.toISOString(), item]))}`;
+    // Without a messageId a retry is recognised by its content as sent (which
+    // includes the client's timestamp, if any) — never by the time it arrived.
+    const messageId = msg.messageId ?? `h:${sha256Hex(JSON.stringify(item))}`;
     const props = "properties" in msg ? obj(msg.properties) : {};
     const traits = msg.type === "identify" ? obj(msg.traits) : obj(context.traits);
 
@@ -245,7 +246,7 @@ export async function processMessages(
     }
 
     // 3. Orders and refunds that the e-commerce events describe, validated before anything is written.
-    const orders: OrderRecord[] = [];
+    const orders: { messageId: string; order: OrderRecord }[] = [];
     const refunds: { p: Prepared; build: (order: { total: number; currency: string } | undefined) => RefundRecord }[] = [];
     const products: ProductRecord[] = [];
     const good: Prepared[] = [];
@@ -267,10 +268,7 @@ export async function processMessages(
             occurredAt: p.event.occurredAt,
             defaultCurrency: ws.currency,
           });
-          orders.push(order);
-          for (const line of order.lines) {
-            if (line.productId) products.push({ externalId: line.productId, title: line.title ?? line.productId, category: line.category, priceMinor: line.unitPriceMinor, currency: order.currency });
-          }
+          orders.push({ messageId: p.event.messageId, order });
         } else if (p.msg.type === "track" && p.msg.event === "Order Refunded") {
           const props = p.event.properties;
           const event = p.event;
@@ -293,7 +291,7 @@ export async function processMessages(
     // A refund needs its order, stored before or earlier in this batch.
     const refundOrderIds = refunds.map((r) => String(r.p.event.properties.order_id));
     const knownOrders = new Map<string, { total: number; currency: string }>();
-    for (const o of orders) knownOrders.set(o.externalId, { total: o.totalMinor, currency: o.currency });
+    for (const { order: o } of orders) knownOrders.set(o.externalId, { total: o.totalMinor, currency: o.currency });
     if (refundOrderIds.length > 0) {
       const rows = await tx.query<{ external_id: string; total_minor: number; currency: string }>(
         "SELECT external_id, total_minor, currency FROM orders WHERE workspace_id = $1 AND external_id = ANY($2::text[])",
@@ -318,8 +316,9 @@ export async function processMessages(
     accepted = toStore.length;
     duplicates = toStore.length - fresh.size;
     await noteProducts(tx, ws, products, receivedAt);
-    // Orders are idempotent by order id, so a re-sent Order Completed changes nothing.
-    await writeOrders(tx, ws, orders, "tracking", receivedAt);
+    // Only new messages derive orders; an Order Completed for a known order
+    // (re-sent under another messageId) neither duplicates it nor changes its status.
+    await writeOrders(tx, ws, orders.filter((o) => fresh.has(o.messageId)).map((o) => o.order), "tracking", receivedAt, { updateStatus: false });
     await writeRefunds(tx, ws, refundRecords.filter((r) => fresh.has(r.externalId.slice("segment:".length))), "tracking", receivedAt);
   });
   failed.sort((a, b) => a.index - b.index);

@@ -4,12 +4,13 @@
  * Unknown fields are kept out of the way, not rejected: clients add their own.
  */
 import { z } from "zod";
+import { isRealIsoDate } from "../../shared/index.ts";
 
 const Json = z.record(z.string(), z.unknown());
 const Id = z.union([z.string().trim().min(1).max(500), z.number().transform(String)]);
 const Time = z
   .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), { message: "is not an ISO 8601 date-time" })
+  .refine(isRealIsoDate, { message: "is not an ISO 8601 date-time" })
   .transform((s) => new Date(s));
 
 const Common = {

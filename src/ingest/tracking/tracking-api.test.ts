@@ -52,11 +52,15 @@ describe("POST /v1/identify, /v1/track, /v1/page", () => {
     expect(p.body).toMatchObject({ title: "Mug", priceMinor: 1250 });
   });
 
-  it("deduplicates retries without a messageId by their content", async () => {
+  it("deduplicates retries without a messageId by their content, whenever they arrive", async () => {
     const msg = { anonymousId: "anon-nomsg", event: "Cart Viewed", timestamp: "2026-05-02T10:00:00Z" };
     await track(msg);
     await track(msg);
-    expect(await count(s.store, "SELECT count(*) AS n FROM events WHERE anonymous_id = 'anon-nomsg'")).toBe(1);
+    const bare = { anonymousId: "anon-nomsg", event: "Search", properties: { q: "teapot" } };
+    await track(bare);
+    s.clock.advance(5_000);
+    await track(bare);
+    expect(await count(s.store, "SELECT count(*) AS n FROM events WHERE anonymous_id = 'anon-nomsg'")).toBe(2);
   });
 
   it("joins an anonymous visitor's earlier events to the customer on identify", async () => {
@@ -138,6 +142,15 @@ describe("E-commerce v2 events", () => {
     expect(again.status).toBe(200);
     const p = await get(`${s.url}/api/customers/buyer-1`, bearer(s.adminKey));
     expect(p.body).toMatchObject({ rollup: { orderCount: 1, revenueMinor: 2750, firstOrderAt: "2026-05-10T12:00:00.000Z" } });
+  });
+
+  it("does not let a re-sent Order Completed change a known order", async () => {
+    await post(`${s.url}/api/orders`, { externalId: "SHIPPED-1", customer: { externalId: "buyer-3" }, status: "fulfilled", placedAt: "2026-05-01T00:00:00Z", currency: "EUR", totalMinor: 900 }, bearer(s.adminKey));
+    const r = await track({ userId: "buyer-3", event: "Order Completed", messageId: "resent-1", properties: { order_id: "SHIPPED-1", total: 9 } });
+    expect(r.status).toBe(200);
+    expect((await get(`${s.url}/api/orders/SHIPPED-1`, bearer(s.adminKey))).body).toMatchObject({ status: "fulfilled", source: "api" });
+    // The track call is behaviour (it sets the last event time); the order it names is not counted twice.
+    expect((await get(`${s.url}/api/customers/buyer-3`, bearer(s.adminKey))).body).toMatchObject({ rollup: { orderCount: 1, lastEventAt: s.clock.now().toISOString() } });
   });
 
   it("turns Order Refunded into a refund, whole or partial", async () => {

@@ -141,8 +141,10 @@ CREATE TABLE refunds (
 );
 CREATE INDEX refunds_customer ON refunds (customer_id);
 
--- The event log: every behaviour event and every domain fact, append-only,
--- with a monotonic id that consumers read from their own cursor.
+-- The event log: every behaviour event and every domain fact, with a monotonic
+-- id that consumers read from their own cursor. Rows are never deleted and their
+-- content never changes; only customer_id follows identity (an anonymous id
+-- linked on identify, two customers merged on alias).
 CREATE TABLE events (
   workspace_id text NOT NULL,
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
