@@ -96,6 +96,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       "/v1/screen": trackingOp("screen", "Record a screen view"),
       "/v1/alias": trackingOp("alias", "Join two identities"),
       "/v1/group": trackingOp("group", "Associate a user with a group"),
+      "/v1/t": trackingOp("track", "analytics.js short form of /v1/track (also /v1/i, /v1/p, /v1/s, /v1/a, /v1/g; /v1/b for batches)"),
       "/v1/batch": {
         post: {
           tags: ["Tracking (Segment spec)"],

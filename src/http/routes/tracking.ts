@@ -1,5 +1,5 @@
 /** The Segment HTTP Tracking API: /v1/identify|track|page|screen|alias|group|batch. */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { Store } from "../../store/index.ts";
 import type { Clock } from "../../shared/index.ts";
 import { AppError, parseInput } from "../../shared/index.ts";
@@ -11,17 +11,23 @@ export function trackingRoutes(store: Store, clock: Clock): Hono<Env> {
   const app = new Hono<Env>();
   app.use("*", writeKeyAuth(store));
 
+  // analytics.js 2.0 (the browser library) posts each call to the first letter
+  // of its type (/v1/t, /v1/i, …) and batches to /v1/b, with the write key in
+  // a text/plain body; both spellings are served.
   for (const type of ["identify", "track", "page", "screen", "alias", "group"] as const) {
-    app.post(`/${type}`, async (c) => {
-      const body = await jsonBody(c);
-      if (typeof body !== "object" || body === null || Array.isArray(body)) throw new AppError("invalid_input", "(body): a JSON object is expected", [{ field: "(body)", message: "a JSON object is expected" }]);
-      const result = await processMessages(store, c.get("owner").workspace, [{ ...body, type }], clock.now());
-      throwIfFailed(result);
-      return c.json({ success: true });
-    });
+    app.post(`/${type.charAt(0)}`, (c) => single(c, type));
+    app.post(`/${type}`, (c) => single(c, type));
   }
 
-  const batch = async (c: import("hono").Context<Env>) => {
+  async function single(c: Context<Env>, type: string): Promise<Response> {
+    const body = await jsonBody(c);
+    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new AppError("invalid_input", "(body): a JSON object is expected", [{ field: "(body)", message: "a JSON object is expected" }]);
+    const result = await processMessages(store, c.get("owner").workspace, [{ ...body, type }], clock.now());
+    throwIfFailed(result);
+    return c.json({ success: true });
+  }
+
+  const batch = async (c: Context<Env>) => {
     const body = parseInput(SegmentBatch, await jsonBody(c));
     const result = await processMessages(store, c.get("owner").workspace, body.batch, clock.now(), {
       ...(body.context ? { context: body.context } : {}),
@@ -36,6 +42,7 @@ export function trackingRoutes(store: Store, clock: Clock): Hono<Env> {
     return c.json({ success: failedCount === 0, accepted: result.accepted, duplicates: result.duplicates, failed: result.failed });
   };
   app.post("/batch", batch);
+  app.post("/b", batch);
   app.post("/import", batch);
   return app;
 }

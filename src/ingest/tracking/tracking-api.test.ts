@@ -234,6 +234,21 @@ describe("POST /v1/batch", () => {
   });
 });
 
+describe("analytics.js 2.0 (browser) paths", () => {
+  it("accepts /v1/t, /v1/i, /v1/p and /v1/b with the write key in a text/plain body", async () => {
+    const send = async (path: string, body: unknown) => {
+      const res = await fetch(`${s.url}/v1/${path}`, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify(body) });
+      return res.status;
+    };
+    expect(await send("p", { type: "page", anonymousId: "ajs-1", name: "Home", writeKey: s.writeKey, messageId: "ajs-p" })).toBe(200);
+    expect(await send("t", { type: "track", anonymousId: "ajs-1", event: "Product Viewed", writeKey: s.writeKey, messageId: "ajs-t" })).toBe(200);
+    expect(await send("i", { type: "identify", userId: "ajs-user", anonymousId: "ajs-1", traits: { email: "ajs@example.com" }, writeKey: s.writeKey, messageId: "ajs-i" })).toBe(200);
+    expect(await send("b", { batch: [{ type: "track", anonymousId: "ajs-1", event: "Cart Viewed", messageId: "ajs-b" }], writeKey: s.writeKey })).toBe(200);
+    const e = await get(`${s.url}/api/customers/ajs-user/events`, bearer(s.adminKey));
+    expect((Array.isArray(e.body.events) ? e.body.events : []).map((x: { messageId: string }) => x.messageId).sort()).toEqual(["ajs-b", "ajs-i", "ajs-p", "ajs-t"]);
+  });
+});
+
 describe("tracking auth and bad input", () => {
   it("refuses a missing or unknown key with 401", async () => {
     expect((await post(`${s.url}/v1/track`, { userId: "x", event: "E" })).status).toBe(401);
