@@ -41,7 +41,8 @@ describe("fidelio import", () => {
   });
 
   it("prints a readable summary and progress without --json", async () => {
-    const r = await fidelio(["import", fixture("products.csv"), "--format", "products-csv"]);
+    const own = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-products-")));
+    const r = await fidelio(["import", fixture("products.csv"), "--format", "products-csv"], own.env).finally(own.cleanup);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/products\.csv: 6 lines in [\d.]+ s — 2 imported, 0 already there, 3 malformed lines skipped/);
     expect(r.stdout).toContain("line 4: title: is required");

@@ -85,7 +85,9 @@ export async function writeCustomers(
       consents: [...(prev?.consents ?? []), ...(r.consents ?? [])],
     });
   }
-  const rows = [...merged.values()];
+  // Every write takes its row locks in key order, so concurrent batches
+  // cannot deadlock (PostgreSQL would abort one of them).
+  const rows = [...merged.values()].sort((a, b) => compare(a.key, b.key));
 
   // A prospect first known by email adopts the shop's id when it arrives.
   const adoptions = rows.filter((r) => r.externalId !== undefined && r.email !== undefined && r.externalId !== r.email);
@@ -165,7 +167,7 @@ export async function writeCustomers(
   await tx.query(
     `INSERT INTO customer_rollups (workspace_id, customer_id, updated_at)
      SELECT $1, unnest($2::bigint[]), $3 ON CONFLICT (customer_id) DO NOTHING`,
-    [ws.id, upserted.filter((u) => u.inserted).map((u) => u.id), now],
+    [ws.id, upserted.filter((u) => u.inserted).map((u) => u.id).sort((a, b) => a - b), now],
   );
 
   const traits = rows.flatMap((r) =>
@@ -257,7 +259,7 @@ export async function writeProducts(tx: Queryable, ws: Workspace, records: reado
     [
       ws.id,
       JSON.stringify(
-        [...byId.values()].map((p) => ({
+        [...byId.values()].sort((a, b) => compare(a.externalId, b.externalId)).map((p) => ({
           external_id: p.externalId,
           title: p.title,
           category: p.category ?? null,
@@ -286,7 +288,7 @@ export async function noteProducts(tx: Queryable, ws: Workspace, records: readon
     [
       ws.id,
       JSON.stringify(
-        [...byId.values()].map((p) => ({
+        [...byId.values()].sort((a, b) => compare(a.externalId, b.externalId)).map((p) => ({
           external_id: p.externalId,
           title: p.title,
           category: p.category ?? null,
@@ -347,7 +349,7 @@ export async function writeOrders(
 
   const unique = new Map<string, OrderRecord>();
   for (const o of records) unique.set(o.externalId, o);
-  const orders = [...unique.values()];
+  const orders = [...unique.values()].sort((a, b) => compare(a.externalId, b.externalId));
 
   const orderJson = orders.map((o) => ({
     external_id: o.externalId,
@@ -409,7 +411,7 @@ export async function writeOrders(
        SELECT $1, customer_id, min(placed_at), max(placed_at), count(*),
               COALESCE(sum(total_minor) FILTER (WHERE currency = $4), 0), count(*) FILTER (WHERE currency = $4), $6
          FROM ins WHERE customer_id IS NOT NULL AND status <> ALL($7::text[])
-        GROUP BY customer_id
+        GROUP BY customer_id ORDER BY customer_id
        ON CONFLICT (customer_id) DO UPDATE SET
          first_order_at = LEAST(r.first_order_at, EXCLUDED.first_order_at),
          last_order_at = GREATEST(r.last_order_at, EXCLUDED.last_order_at),
@@ -505,7 +507,7 @@ export async function writeRefunds(
      ), roll AS (
        INSERT INTO customer_rollups AS r (workspace_id, customer_id, refund_count, refunded_minor, updated_at)
        SELECT $1, customer_id, count(*), COALESCE(sum(amount_minor) FILTER (WHERE currency = $3), 0), $5
-         FROM ins WHERE customer_id IS NOT NULL GROUP BY customer_id
+         FROM ins WHERE customer_id IS NOT NULL GROUP BY customer_id ORDER BY customer_id
        ON CONFLICT (customer_id) DO UPDATE SET
          refund_count = r.refund_count + EXCLUDED.refund_count,
          refunded_minor = r.refunded_minor + EXCLUDED.refunded_minor,
@@ -542,16 +544,16 @@ export async function appendEvents(tx: Queryable, ws: Workspace, events: readonl
        ON CONFLICT (workspace_id, message_id) DO NOTHING
        RETURNING message_id, customer_id, occurred_at, type
      ), roll AS (
-       UPDATE customer_rollups r SET last_event_at = GREATEST(r.last_event_at, m.at)
-         FROM (SELECT customer_id, max(occurred_at) AS at FROM ins
-                WHERE customer_id IS NOT NULL AND type = ANY($4::text[]) GROUP BY customer_id) m
-        WHERE r.customer_id = m.customer_id
+       INSERT INTO customer_rollups AS r (workspace_id, customer_id, last_event_at, updated_at)
+       SELECT $1, customer_id, max(occurred_at), $3 FROM ins
+        WHERE customer_id IS NOT NULL AND type = ANY($4::text[]) GROUP BY customer_id ORDER BY customer_id
+       ON CONFLICT (customer_id) DO UPDATE SET last_event_at = GREATEST(r.last_event_at, EXCLUDED.last_event_at)
      )
      SELECT message_id FROM ins`,
     [
       ws.id,
       JSON.stringify(
-        dedupeBy(events, (e) => e.messageId).map((e) => ({
+        dedupeBy(events, (e) => e.messageId).sort((a, b) => compare(a.messageId, b.messageId)).map((e) => ({
           message_id: e.messageId,
           type: e.type,
           name: e.name,
@@ -567,6 +569,11 @@ export async function appendEvents(tx: Queryable, ws: Workspace, events: readonl
     ],
   );
   return new Set(rows.map((r) => r.message_id));
+}
+
+/** Plain code-unit order: the same in every process, unlike localeCompare. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function dedupeBy<T>(items: readonly T[], key: (t: T) => string): T[] {
@@ -587,7 +594,7 @@ export async function linkAnonymous(
   now: Date,
 ): Promise<void> {
   if (links.length === 0) return;
-  const unique = dedupeBy(links, (l) => l.anonymousId);
+  const unique = dedupeBy(links, (l) => l.anonymousId).sort((a, b) => compare(a.anonymousId, b.anonymousId));
   const linked = await tx.query<{ anonymous_id: string; customer_id: number }>(
     `INSERT INTO anonymous_ids (workspace_id, anonymous_id, customer_id, linked_at)
      SELECT $1, x.anonymous_id, x.customer_id, $3 FROM jsonb_to_recordset($2::jsonb) AS x(anonymous_id text, customer_id bigint)
@@ -663,6 +670,7 @@ export async function recomputeRollups(tx: Queryable, ws: Workspace, customerIds
                             FROM refunds WHERE customer_id = c.id) f ON true
        LEFT JOIN LATERAL (SELECT max(occurred_at) AS last_at FROM events WHERE customer_id = c.id AND type = ANY($6::text[])) e ON true
       WHERE c.workspace_id = $1 AND c.id = ANY($2::bigint[])
+      ORDER BY c.id
      ON CONFLICT (customer_id) DO UPDATE SET first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,
        order_count = EXCLUDED.order_count, revenue_minor = EXCLUDED.revenue_minor, revenue_order_count = EXCLUDED.revenue_order_count,
        refund_count = EXCLUDED.refund_count, refunded_minor = EXCLUDED.refunded_minor, last_event_at = EXCLUDED.last_event_at,

@@ -47,7 +47,24 @@ export class PostgresStore implements Store {
     await this.#q.query(sql);
   }
 
+  /**
+   * Runs `fn` in a transaction; a deadlock or serialization failure (SQLSTATE
+   * 40P01, 40001) rolls back and runs it again, up to 5 times, so concurrent
+   * writers never lose a batch. `fn` must therefore be safe to run twice.
+   */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#transactionOnce(fn);
+      } catch (err) {
+        const retryable = err instanceof StoreError && (err.sqlState === "40P01" || err.sqlState === "40001");
+        if (!retryable || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));
+      }
+    }
+  }
+
+  async #transactionOnce<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect().catch((err: unknown) => {
       throw wrap(err);
     });
@@ -58,7 +75,7 @@ export class PostgresStore implements Store {
       return result;
     } catch (err) {
       await client.query("ROLLBACK").catch(() => {});
-      throw err;
+      throw err instanceof pg.DatabaseError ? wrap(err) : err;
     } finally {
       client.release();
     }

@@ -123,15 +123,28 @@ export async function importStream(
       else batch.add(item);
     }
   };
+  // One batch is written while the next is parsed: the parser waits only when
+  // a second batch is ready before the first is committed, so memory stays
+  // bounded by two batches. Batches commit in file order.
+  let inFlight: Promise<void> = Promise.resolve();
+  let writeError: unknown;
   const flush = async () => {
     if (batch.size === 0) return;
     const b = batch;
     batch = new Batch(`import:${format.name}`);
     for (const r of [...b.orders, ...b.refunds]) if (r.currency !== ws.currency) foreign.set(r.currency, (foreign.get(r.currency) ?? 0) + 1);
-    const r = await b.write(store, ws, options.now());
-    summary.imported += r.imported;
-    summary.skipped += r.skipped;
-    options.onProgress?.({ ...summary, bytesRead, totalBytes: options.totalBytes ?? 0 });
+    await inFlight;
+    if (writeError !== undefined) throw writeError;
+    inFlight = b.write(store, ws, options.now()).then(
+      (r) => {
+        summary.imported += r.imported;
+        summary.skipped += r.skipped;
+        options.onProgress?.({ ...summary, bytesRead, totalBytes: options.totalBytes ?? 0 });
+      },
+      (err: unknown) => {
+        writeError = err;
+      },
+    );
   };
 
   for await (const { fields, line } of rows(stream, format, report)) {
@@ -141,6 +154,8 @@ export async function importStream(
   }
   take(mapper.end());
   await flush();
+  await inFlight;
+  if (writeError !== undefined) throw writeError;
   summary.errors.sort((a, b) => a.line - b.line);
   for (const [currency, n] of foreign) {
     summary.warnings.push(

@@ -208,7 +208,10 @@ export async function processMessages(
 
   let accepted = 0;
   let duplicates = 0;
+  const validationFailures = failed.length;
   await store.transaction(async (tx) => {
+    // The store may run this callback again (PostgreSQL deadlock retry): start clean.
+    failed.length = validationFailures;
     // 1. Customers named by identify traits or by a userId.
     const { ids } = await writeCustomers(tx, ws, prepared.flatMap((p) => (p.customer ? [p.customer] : [])), "tracking", receivedAt);
     const customerIdOf = (p: Prepared): number | undefined =>

@@ -234,6 +234,22 @@ describe("POST /v1/batch", () => {
   });
 });
 
+describe("concurrent batches", () => {
+  it("store every event when many batches touch the same customers and products at once", async () => {
+    // Each batch names the same 20 customers and 10 products in its own order: without one
+    // lock order PostgreSQL deadlocks and aborts some of them.
+    const batches = Array.from({ length: 12 }, (_, b) => ({
+      batch: Array.from({ length: 60 }, (_, i) => {
+        const k = (i * 7 + b * 13) % 60;
+        return { type: "track", userId: `cc-${k % 20}`, anonymousId: `cc-anon-${k % 20}`, event: "Product Added", messageId: `cc-${b}-${i}`, properties: { product_id: `cc-p${(k * 3 + b) % 10}`, name: "Thing", price: 5 } };
+      }),
+    }));
+    const results = await Promise.all(batches.map((body) => post(`${s.url}/v1/batch`, body, basic(s.writeKey))));
+    expect(results.map((r) => r.status)).toEqual(batches.map(() => 200));
+    expect(await count(s.store, "SELECT count(*) AS n FROM events WHERE message_id LIKE 'cc-%'")).toBe(12 * 60);
+  });
+});
+
 describe("analytics.js 2.0 (browser) paths", () => {
   it("accepts /v1/t, /v1/i, /v1/p and /v1/b with the write key in a text/plain body", async () => {
     const send = async (path: string, body: unknown) => {
