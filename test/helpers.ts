@@ -112,6 +112,19 @@ async function jsonObject(res: Response): Promise<Record<string, unknown>> {
 export const basic = (key: string) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` });
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
+/** A fresh store with the default workspace in it (EUR). */
+export async function openTestWorkspace(): Promise<TestStore & { ws: Workspace }> {
+  const t = await openTestStore();
+  return { ...t, ws: await ensureWorkspace(t.store, "default", "EUR") };
+}
+
+/** The `field` of each issue in an error response body `{ error: { issues } }`. */
+export function issueFields(body: Record<string, unknown>): string[] {
+  const err = body.error;
+  if (typeof err !== "object" || err === null || !("issues" in err) || !Array.isArray(err.issues)) return [];
+  return err.issues.map((i: { field: string }) => i.field);
+}
+
 /** One number from a COUNT-style query. */
 export async function count(store: Store, sql: string, params: unknown[] = []): Promise<number> {
   const rows = await store.query<{ n: number }>(sql, params);

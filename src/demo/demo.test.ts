@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { count, openTestStore, type TestStore } from "../../test/helpers.ts";
-import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
+import { count, openTestWorkspace, type TestStore } from "../../test/helpers.ts";
+import type { Workspace } from "../workspaces/index.ts";
 import { generateDemo, loadDemo } from "./index.ts";
 
 const end = new Date("2026-01-01T00:00:00Z");
@@ -17,8 +17,9 @@ describe("the demo shop", () => {
   let t: TestStore;
   let ws: Workspace;
   beforeAll(async () => {
-    t = await openTestStore();
-    ws = await ensureWorkspace(t.store, "default", "EUR");
+    const opened = await openTestWorkspace();
+    t = opened;
+    ws = opened.ws;
   });
   afterAll(async () => {
     await t.cleanup();

@@ -1,6 +1,6 @@
 /** The admin REST API over real HTTP: each endpoint, batches, auth and bad input. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { basic, bearer, count, get, post, startTestServer, type TestServer } from "../../test/helpers.ts";
+import { basic, bearer, count, get, issueFields, post, startTestServer, type TestServer } from "../../test/helpers.ts";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -12,11 +12,6 @@ afterAll(async () => {
 
 const admin = (path: string, body: unknown) => post(`${s.url}/api${path}`, body, bearer(s.adminKey));
 const read = (path: string) => get(`${s.url}/api${path}`, bearer(s.adminKey));
-const issueFields = (body: Record<string, unknown>): string[] => {
-  const err = body.error;
-  if (typeof err !== "object" || err === null || !("issues" in err) || !Array.isArray(err.issues)) return [];
-  return err.issues.map((i: { field: string }) => i.field);
-};
 
 describe("customers", () => {
   it("creates, then updates without losing what was not sent", async () => {

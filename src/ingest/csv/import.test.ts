@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { count, openTestStore, type TestStore } from "../../../test/helpers.ts";
+import { count, openTestStore, openTestWorkspace, type TestStore } from "../../../test/helpers.ts";
 import { ensureWorkspace, type Workspace } from "../../workspaces/index.ts";
 import { getCustomerProfile, getOrder, getProduct, getRefund } from "../../customers/index.ts";
 import { importFile, type ImportSummary } from "../index.ts";
@@ -18,8 +18,9 @@ const now = () => new Date("2026-01-01T00:00:00Z");
 let t: TestStore;
 let ws: Workspace;
 beforeAll(async () => {
-  t = await openTestStore();
-  ws = await ensureWorkspace(t.store, "default", "EUR");
+  const opened = await openTestWorkspace();
+  t = opened;
+  ws = opened.ws;
 });
 afterAll(async () => {
   await t.cleanup();

@@ -1,6 +1,6 @@
 /** The Segment tracking API over real HTTP on loopback, against a real store. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { basic, bearer, count, get, post, startTestServer, type TestServer } from "../../../test/helpers.ts";
+import { basic, bearer, count, get, issueFields, post, startTestServer, type TestServer } from "../../../test/helpers.ts";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -306,7 +306,6 @@ describe("tracking auth and bad input", () => {
   it("rejects invalid traits with the field's path", async () => {
     const r = await post(`${s.url}/v1/identify`, { userId: "t", traits: { email: "not-an-email", birthday: "1990-02-30" } }, basic(s.writeKey));
     expect(r.status).toBe(400);
-    const fields = (Array.isArray((r.body.error as { issues?: unknown })?.issues) ? ((r.body.error as { issues: { field: string }[] }).issues) : []).map((i) => i.field);
-    expect(fields).toEqual(expect.arrayContaining(["traits.email", "traits.birthday"]));
+    expect(issueFields(r.body)).toEqual(expect.arrayContaining(["traits.email", "traits.birthday"]));
   });
 });
