@@ -9,7 +9,7 @@ import { cors } from "hono/cors";
 import { serve as serveNode } from "@hono/node-server";
 import type { Store } from "../store/index.ts";
 import { AppError, type Clock } from "../shared/index.ts";
-import type { Workspace } from "../workspaces/index.ts";
+import { keyAuthenticator, type Workspace } from "../workspaces/index.ts";
 import { storeCounts } from "../customers/index.ts";
 import { errorResponse } from "./errors.ts";
 import { trackingRoutes } from "./routes/tracking.ts";
@@ -47,8 +47,9 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get("/health", (c) => c.json({ ok: true }));
   app.get("/api/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
-  app.route("/v1", trackingRoutes(deps.store, deps.clock));
-  app.route("/api", adminRoutes(deps.store, deps.clock));
+  const authenticate = keyAuthenticator(deps.store, deps.clock);
+  app.route("/v1", trackingRoutes(deps.store, deps.clock, authenticate));
+  app.route("/api", adminRoutes(deps.store, deps.clock, authenticate));
   app.route("/webhooks", webhookRoutes(deps.store, deps.clock, deps.workspace, deps.shopifyWebhookSecret));
   app.get("/", async (c) => {
     const n = await storeCounts(deps.store, deps.workspace);

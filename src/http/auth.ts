@@ -1,7 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
-import type { Store } from "../store/index.ts";
 import { AppError } from "../shared/index.ts";
-import { authenticateKey, type KeyOwner } from "../workspaces/index.ts";
+import type { KeyAuthenticator, KeyOwner } from "../workspaces/index.ts";
 
 export type Env = { Variables: { owner: KeyOwner } };
 
@@ -21,7 +20,7 @@ function bearer(c: Context): string | undefined {
 }
 
 /** Tracking endpoints: a write key (or an admin key) as the Basic user name. */
-export function writeKeyAuth(store: Store): MiddlewareHandler<Env> {
+export function writeKeyAuth(authenticate: KeyAuthenticator): MiddlewareHandler<Env> {
   return async (c, next) => {
     let key = basicUser(c) ?? bearer(c);
     if (!key) {
@@ -31,17 +30,17 @@ export function writeKeyAuth(store: Store): MiddlewareHandler<Env> {
       key = m?.[1];
     }
     if (!key) throw new AppError("unauthorized", "a write key is required (HTTP Basic auth with the key as user name)");
-    c.set("owner", await authenticateKey(store, key));
+    c.set("owner", await authenticate(key));
     await next();
   };
 }
 
 /** Admin endpoints: `Authorization: Bearer <admin key>`. A write key is refused: it can only send events. */
-export function adminKeyAuth(store: Store): MiddlewareHandler<Env> {
+export function adminKeyAuth(authenticate: KeyAuthenticator): MiddlewareHandler<Env> {
   return async (c, next) => {
     const key = bearer(c) ?? basicUser(c);
     if (!key) throw new AppError("unauthorized", "an admin key is required (Authorization: Bearer <key>)");
-    const owner = await authenticateKey(store, key);
+    const owner = await authenticate(key);
     if (owner.kind !== "admin") throw new AppError("forbidden", "this is a write key: it can send tracking events but not read or change data");
     c.set("owner", owner);
     await next();

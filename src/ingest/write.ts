@@ -335,16 +335,15 @@ export async function writeOrders(
   if (records.length === 0) return { inserted: [], existing: [] };
   const customers = records.flatMap((o) => (o.customer ? [o.customer] : []));
   // Products named only in order lines enter the catalogue (recommendations need them).
-  await noteProducts(
-    tx,
-    ws,
-    records.flatMap((o) =>
-      o.lines.flatMap((l) =>
-        l.productId ? [{ externalId: l.productId, title: l.title ?? l.productId, category: l.category, priceMinor: l.unitPriceMinor, currency: o.currency }] : [],
-      ),
-    ),
-    now,
-  );
+  const named = new Map<string, ProductRecord>();
+  for (const o of records) {
+    for (const l of o.lines) {
+      if (l.productId !== undefined && !named.has(l.productId)) {
+        named.set(l.productId, { externalId: l.productId, title: l.title ?? l.productId, category: l.category, priceMinor: l.unitPriceMinor, currency: o.currency });
+      }
+    }
+  }
+  await noteProducts(tx, ws, [...named.values()], now);
   const { ids } = await writeCustomers(tx, ws, customers, source, now);
 
   const unique = new Map<string, OrderRecord>();
@@ -366,34 +365,22 @@ export async function writeOrders(
     discount_codes: o.discountCodes,
     sales_channel: o.salesChannel ?? null,
     item_count: o.lines.reduce((s, l) => s + l.quantity, 0),
+    // The lines go as they are (no per-line copy): a bulk import has ~13 per order.
+    lines: o.lines,
   }));
-  const lineJson = orders.flatMap((o) =>
-    o.lines.map((l, i) => ({
-      order_external_id: o.externalId,
-      line_no: i + 1,
-      product_id: l.productId ?? null,
-      sku: l.sku ?? null,
-      title: l.title ?? null,
-      category: l.category ?? null,
-      quantity: l.quantity,
-      unit_price_minor: l.unitPriceMinor,
-      discount_minor: l.discountMinor,
-      total_minor: l.totalMinor,
-    })),
-  );
 
   // One statement: orders, their lines, the rollups and the log, for new orders only.
   const inserted = await tx.query<{ external_id: string }>(
     `WITH x AS (
        SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(external_id text, customer_id bigint, email text, status text,
          placed_at timestamptz, currency text, subtotal_minor bigint, discount_minor bigint, shipping_minor bigint,
-         tax_minor bigint, total_minor bigint, discount_codes jsonb, sales_channel text, item_count int)
+         tax_minor bigint, total_minor bigint, discount_codes jsonb, sales_channel text, item_count int, lines jsonb)
      ), ins AS (
        INSERT INTO orders (workspace_id, external_id, customer_id, email, status, placed_at, currency, subtotal_minor,
                            discount_minor, shipping_minor, tax_minor, total_minor, discount_codes, sales_channel, source, created_at)
        SELECT $1, x.external_id, x.customer_id, x.email, x.status, x.placed_at, x.currency, x.subtotal_minor,
               x.discount_minor, x.shipping_minor, x.tax_minor, x.total_minor,
-              ARRAY(SELECT jsonb_array_elements_text(x.discount_codes)), x.sales_channel, $5, $6
+              ARRAY(SELECT jsonb_array_elements_text(x.discount_codes)), x.sales_channel, $4, $5
          FROM x
        ON CONFLICT (workspace_id, external_id) DO NOTHING
        RETURNING id, external_id, customer_id, status, placed_at, currency, total_minor
@@ -402,15 +389,16 @@ export async function writeOrders(
                                 unit_price_minor, discount_minor, total_minor)
        SELECT $1, ins.id, l.line_no, l.product_id, l.sku, l.title, l.category, l.quantity, l.unit_price_minor,
               l.discount_minor, l.total_minor
-         FROM jsonb_to_recordset($3::jsonb) AS l(order_external_id text, line_no int, product_id text, sku text, title text,
-              category text, quantity int, unit_price_minor bigint, discount_minor bigint, total_minor bigint)
-         JOIN ins ON ins.external_id = l.order_external_id
+         FROM ins JOIN x ON x.external_id = ins.external_id
+        CROSS JOIN LATERAL ROWS FROM (jsonb_to_recordset(x.lines) AS ("productId" text, sku text, title text, category text,
+              quantity int, "unitPriceMinor" bigint, "discountMinor" bigint, "totalMinor" bigint))
+              WITH ORDINALITY AS l(product_id, sku, title, category, quantity, unit_price_minor, discount_minor, total_minor, line_no)
      ), roll AS (
        INSERT INTO customer_rollups AS r (workspace_id, customer_id, first_order_at, last_order_at, order_count,
                                           revenue_minor, revenue_order_count, updated_at)
        SELECT $1, customer_id, min(placed_at), max(placed_at), count(*),
-              COALESCE(sum(total_minor) FILTER (WHERE currency = $4), 0), count(*) FILTER (WHERE currency = $4), $6
-         FROM ins WHERE customer_id IS NOT NULL AND status <> ALL($7::text[])
+              COALESCE(sum(total_minor) FILTER (WHERE currency = $3), 0), count(*) FILTER (WHERE currency = $3), $5
+         FROM ins WHERE customer_id IS NOT NULL AND status <> ALL($6::text[])
         GROUP BY customer_id ORDER BY customer_id
        ON CONFLICT (customer_id) DO UPDATE SET
          first_order_at = LEAST(r.first_order_at, EXCLUDED.first_order_at),
@@ -423,13 +411,13 @@ export async function writeOrders(
        INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
        SELECT $1, 'order:' || ins.external_id, 'order', 'Order Completed', ins.customer_id,
               jsonb_build_object('orderId', ins.external_id, 'totalMinor', ins.total_minor, 'currency', ins.currency,
-                                 'status', ins.status, 'itemCount', x.item_count, 'source', $5::text),
-              ins.placed_at, $6
+                                 'status', ins.status, 'itemCount', x.item_count, 'source', $4::text),
+              ins.placed_at, $5
          FROM ins JOIN x ON x.external_id = ins.external_id
        ON CONFLICT (workspace_id, message_id) DO NOTHING
      )
      SELECT external_id FROM ins`,
-    [ws.id, JSON.stringify(orderJson), JSON.stringify(lineJson), ws.currency, source, now, [...NON_PURCHASE_STATUSES]],
+    [ws.id, JSON.stringify(orderJson), ws.currency, source, now, [...NON_PURCHASE_STATUSES]],
   );
   const insertedIds = new Set(inserted.map((r) => r.external_id));
   const existing = orders.filter((o) => !insertedIds.has(o.externalId));

@@ -4,7 +4,7 @@
  * stored as SHA-256 hashes and shown once, when created.
  */
 import type { Queryable } from "../store/index.ts";
-import { AppError, randomToken, sha256Hex } from "../shared/index.ts";
+import { AppError, randomToken, sha256Hex, type Clock } from "../shared/index.ts";
 
 export interface Workspace {
   id: string;
@@ -56,4 +56,29 @@ export async function authenticateKey(db: Queryable, key: string | undefined): P
   const row = rows[0];
   if (!row || (row.kind !== "write" && row.kind !== "admin")) throw new AppError("unauthorized", "the API key is not valid");
   return { workspace: { id: row.id, currency: row.currency }, kind: row.kind };
+}
+
+export type KeyAuthenticator = (key: string | undefined) => Promise<KeyOwner>;
+
+/**
+ * `authenticateKey` with a memory of keys that passed, for `ttlMs`. On PGlite
+ * every query waits for the single connection, so without it a tracking
+ * request queued behind other requests' write transactions just to be
+ * authenticated (docs/benchmarks.md). A revoked key is refused within `ttlMs`;
+ * keys that fail are not remembered, so a new key works at once.
+ */
+export function keyAuthenticator(db: Queryable, clock: Clock, ttlMs = 30_000): KeyAuthenticator {
+  const passed = new Map<string, { owner: KeyOwner; until: number }>();
+  return async (key) => {
+    if (!key) return authenticateKey(db, key);
+    const hash = sha256Hex(key);
+    const now = clock.now().getTime();
+    const hit = passed.get(hash);
+    if (hit && hit.until > now) return hit.owner;
+    const owner = await authenticateKey(db, key);
+    // Bounded: a flood of distinct valid keys cannot grow memory without limit.
+    if (passed.size >= 1000) passed.clear();
+    passed.set(hash, { owner, until: now + ttlMs });
+    return owner;
+  };
 }

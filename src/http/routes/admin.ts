@@ -14,7 +14,7 @@ import {
   writeRefunds,
 } from "../../ingest/index.ts";
 import { getCustomerProfile, getOrder, getProduct, getRefund, listCustomerEvents } from "../../customers/index.ts";
-import type { Workspace } from "../../workspaces/index.ts";
+import type { KeyAuthenticator, Workspace } from "../../workspaces/index.ts";
 import { adminKeyAuth, type Env } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
 
@@ -64,9 +64,9 @@ async function upsert<S extends z.ZodType>(
   return c.json({ ok: failed === 0, failed, results });
 }
 
-export function adminRoutes(store: Store, clock: Clock): Hono<Env> {
+export function adminRoutes(store: Store, clock: Clock, authenticate: KeyAuthenticator): Hono<Env> {
   const app = new Hono<Env>();
-  app.use("*", adminKeyAuth(store));
+  app.use("*", adminKeyAuth(authenticate));
 
   app.post("/customers", (c) =>
     upsert(c, store, CustomerRecord, async (tx, ws, record) => {

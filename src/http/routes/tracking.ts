@@ -5,11 +5,12 @@ import type { Clock } from "../../shared/index.ts";
 import { AppError, parseInput } from "../../shared/index.ts";
 import { SegmentBatch, processMessages, throwIfFailed } from "../../ingest/index.ts";
 import { writeKeyAuth, type Env } from "../auth.ts";
+import type { KeyAuthenticator } from "../../workspaces/index.ts";
 import { jsonBody } from "../errors.ts";
 
-export function trackingRoutes(store: Store, clock: Clock): Hono<Env> {
+export function trackingRoutes(store: Store, clock: Clock, authenticate: KeyAuthenticator): Hono<Env> {
   const app = new Hono<Env>();
-  app.use("*", writeKeyAuth(store));
+  app.use("*", writeKeyAuth(authenticate));
 
   // analytics.js 2.0 (the browser library) posts each call to the first letter
   // of its type (/v1/t, /v1/i, …) and batches to /v1/b, with the write key in

@@ -49,6 +49,8 @@ export const onlineRetail: ImportFormat = {
       }
       return { kind: "order", raw: { externalId: `uci:${head.invoice}`, ...(customer ? { customer } : {}), placedAt: head.placedAt, currency, lines } };
     });
+    // Rows of one invoice repeat its date: parse each distinct date once.
+    let lastDate: { raw: string | undefined; at: Date | undefined } = { raw: undefined, at: undefined };
     return {
       row(f, line): ImportItem[] {
         try {
@@ -59,7 +61,9 @@ export const onlineRetail: ImportFormat = {
           if (quantity < 0 && !isReturn) throw new LineError("Quantity", `is negative (${quantity}) outside a return invoice`);
           const unitPriceMinor = required(amount(col(f, "UnitPrice", "Price"), currency, "UnitPrice"), "UnitPrice");
           if (unitPriceMinor < 0) throw new LineError("UnitPrice", "is negative");
-          const placedAt = required(instant(col(f, "InvoiceDate"), "InvoiceDate"), "InvoiceDate");
+          const rawDate = col(f, "InvoiceDate");
+          if (rawDate !== lastDate.raw) lastDate = { raw: rawDate, at: instant(rawDate, "InvoiceDate") };
+          const placedAt = required(lastDate.at, "InvoiceDate");
           const rawCustomer = col(f, "CustomerID", "Customer ID");
           const head: Head = {
             invoice,
