@@ -75,6 +75,27 @@ describe("fidelio keys", () => {
   });
 });
 
+describe("fidelio metrics", () => {
+  // The store holds the four orders of orders.csv imported above: 1001 and 1008
+  // by c-1 (36.40 + 30.00 euros), 1002 by c-2 (12.50), 1003 in dollars.
+  it("prints the headline figures as JSON and as a table", async () => {
+    const json = await fidelio(["metrics", "--from", "2025-01-01", "--to", "2025-12-31", "--json"]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ from: "2025-01-01", to: "2025-12-31", orders: 4, revenue: 7890, otherCurrencyOrders: 1, repeatCustomers: 1 });
+    const table = await fidelio(["metrics", "--from", "2025-01-01", "--to", "2025-12-31", "--compare"]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^revenue\s+€78\.90\s+€0\.00$/m);
+    expect(table.stdout).toContain("2024-01-02 … 2024-12-31");
+    expect(table.stdout).toContain("1 orders in other currencies");
+  });
+
+  it("names a bad date and exits with 2", async () => {
+    const bad = await fidelio(["metrics", "--from", "2025-02-30"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe("fidelio: from: is not a calendar date");
+  });
+});
+
 describe("fidelio start", () => {
   it("loads the demo into an empty store, serves, and prints the URL and keys", async () => {
     const own = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-start-")));

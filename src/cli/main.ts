@@ -1,5 +1,5 @@
 /**
- * `fidelio <command>`: start, serve, import, keys, demo, backup, restore, status.
+ * `fidelio <command>`: start, serve, import, keys, demo, metrics, backup, restore, status.
  * Errors print one line and exit with the code the error table gives.
  */
 import { Command, InvalidArgumentError } from "commander";
@@ -7,7 +7,7 @@ import { readFile, writeFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { readConfig, ConfigError, type ConfigOverrides } from "../config.ts";
 import { ensureFirstKeys, openFidelio, startServer, type Fidelio } from "../main.ts";
-import { AppError, exitCodeOf, toAppError } from "../shared/index.ts";
+import { AppError, exitCodeOf, parseInput, toAppError } from "../shared/index.ts";
 import { importFile, MAX_REPORTED_ERRORS } from "../ingest/index.ts";
 import { createApiKey } from "../workspaces/index.ts";
 import { loadDemo } from "../demo/index.ts";
@@ -15,6 +15,8 @@ import { storeCounts } from "../customers/index.ts";
 import { openStore, PgliteStore } from "../store/index.ts";
 import { StoreError } from "../store/index.ts";
 import { progress } from "./progress.ts";
+import { HeadlineQuery, headlineReport } from "../metrics/index.ts";
+import { headlineTable } from "./metrics-table.ts";
 
 const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -166,6 +168,22 @@ program
       });
       bar.stop();
       console.log(o.json ? JSON.stringify(s) : `demo: ${s.customers} customers, ${s.products} products, ${s.orders} orders, ${s.refunds} refunds, ${s.events} events`);
+    });
+  });
+
+program
+  .command("metrics")
+  .description("headline retention figures of a period (customers, orders, revenue, repeat rate, frequency, AOV, customer value)")
+  .option("--from <date>", "first day, YYYY-MM-DD (default: the first order)")
+  .option("--to <date>", "last day, YYYY-MM-DD (default: today)")
+  .option("--compare", "also show the period of the same length just before")
+  .option("--json", "as JSON")
+  .option(...dataDirOption)
+  .action(async (o: { from?: string; to?: string; compare?: boolean; json?: boolean; dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      const q = parseInput(HeadlineQuery, { from: o.from, to: o.to, compare: o.compare ? "previous" : "none" });
+      const m = await headlineReport(f.store, f.workspace, f.clock, q);
+      console.log(o.json ? JSON.stringify(m, null, 2) : headlineTable(m));
     });
   });
 

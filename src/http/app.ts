@@ -14,6 +14,7 @@ import { storeCounts } from "../customers/index.ts";
 import { errorResponse } from "./errors.ts";
 import { trackingRoutes } from "./routes/tracking.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { openApiDocument } from "./openapi.ts";
 
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/api/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
   const authenticate = keyAuthenticator(deps.store, deps.clock);
   app.route("/v1", trackingRoutes(deps.store, deps.clock, authenticate));
+  app.route("/api/metrics", metricsRoutes(deps.store, deps.clock, authenticate));
   app.route("/api", adminRoutes(deps.store, deps.clock, authenticate));
   app.route("/webhooks", webhookRoutes(deps.store, deps.clock, deps.workspace, deps.shopifyWebhookSecret));
   app.get("/", async (c) => {

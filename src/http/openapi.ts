@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { CustomerRecord, OrderRecord, ProductRecord, RefundRecord } from "../ingest/index.ts";
+import { AdviceQuery, CatalogueQuery, HeadlineQuery, IntervalsQuery, LadderQuery, PeriodQuery, SeriesQuery } from "../metrics/index.ts";
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
 
@@ -65,6 +66,22 @@ const trackingOp = (type: string, summary: string) => ({
     responses: { "200": { description: "`{ \"success\": true }`" }, ...errors },
   },
 });
+
+/** A GET under /api/metrics whose query parameters are the properties of its zod schema. */
+function metricsOp(summary: string, description: string, query: z.ZodObject | undefined) {
+  const json = query ? schema(query) : {};
+  const props = "properties" in json && typeof json.properties === "object" && json.properties !== null ? Object.entries(json.properties) : [];
+  return {
+    get: {
+      tags: ["Metrics"],
+      summary,
+      description: `${description} Definitions: src/metrics/README.md. Money in minor units of the workspace currency; rates are fractions (0.25 = 25 %).`,
+      security: [{ adminKey: [] }],
+      parameters: props.map(([name, s]) => ({ name, in: "query", schema: s })),
+      responses: { "200": { description: "The figures as JSON" }, ...errors, "403": { description: "A write key was used" } },
+    },
+  };
+}
 
 export function openApiDocument(serverUrl: string): Record<string, unknown> {
   return {
@@ -128,6 +145,20 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       "/api/orders/{externalId}": getPath("Orders", "An order with its lines", "externalId"),
       "/api/refunds": upsertPath("Refunds", "#/components/schemas/Refund", "Record refunds (idempotent by externalId)"),
       "/api/refunds/{externalId}": getPath("Refunds", "A refund", "externalId"),
+      "/api/metrics": metricsOp(
+        "Headline figures of a period",
+        "customers, orders, guestOrders, revenue, refunds, repeatCustomerRate, purchaseFrequency, averageOrderValue, customerValue, new/returning customers and the share of revenue from returning customers. `from`/`to` are calendar days (UTC), both included; default: first order to today. `compare=previous` adds `previous`, the period of the same length just before.",
+        HeadlineQuery,
+      ),
+      "/api/metrics/series": metricsOp("Headline figures per month, quarter or year", "One point per calendar period, empty ones included: the trend lines.", SeriesQuery),
+      "/api/metrics/retention": metricsOp("Retention and churn between consecutive periods", "Per calendar period: buyers, new buyers, buyers of the previous period who bought again, retention and churn rates.", SeriesQuery),
+      "/api/metrics/cohorts": metricsOp("Cohort matrix by first-order month", "Per cohort: size, revenue to date, historical CLV, and per month since: active customers and revenue, absolute and as a share.", PeriodQuery),
+      "/api/metrics/ladder": metricsOp("Repeat ladder", "Of customers with n orders, the share who made an (n+1)-th, and the median days between the two.", LadderQuery),
+      "/api/metrics/intervals": metricsOp("Time between purchases", "Distribution of days between consecutive purchase days, and each named customer's own rhythm (`customer` repeated).", IntervalsQuery),
+      "/api/metrics/channels": metricsOp("Acquisition-channel loyalty", "Per first-touch channel: customers, repeat rate, AOV, revenue per customer within 90/180/365 days of the first order.", undefined),
+      "/api/metrics/refunds": metricsOp("Refund rates", "By orders, by revenue and by product category.", PeriodQuery),
+      "/api/metrics/catalogue": metricsOp("Catalogue replenishability", "Share of revenue from products the same customer buys again, and each product's median re-buy interval.", CatalogueQuery),
+      "/api/metrics/advice": metricsOp("Budget advice", "Share of budget on retention vs acquisition from the shop's stage (inferred, or `stage`) and figures (`cac` in minor units), with the reasoning as sentences.", AdviceQuery),
       "/webhooks/shopify/orders": {
         post: {
           tags: ["Webhooks"],

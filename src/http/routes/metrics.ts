@@ -1,0 +1,46 @@
+/** Retention analytics under /api/metrics (Bearer admin key). Each handler parses its query and calls one report. */
+import { Hono, type Context } from "hono";
+import type { Store } from "../../store/index.ts";
+import { parseInput, type Clock } from "../../shared/index.ts";
+import {
+  AdviceQuery,
+  CatalogueQuery,
+  HeadlineQuery,
+  IntervalsQuery,
+  LadderQuery,
+  PeriodQuery,
+  SeriesQuery,
+  adviceReport,
+  catalogueReport,
+  channelReport,
+  cohortReport,
+  headlineReport,
+  intervalsReport,
+  ladderReport,
+  refundReport,
+  retentionReport,
+  seriesReport,
+} from "../../metrics/index.ts";
+import type { KeyAuthenticator } from "../../workspaces/index.ts";
+import { adminKeyAuth, type Env } from "../auth.ts";
+
+export function metricsRoutes(store: Store, clock: Clock, authenticate: KeyAuthenticator): Hono<Env> {
+  const app = new Hono<Env>();
+  app.use("*", adminKeyAuth(authenticate));
+  const ws = (c: Context<Env>) => c.get("owner").workspace;
+
+  app.get("/", async (c) => c.json(await headlineReport(store, ws(c), clock, parseInput(HeadlineQuery, c.req.query()))));
+  app.get("/series", async (c) => c.json(await seriesReport(store, ws(c), clock, parseInput(SeriesQuery, c.req.query()))));
+  app.get("/retention", async (c) => c.json(await retentionReport(store, ws(c), clock, parseInput(SeriesQuery, c.req.query()))));
+  app.get("/cohorts", async (c) => c.json(await cohortReport(store, ws(c), clock, parseInput(PeriodQuery, c.req.query()))));
+  app.get("/ladder", async (c) => c.json(await ladderReport(store, ws(c), parseInput(LadderQuery, c.req.query()))));
+  app.get("/intervals", async (c) => {
+    const customer = c.req.queries("customer");
+    return c.json(await intervalsReport(store, ws(c), parseInput(IntervalsQuery, customer ? { customer } : {})));
+  });
+  app.get("/channels", async (c) => c.json(await channelReport(store, ws(c), clock)));
+  app.get("/refunds", async (c) => c.json(await refundReport(store, ws(c), clock, parseInput(PeriodQuery, c.req.query()))));
+  app.get("/catalogue", async (c) => c.json(await catalogueReport(store, ws(c), clock, parseInput(CatalogueQuery, c.req.query()))));
+  app.get("/advice", async (c) => c.json(await adviceReport(store, ws(c), clock, parseInput(AdviceQuery, c.req.query()))));
+  return app;
+}
