@@ -19,6 +19,8 @@ const Env = z.object({
   SHOPIFY_WEBHOOK_SECRET: z.string().min(1).optional(),
   FIDELIO_MAX_BODY_BYTES: z.coerce.number().int().positive().optional(),
   FIDELIO_DEMO: z.enum(["auto", "off"]).optional(),
+  FIDELIO_ADMIN_EMAIL: z.email("is not an email address").optional(),
+  FIDELIO_ADMIN_PASSWORD: z.string().min(12, "at least 12 characters").optional(),
 });
 
 export interface Config {
@@ -35,6 +37,8 @@ export interface Config {
   maxBodyBytes: number;
   /** `auto`: `fidelio start` loads the demo shop into an empty store. */
   demo: "auto" | "off";
+  /** The dashboard admin created at first start (when there is none). */
+  firstAdmin: { email: string; password: string | undefined };
 }
 
 export interface ConfigOverrides {
@@ -70,5 +74,6 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     shopifyWebhookSecret: e.SHOPIFY_WEBHOOK_SECRET,
     maxBodyBytes: e.FIDELIO_MAX_BODY_BYTES ?? 500 * 1024,
     demo: e.FIDELIO_DEMO ?? "auto",
+    firstAdmin: { email: e.FIDELIO_ADMIN_EMAIL ?? "admin@fidelio.local", password: e.FIDELIO_ADMIN_PASSWORD },
   };
 }

@@ -8,6 +8,7 @@ import { openStore, type Store } from "./store/index.ts";
 import { systemClock, type Clock } from "./shared/index.ts";
 import { countApiKeys, createApiKey, ensureWorkspace, type Workspace } from "./workspaces/index.ts";
 import { createApp, serve } from "./http/index.ts";
+import { countAdmins, createAdmin, generatePassword } from "./admins/index.ts";
 
 export interface Fidelio {
   config: Config;
@@ -38,6 +39,17 @@ export async function ensureFirstKeys(f: Fidelio): Promise<{ admin: string; writ
     admin: await createApiKey(f.store, f.workspace, "admin", "created at first start"),
     write: await createApiKey(f.store, f.workspace, "write", "created at first start"),
   };
+}
+
+/**
+ * On first start (no dashboard admin yet) creates one, with the configured
+ * email and password or a generated password, returned in clear once.
+ */
+export async function ensureFirstAdmin(f: Fidelio): Promise<{ email: string; password: string } | undefined> {
+  if ((await countAdmins(f.store, f.workspace)) > 0) return undefined;
+  const password = f.config.firstAdmin.password ?? generatePassword();
+  const { email } = await createAdmin(f.store, f.workspace, { email: f.config.firstAdmin.email, password }, f.clock.now());
+  return { email, password };
 }
 
 export async function startServer(f: Fidelio): Promise<{ url: string; close: () => Promise<void> }> {

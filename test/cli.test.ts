@@ -75,6 +75,20 @@ describe("fidelio keys", () => {
   });
 });
 
+describe("fidelio admins", () => {
+  it("creates a dashboard admin, printing a generated password once, and refuses a taken email", async () => {
+    const made = await fidelio(["admins", "create", "--email", "Ops@Shop.example", "--json"]);
+    expect(made.code).toBe(0);
+    expect(JSON.parse(made.stdout)).toMatchObject({ email: "ops@shop.example", password: expect.stringMatching(/^[\w-]{20}$/) });
+    const again = await fidelio(["admins", "create", "--email", "ops@shop.example", "--password", "another long password"]);
+    expect(again.code).toBe(6);
+    expect(again.stderr.trim()).toBe("fidelio: email: an admin ops@shop.example already exists");
+    const short = await fidelio(["admins", "create", "--email", "new@shop.example", "--password", "short"]);
+    expect(short.code).toBe(2);
+    expect(short.stderr.trim()).toBe("fidelio: password: must be at least 12 characters");
+  });
+});
+
 describe("fidelio metrics", () => {
   // The store holds the four orders of orders.csv imported above: 1001 and 1008
   // by c-1 (36.40 + 30.00 euros), 1002 by c-2 (12.50), 1003 in dollars.
@@ -97,7 +111,7 @@ describe("fidelio metrics", () => {
 });
 
 describe("fidelio start", () => {
-  it("loads the demo into an empty store, serves, and prints the URL and keys", async () => {
+  it("loads the demo into an empty store, serves, and prints the URL, keys and dashboard sign-in", async () => {
     const own = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-start-")));
     const child = spawn(process.execPath, [bin, "start", "--port", "0"], { env: own.env });
     try {
@@ -107,7 +121,7 @@ describe("fidelio start", () => {
         child.stdout.on("data", (d: Buffer) => {
           out += d.toString();
           const m = /Fidelio is running at (http:\/\/\S+)/.exec(out);
-          if (m?.[1] && /write key: (\S+)/.test(out)) {
+          if (m?.[1] && /write key: (\S+)/.test(out) && /password: (\S+)/.test(out)) {
             clearTimeout(timer);
             resolve(m[1]);
           }
@@ -120,8 +134,18 @@ describe("fidelio start", () => {
       expect(health.status).toBe(200);
       const c = await fetch(`${url}api/customers/demo-00001`, { headers: { authorization: `Bearer ${admin}` } });
       expect(c.status).toBe(200);
-      const page = await (await fetch(url)).text();
-      expect(page).toMatch(/3,000<\/b>customers/);
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toContain("text/html");
+      // The printed sign-in opens a dashboard session.
+      const email = /email: +(\S+)/.exec(out)?.[1] ?? "";
+      const password = /password: (\S+)/.exec(out)?.[1] ?? "";
+      expect(email).toBe("admin@fidelio.local");
+      const session = await fetch(`${url}api/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password }) });
+      expect(session.status).toBe(200);
+      const cookie = (session.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      const metrics = await fetch(`${url}api/metrics`, { headers: { cookie } });
+      expect(await metrics.json()).toMatchObject({ customers: expect.any(Number), orders: expect.any(Number) });
     } finally {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));

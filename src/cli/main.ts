@@ -1,12 +1,13 @@
 /**
- * `fidelio <command>`: start, serve, import, keys, demo, metrics, backup, restore, status.
+ * `fidelio <command>`: start, serve, import, keys, admins, demo, metrics, backup, restore, status.
  * Errors print one line and exit with the code the error table gives.
  */
 import { Command, InvalidArgumentError } from "commander";
 import { readFile, writeFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { readConfig, ConfigError, type ConfigOverrides } from "../config.ts";
-import { ensureFirstKeys, openFidelio, startServer, type Fidelio } from "../main.ts";
+import { ensureFirstAdmin, ensureFirstKeys, openFidelio, startServer, type Fidelio } from "../main.ts";
+import { createAdmin, generatePassword } from "../admins/index.ts";
 import { AppError, exitCodeOf, parseInput, toAppError } from "../shared/index.ts";
 import { importFile, MAX_REPORTED_ERRORS } from "../ingest/index.ts";
 import { createApiKey } from "../workspaces/index.ts";
@@ -48,6 +49,7 @@ async function runServer(o: { dataDir?: string; port?: number; host?: string }, 
   const f = await openFidelio(config);
   try {
     const keys = await ensureFirstKeys(f);
+    const admin = await ensureFirstAdmin(f);
     if (withDemo && config.demo === "auto") {
       const counts = await storeCounts(f.store, f.workspace);
       if (counts.customers === 0 && counts.orders === 0) {
@@ -63,6 +65,12 @@ async function runServer(o: { dataDir?: string; port?: number; host?: string }, 
     console.log(`\nFidelio is running at ${server.url}  (${where})`);
     console.log(`API description: ${server.url}api/openapi.json`);
     printKeys(keys);
+    if (admin) {
+      console.log("\nDashboard sign-in created (shown once; keep it):");
+      console.log(`  email:    ${admin.email}`);
+      console.log(`  password: ${admin.password}`);
+      console.log("  More admins: npx fidelio admins create --email you@example.com");
+    }
     const stop = async () => {
       await server.close();
       await f.store.close();
@@ -168,6 +176,24 @@ program
       });
       bar.stop();
       console.log(o.json ? JSON.stringify(s) : `demo: ${s.customers} customers, ${s.products} products, ${s.orders} orders, ${s.refunds} refunds, ${s.events} events`);
+    });
+  });
+
+const admins = program.command("admins").description("people who sign in to the dashboard");
+admins
+  .command("create")
+  .description("create a dashboard admin; prints the password once when none is given")
+  .requiredOption("--email <email>", "their email, used to sign in")
+  .option("--password <password>", "at least 12 characters (default: a generated one, printed)")
+  .option("--json", "as JSON")
+  .option(...dataDirOption)
+  .action(async (o: { email: string; password?: string; json?: boolean; dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      const password = o.password ?? generatePassword();
+      const a = await createAdmin(f.store, f.workspace, { email: o.email, password }, f.clock.now());
+      const shown = o.password ? undefined : password;
+      if (o.json) console.log(JSON.stringify({ email: a.email, ...(shown ? { password: shown } : {}) }));
+      else console.log(`admin ${a.email} created${shown ? `; password (shown once): ${shown}` : ""}`);
     });
   });
 

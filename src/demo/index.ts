@@ -9,7 +9,7 @@
  * loyalty, so channel reports have something to show. Some customers only
  * browse and abandon carts; some orders are returned; some are guest orders.
  */
-import type { Store } from "../store/index.ts";
+import { refreshPlannerStatistics, type Store } from "../store/index.ts";
 import {
   appendEvents,
   linkAnonymous,
@@ -305,5 +305,6 @@ export async function loadDemo(store: Store, ws: Workspace, options: DemoOptions
     if (chunk.length >= 250) await flush();
   }
   await flush();
+  await refreshPlannerStatistics(store);
   return summary;
 }

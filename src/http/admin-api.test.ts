@@ -1,4 +1,7 @@
 /** The admin REST API over real HTTP: each endpoint, batches, auth and bad input. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { basic, bearer, count, get, issueFields, post, startTestServer, type TestServer } from "../../test/helpers.ts";
 
@@ -195,9 +198,17 @@ describe("auth, limits and the OpenAPI document", () => {
     expect(JSON.stringify(r.body.components)).toContain("unitPriceMinor");
   });
 
-  it("shows a status page at /", async () => {
-    const res = await fetch(`${s.url}/`);
-    expect(res.status).toBe(200);
-    expect(await res.text()).toContain("Fidelio is running");
+  it("shows a status page at / while the dashboard is not built", async () => {
+    const bare = await startTestServer({ webDir: mkdtempSync(join(tmpdir(), "fidelio-noweb-")) });
+    try {
+      const res = await fetch(`${bare.url}/`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text).toContain("Fidelio is running");
+      expect(text).toContain("npm run build:web");
+      expect((await fetch(`${bare.url}/cohorts`)).status).toBe(404);
+    } finally {
+      await bare.close();
+    }
   });
 });

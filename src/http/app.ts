@@ -3,7 +3,7 @@
  * webhooks under /webhooks, and the status page at /. Built on hono; the
  * Node adapter lives only in `serve`.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { serve as serveNode } from "@hono/node-server";
@@ -15,6 +15,8 @@ import { errorResponse } from "./errors.ts";
 import { trackingRoutes } from "./routes/tracking.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { sessionRoutes } from "./routes/session.ts";
+import { dashboard, DEFAULT_WEB_DIR } from "./dashboard.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { openApiDocument } from "./openapi.ts";
 
@@ -25,6 +27,8 @@ export interface AppDeps {
   workspace: Workspace;
   maxBodyBytes: number;
   shopifyWebhookSecret: string | undefined;
+  /** The built dashboard (default: web/dist of this package). */
+  webDir?: string;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -50,12 +54,22 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/api/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
   const authenticate = keyAuthenticator(deps.store, deps.clock);
   app.route("/v1", trackingRoutes(deps.store, deps.clock, authenticate));
+  app.route("/api/session", sessionRoutes(deps.store, deps.clock));
   app.route("/api/metrics", metricsRoutes(deps.store, deps.clock, authenticate));
   app.route("/api", adminRoutes(deps.store, deps.clock, authenticate));
   app.route("/webhooks", webhookRoutes(deps.store, deps.clock, deps.workspace, deps.shopifyWebhookSecret));
-  app.get("/", async (c) => {
-    const n = await storeCounts(deps.store, deps.workspace);
-    return c.html(statusPage(n));
+  // The dashboard owns every other GET; until it is built, / is a status page.
+  const statusOnly = async (c: Context) => {
+    if (c.req.path !== "/") return errorResponse(c, new AppError("not_found", `no route GET ${c.req.path}`));
+    return c.html(statusPage(await storeCounts(deps.store, deps.workspace)));
+  };
+  const web = dashboard(deps.webDir ?? DEFAULT_WEB_DIR, statusOnly);
+  app.get("*", (c) => {
+    const p = c.req.path;
+    if (p.startsWith("/api/") || p.startsWith("/v1/") || p.startsWith("/webhooks/")) {
+      return errorResponse(c, new AppError("not_found", `no route GET ${p}`));
+    }
+    return web(c);
   });
   return app;
 }
@@ -68,6 +82,7 @@ function statusPage(n: { customers: number; orders: number; events: number; prod
 .n b{display:block;font-size:1.6rem}code{background:#f3f4f6;padding:0 .25rem;border-radius:.25rem}</style></head><body>
 <h1>Fidelio is running</h1><div class="n"><div><b>${fmt(n.customers)}</b>customers</div><div><b>${fmt(n.orders)}</b>orders</div>
 <div><b>${fmt(n.events)}</b>events</div><div><b>${fmt(n.products)}</b>products</div></div>
+<p>The dashboard is not built: run <code>npm start</code> (it builds it) or <code>npm run build:web</code>.</p>
 <p>Send events to <code>/v1/track</code> (Segment spec), manage data under <code>/api</code>; the API is described in
 <a href="/api/openapi.json">/api/openapi.json</a>. Import files with <code>npx fidelio import FILE --format F</code>.</p></body></html>`;
 }

@@ -1,4 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import type { Store } from "../store/index.ts";
+import type { Clock } from "../shared/index.ts";
+import { sessionOwner } from "../admins/index.ts";
 import { AppError } from "../shared/index.ts";
 import type { KeyAuthenticator, KeyOwner } from "../workspaces/index.ts";
 
@@ -35,14 +39,34 @@ export function writeKeyAuth(authenticate: KeyAuthenticator): MiddlewareHandler<
   };
 }
 
-/** Admin endpoints: `Authorization: Bearer <admin key>`. A write key is refused: it can only send events. */
-export function adminKeyAuth(authenticate: KeyAuthenticator): MiddlewareHandler<Env> {
+/** The dashboard's session cookie. */
+export const SESSION_COOKIE = "fidelio_session";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Admin endpoints: `Authorization: Bearer <admin key>`, or the dashboard's
+ * session cookie. A write key is refused: it can only send events. With the
+ * cookie, a request that changes something must carry the session's CSRF
+ * token in `X-CSRF-Token` (the cookie is also SameSite=Strict): a page on
+ * another site can make the browser send the cookie, not read the token.
+ */
+export function adminAuth(authenticate: KeyAuthenticator, store: Store, clock: Clock): MiddlewareHandler<Env> {
   return async (c, next) => {
     const key = bearer(c) ?? basicUser(c);
-    if (!key) throw new AppError("unauthorized", "an admin key is required (Authorization: Bearer <key>)");
-    const owner = await authenticate(key);
-    if (owner.kind !== "admin") throw new AppError("forbidden", "this is a write key: it can send tracking events but not read or change data");
-    c.set("owner", owner);
-    await next();
+    if (key) {
+      const owner = await authenticate(key);
+      if (owner.kind !== "admin") throw new AppError("forbidden", "this is a write key: it can send tracking events but not read or change data");
+      c.set("owner", owner);
+      return next();
+    }
+    const token = getCookie(c, SESSION_COOKIE);
+    if (!token) throw new AppError("unauthorized", "an admin key is required (Authorization: Bearer <key>), or sign in to the dashboard");
+    const session = await sessionOwner(store, token, clock.now());
+    if (!SAFE_METHODS.has(c.req.method) && c.req.header("x-csrf-token") !== session.csrfToken) {
+      throw new AppError("forbidden", "X-CSRF-Token: missing or wrong for this session", [{ field: "X-CSRF-Token", message: "missing or wrong" }]);
+    }
+    c.set("owner", { workspace: session.workspace, kind: "admin" });
+    return next();
   };
 }

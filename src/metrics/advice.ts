@@ -37,7 +37,7 @@ export const BASE_RETENTION_SHARE: Record<ShopStage, number> = {
 };
 
 const STAGE_WORDS: Record<ShopStage, string> = {
-  "just-opened": "just opened",
+  "just-opened": "newly opened",
   starting: "starting (a first customer base, sales still occasional)",
   growing: "growing (steady sales that are rising)",
   launched: "launched (steady sales, not yet a large base)",
@@ -116,7 +116,7 @@ export async function budgetAdvice(db: Queryable, ws: Workspace, now: Date, q: A
   const inferred = inferStage({ customers, historyDays, ordersLast90Days: figures.ordersLast90Days, ordersPrevious90Days: figures.ordersPrevious90Days });
   const stage = q.stage ?? inferred.stage;
   if (q.stage) reasoning.push(`You set the stage to ${STAGE_WORDS[stage]}; the data alone would say ${STAGE_WORDS[inferred.stage]}: ${inferred.why}.`);
-  else reasoning.push(`The shop looks ${STAGE_WORDS[stage]}: ${inferred.why}.`);
+  else reasoning.push(`The figures say the shop is ${STAGE_WORDS[stage]}: ${inferred.why}.`);
   let share = BASE_RETENTION_SHARE[stage];
   reasoning.push(
     stage === "just-opened"

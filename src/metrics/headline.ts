@@ -51,7 +51,11 @@ export async function headlineMetrics(db: Queryable, ws: Workspace, period: Peri
   }>(
     `WITH o AS (
        SELECT o.customer_id, o.total_minor, o.currency = $4 AS in_currency,
-              (o.customer_id IS NOT NULL AND r.first_order_at < o.placed_at) AS is_returning
+              -- Not the customer's first order: later than it, or at the same instant but not the
+              -- first one stored (several orders on a customer's first day, in day-stamped data).
+              (o.customer_id IS NOT NULL AND (r.first_order_at < o.placed_at OR (r.first_order_at = o.placed_at AND o.id <> (
+                 SELECT min(f.id) FROM orders f
+                  WHERE f.customer_id = o.customer_id AND f.placed_at = r.first_order_at AND f.status <> ALL($5::text[]))))) AS is_returning
          FROM orders o LEFT JOIN customer_rollups r ON r.customer_id = o.customer_id
         WHERE o.workspace_id = $1 AND o.placed_at >= $2 AND o.placed_at < $3 AND o.status <> ALL($5::text[])
      ), per AS (

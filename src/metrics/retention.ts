@@ -64,20 +64,23 @@ export async function retentionSeries(db: Queryable, ws: Workspace, period: Peri
   const last = periodStartOf(period.to, unit);
   // One period earlier, so the first row has a previous period to compare with.
   const before = periodStartOf(new Date(Date.parse(`${first}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10), unit);
+  // Each customer's active periods in order; a period is "retained" when the
+  // customer's previous active period is the one just before it. A window,
+  // not a self-join: the join's plan collapses when statistics are stale.
   const rows = await db.query<{ start: string; buyers: number; new_buyers: number; retained: number }>(
     `WITH cb AS (
        SELECT DISTINCT o.customer_id, date_trunc($5, o.placed_at AT TIME ZONE 'UTC')::date AS start
          FROM orders o
         WHERE o.workspace_id = $1 AND o.customer_id IS NOT NULL AND o.status <> ALL($4::text[])
           AND o.placed_at >= $2 AND o.placed_at < $3
+     ), seq AS (
+       SELECT customer_id, start, lag(start) OVER (PARTITION BY customer_id ORDER BY start) AS prev FROM cb
      )
-     SELECT to_char(cb.start, 'YYYY-MM-DD') AS start, count(*)::int AS buyers,
-            count(*) FILTER (WHERE date_trunc($5, r.first_order_at AT TIME ZONE 'UTC')::date = cb.start)::int AS new_buyers,
-            count(p.customer_id)::int AS retained
-       FROM cb
-       LEFT JOIN cb p ON p.customer_id = cb.customer_id AND p.start = (cb.start - $6::interval)::date
-       LEFT JOIN customer_rollups r ON r.customer_id = cb.customer_id
-      GROUP BY cb.start ORDER BY cb.start`,
+     SELECT to_char(seq.start, 'YYYY-MM-DD') AS start, count(*)::int AS buyers,
+            count(*) FILTER (WHERE date_trunc($5, r.first_order_at AT TIME ZONE 'UTC')::date = seq.start)::int AS new_buyers,
+            count(*) FILTER (WHERE seq.prev = (seq.start - $6::interval)::date)::int AS retained
+       FROM seq LEFT JOIN customer_rollups r ON r.customer_id = seq.customer_id
+      GROUP BY seq.start ORDER BY seq.start`,
     [ws.id, dayStart(before), dayStart(nextPeriodStart(last, unit)), notPurchases(), unit, STEP[unit]],
   );
   const byStart = new Map(rows.map((r) => [r.start, r]));

@@ -15,6 +15,16 @@ export { PgliteStore } from "./pglite.ts";
 export { PostgresStore } from "./postgres.ts";
 export { migrate } from "./migrate.ts";
 
+/**
+ * Refreshes the query planner's statistics after a bulk load. PGlite runs no
+ * autovacuum, and a PostgreSQL server's comes later: with stale statistics a
+ * freshly imported `orders` table looks empty to the planner, and analytics
+ * queries pick nested loops that take minutes instead of a second.
+ */
+export async function refreshPlannerStatistics(store: Store): Promise<void> {
+  await store.exec("ANALYZE customers, customer_rollups, orders, order_lines, refunds, products, events");
+}
+
 export interface StoreOptions {
   /** postgres://… — use a PostgreSQL server. */
   databaseUrl?: string | undefined;

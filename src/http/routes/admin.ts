@@ -15,7 +15,7 @@ import {
 } from "../../ingest/index.ts";
 import { getCustomerProfile, getOrder, getProduct, getRefund, listCustomerEvents } from "../../customers/index.ts";
 import type { KeyAuthenticator, Workspace } from "../../workspaces/index.ts";
-import { adminKeyAuth, type Env } from "../auth.ts";
+import { adminAuth, type Env } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
 
 const Page = z.object({
@@ -66,7 +66,7 @@ async function upsert<S extends z.ZodType>(
 
 export function adminRoutes(store: Store, clock: Clock, authenticate: KeyAuthenticator): Hono<Env> {
   const app = new Hono<Env>();
-  app.use("*", adminKeyAuth(authenticate));
+  app.use("*", adminAuth(authenticate, store, clock));
 
   app.post("/customers", (c) =>
     upsert(c, store, CustomerRecord, async (tx, ws, record) => {

@@ -22,11 +22,11 @@ import {
   seriesReport,
 } from "../../metrics/index.ts";
 import type { KeyAuthenticator } from "../../workspaces/index.ts";
-import { adminKeyAuth, type Env } from "../auth.ts";
+import { adminAuth, type Env } from "../auth.ts";
 
 export function metricsRoutes(store: Store, clock: Clock, authenticate: KeyAuthenticator): Hono<Env> {
   const app = new Hono<Env>();
-  app.use("*", adminKeyAuth(authenticate));
+  app.use("*", adminAuth(authenticate, store, clock));
   const ws = (c: Context<Env>) => c.get("owner").workspace;
 
   app.get("/", async (c) => c.json(await headlineReport(store, ws(c), clock, parseInput(HeadlineQuery, c.req.query()))));

@@ -10,7 +10,7 @@ import { Transform, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { createInterface } from "node:readline";
 import { parse } from "csv-parse";
-import type { Store } from "../../store/index.ts";
+import { refreshPlannerStatistics, type Store } from "../../store/index.ts";
 import { AppError } from "../../shared/index.ts";
 import { writeCustomers, writeOrders, writeProducts, writeRefunds, type Workspace } from "../write.ts";
 import type { CustomerRecord, OrderRecord, ProductRecord, RefundRecord } from "../records.ts";
@@ -164,6 +164,7 @@ export async function importStream(
     );
   }
   options.onProgress?.({ ...summary, bytesRead, totalBytes: options.totalBytes ?? bytesRead });
+  if (summary.imported > 0) await refreshPlannerStatistics(store);
   return summary;
 }
 

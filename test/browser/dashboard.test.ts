@@ -1,0 +1,168 @@
+/**
+ * The dashboard in a real browser (Debian's chromium, driven by
+ * playwright-core) against the real server on the demo shop: sign in, open
+ * every page, compare what it shows with the API, download a CSV, and keep
+ * screenshots under test-results/. Skipped, with a message, when
+ * /usr/bin/chromium is missing (`.ci/run` installs it).
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { bearer, get, startTestServer, type TestServer } from "../helpers.ts";
+import { createAdmin } from "../../src/admins/index.ts";
+import { loadDemo } from "../../src/demo/index.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  console.warn(`Browser tests skipped: ${CHROMIUM} is missing. Install it with \`sudo apt-get install -y chromium\` (Debian) to run them.`);
+}
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const shots = `${root}test-results/`;
+const email = "admin@shop.example";
+const password = "browser-test-password";
+
+describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
+  let s: TestServer;
+  let browser: Browser;
+  let page: Page;
+  const api = async (path: string) => (await get(`${s.url}${path}`, bearer(s.adminKey))).body;
+
+  beforeAll(async () => {
+    // `npm test` builds the dashboard first; build it here too when run alone.
+    execFileSync(process.execPath, [`${root}scripts/build-web.mjs`], { stdio: "inherit" });
+    mkdirSync(shots, { recursive: true });
+    s = await startTestServer();
+    await loadDemo(s.store, s.workspace, { end: s.clock.now() });
+    await createAdmin(s.store, s.workspace, { email, password }, s.clock.now());
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  }, 180_000);
+  afterAll(async () => {
+    await browser?.close();
+    await s?.close();
+  });
+
+  it("refuses a wrong password in plain words, then signs in", async () => {
+    await page.goto(s.url);
+    await page.fill('input[name="email"]', email);
+    await page.fill('input[name="password"]', "wrong password");
+    await page.click('button[type="submit"]');
+    await expect(page.getByRole("alert").textContent()).resolves.toContain("Wrong email or password.");
+    await page.fill('input[name="password"]', password);
+    await page.click('button[type="submit"]');
+    await page.waitForSelector('[data-testid="metric-customers"]');
+    await page.screenshot({ path: `${shots}dashboard-overview.png`, fullPage: true });
+  });
+
+  it("shows on the Overview the headline figures the API gives", async () => {
+    const m = await api("/api/metrics?compare=previous");
+    for (const key of ["customers", "orders", "revenue", "repeatCustomerRate", "purchaseFrequency", "averageOrderValue", "customerValue", "returningRevenueShare"]) {
+      const shown = await page.getAttribute(`[data-testid="metric-${key}"]`, "data-value");
+      expect(Number(shown), key).toBeCloseTo(Number(m[key]), 9);
+    }
+    expect(await page.textContent('[data-testid="metric-customers"] .value')).toBe(Number(m.customers).toLocaleString("en"));
+    expect(await page.textContent('[data-testid="period"]')).toContain(`${String(m.from)} to ${String(m.to)}`);
+  });
+
+  it("downloads the month-by-month table as CSV", async () => {
+    const series = await api("/api/metrics/series?unit=month");
+    const points = Array.isArray(series.points) ? series.points : [];
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV" }).click()]);
+    expect(download.suggestedFilename()).toBe("fidelio-months.csv");
+    const path = await download.path();
+    const lines = readFileSync(path, "utf8").trim().split("\r\n");
+    expect(lines[0]).toBe("Month,Customers,Orders,Revenue (minor units),Repeat customer rate,AOV (minor units),Retention rate,Churn rate");
+    expect(lines).toHaveLength(points.length + 1);
+    const last: unknown = points.at(-1);
+    const lastRevenue = typeof last === "object" && last !== null && "revenue" in last ? String(last.revenue) : "";
+    expect(lines.at(-1)?.split(",")[3]).toBe(lastRevenue);
+  });
+
+  it("opens every page, each matching the API", async () => {
+    const open = async (path: string, ready: string) => {
+      await page.click(`nav a[href="${path}"]`);
+      await page.waitForSelector(ready);
+      await page.screenshot({ path: `${shots}dashboard${path.replace("/", "-")}.png`, fullPage: true });
+    };
+
+    await open("/cohorts", '[data-testid="cohort-table"]');
+    const cohorts = await api("/api/metrics/cohorts");
+    const rows = Array.isArray(cohorts.cohorts) ? cohorts.cohorts : [];
+    expect(await page.locator("[data-cohort]").count()).toBe(rows.length);
+    const first: unknown = rows[0];
+    if (typeof first === "object" && first !== null && "cohort" in first && "size" in first) {
+      expect(await page.getAttribute(`[data-cohort="${String(first.cohort)}"]`, "data-size")).toBe(String(first.size));
+    }
+
+    await open("/ladder", '[data-testid="ladder-lead"]');
+    const ladder = await api("/api/metrics/ladder?max=10");
+    const step1: unknown = Array.isArray(ladder.steps) ? ladder.steps[0] : undefined;
+    const share1 = typeof step1 === "object" && step1 !== null && "share" in step1 ? Number(step1.share) : NaN;
+    expect(await page.textContent('[data-testid="ladder-lead"]')).toContain(`${(share1 * 100).toFixed(0)} % of one-time buyers`);
+
+    await open("/channels", "table");
+    const channels = await api("/api/metrics/channels");
+    const n = Array.isArray(channels.channels) ? channels.channels.length : -1;
+    expect(await page.locator("table tbody tr").count()).toBe(n);
+
+    await open("/refunds", '[data-testid="metric-orderRefundRate"]');
+    const refunds = await api("/api/metrics/refunds");
+    expect(Number(await page.getAttribute('[data-testid="metric-orderRefundRate"]', "data-value"))).toBeCloseTo(Number(refunds.orderRefundRate), 9);
+
+    await open("/catalogue", '[data-testid="metric-replenishableShare"]');
+    const catalogue = await api("/api/metrics/catalogue?limit=100");
+    expect(Number(await page.getAttribute('[data-testid="metric-replenishableShare"]', "data-value"))).toBeCloseTo(Number(catalogue.replenishableShare), 9);
+
+    await open("/advice", '[data-testid="retention-share"]');
+    const advice = await api("/api/metrics/advice");
+    expect(await page.textContent('[data-testid="retention-share"]')).toBe(`${Math.round(Number(advice.retentionShare) * 100)} %`);
+    await page.fill("input[inputmode=decimal]", "500");
+    await page.click('button:has-text("Update the advice")');
+    const withCac = await api("/api/metrics/advice?cac=50000");
+    await page.waitForFunction(`document.querySelector('[data-testid="retention-share"]')?.textContent === ${JSON.stringify(`${Math.round(Number(withCac.retentionShare) * 100)} %`)}`);
+  });
+
+  it("narrows the Overview to a chosen period", async () => {
+    await page.click('nav a[href="/"]');
+    await page.fill('input[aria-label="From"]', "2026-04-01");
+    await page.fill('input[aria-label="To"]', "2026-04-30");
+    await page.click('button:has-text("Apply")');
+    await page.waitForFunction(`document.querySelector('[data-testid="period"]')?.textContent?.startsWith("2026-04-01 to 2026-04-30")`);
+    const april = await api("/api/metrics?from=2026-04-01&to=2026-04-30");
+    await page.waitForFunction(`document.querySelector('[data-testid="metric-orders"]')?.getAttribute("data-value") === ${JSON.stringify(String(april.orders))}`);
+  });
+
+  it("fits a phone screen", async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.context().addCookies(await page.context().cookies());
+    await phone.goto(s.url);
+    await phone.waitForSelector('[data-testid="metric-customers"]');
+    const overflow = Number(await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
+    expect(overflow).toBeLessThanOrEqual(0);
+    await phone.screenshot({ path: `${shots}dashboard-phone.png`, fullPage: true });
+    await phone.close();
+  });
+
+  it("shows an empty state that says how to import data", async () => {
+    await page.click('nav a[href="/"]');
+    await page.fill('input[aria-label="From"]', "2020-01-01");
+    await page.fill('input[aria-label="To"]', "2020-01-31");
+    await page.click('button:has-text("Apply")');
+    await page.waitForSelector('[data-testid="empty-state"]');
+    expect(await page.textContent('[data-testid="empty-state"]')).toContain("npx fidelio import");
+  });
+
+  it("signs out", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForSelector('input[name="password"]');
+    expect((await fetch(`${s.url}/api/session`, { headers: { cookie: (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; ") } })).status).toBe(401);
+  });
+});

@@ -1,0 +1,113 @@
+import { StrictMode, useEffect, useState } from "react";
+import { createRoot } from "react-dom/client";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { api, ApiError, setCsrfToken } from "./api.ts";
+import { setCurrency } from "./format.ts";
+import { Link, PAGES, usePath } from "./router.tsx";
+import { PeriodPicker, presets, type PeriodChoice } from "./components/PeriodPicker.tsx";
+import { ErrorBox, Loading } from "./components/States.tsx";
+import { Login, type Session } from "./pages/Login.tsx";
+import { Overview } from "./pages/Overview.tsx";
+import { Cohorts } from "./pages/Cohorts.tsx";
+import { Ladder } from "./pages/Ladder.tsx";
+import { Channels } from "./pages/Channels.tsx";
+import { Refunds } from "./pages/Refunds.tsx";
+import { Catalogue } from "./pages/Catalogue.tsx";
+import { Advice } from "./pages/Advice.tsx";
+import "./styles.css";
+
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      staleTime: 60_000,
+      refetchOnWindowFocus: false,
+      // A 4xx will not get better by asking again.
+      retry: (n, err) => !(err instanceof ApiError && err.status >= 400 && err.status < 500) && n < 2,
+    },
+  },
+});
+
+/** Pages that depend on the chosen period show the picker. */
+const WITH_PERIOD = new Set(["/", "/cohorts", "/refunds", "/catalogue"]);
+
+function App() {
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [failure, setFailure] = useState<unknown>();
+  const [path, go] = usePath();
+  const [period, setPeriod] = useState<PeriodChoice>(presets().find((p) => p.label === "All time") ?? { label: "All time" });
+
+  const adopt = (s: Session) => {
+    setCsrfToken(s.csrfToken);
+    if (s.currency) setCurrency(s.currency);
+    setSession(s);
+  };
+  useEffect(() => {
+    api<Session>("/api/session")
+      .then(adopt)
+      .catch((err: unknown) => (err instanceof ApiError && err.status === 401 ? setSession(null) : setFailure(err)));
+  }, []);
+  // A request that finds the session gone sends the person back to sign in.
+  useEffect(() => {
+    return queryClient.getQueryCache().subscribe((e) => {
+      if (e.type === "updated" && e.action.type === "error" && e.action.error instanceof ApiError && e.action.error.status === 401) setSession(null);
+    });
+  }, []);
+
+  if (failure) return <main className="page"><ErrorBox error={failure} retry={() => window.location.reload()} /></main>;
+  if (session === undefined) return <main className="page"><Loading what="Fidelio" /></main>;
+  if (session === null) return <Login onSignedIn={adopt} />;
+
+  const page = PAGES.find((p) => p.path === path);
+  const signOut = async () => {
+    await api("/api/session", { method: "DELETE" }).catch(() => undefined);
+    queryClient.clear();
+    setSession(null);
+  };
+  return (
+    <>
+      <header className="top">
+        <a className="brand" href="/" onClick={(e) => { e.preventDefault(); go("/"); }}>
+          <span className="logo" aria-hidden="true" /> Fidelio
+        </a>
+        <nav aria-label="Pages">
+          {PAGES.map((p) => (
+            <Link key={p.path} to={p.path} go={go} current={p.path === path}>
+              {p.title}
+            </Link>
+          ))}
+        </nav>
+        <div className="who">
+          <span title="Signed in as">{session.email}</span>
+          <button type="button" className="secondary" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main className="page">
+        <div className="page-head">
+          <h1>{page?.title ?? "Not found"}</h1>
+          {WITH_PERIOD.has(path) ? <PeriodPicker value={period} onChange={setPeriod} /> : null}
+        </div>
+        {path === "/" ? <Overview period={period} />
+          : path === "/cohorts" ? <Cohorts period={period} />
+          : path === "/ladder" ? <Ladder />
+          : path === "/channels" ? <Channels />
+          : path === "/refunds" ? <Refunds period={period} />
+          : path === "/catalogue" ? <Catalogue period={period} />
+          : path === "/advice" ? <Advice />
+          : <p>There is no page here. <a href="/" onClick={(e) => { e.preventDefault(); go("/"); }}>Go to the overview</a>.</p>}
+      </main>
+    </>
+  );
+}
+
+const root = document.getElementById("root");
+if (root) {
+  createRoot(root).render(
+    <StrictMode>
+      <QueryClientProvider client={queryClient}>
+        <App />
+      </QueryClientProvider>
+    </StrictMode>,
+  );
+}
