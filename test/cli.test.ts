@@ -3,7 +3,7 @@
  * store (a data folder, or a schema on PostgreSQL when DATABASE_URL is set).
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,6 +101,16 @@ describe("fidelio metrics", () => {
     expect(table.stdout).toMatch(/^revenue\s+€78\.90\s+€0\.00$/m);
     expect(table.stdout).toContain("2024-01-02 … 2024-12-31");
     expect(table.stdout).toContain("1 orders in other currencies");
+  });
+
+  it("writes the HTML report", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "fidelio-report-")), "report.html");
+    const r = await fidelio(["report", "--out", out, "--cac", "2500"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^report written to .*report\.html \(\d+ KB\)$/m);
+    const html = readFileSync(out, "utf8");
+    expect(html).toContain("Retention report");
+    expect(html).toContain("€78.90"); // the revenue of orders.csv, as above
   });
 
   it("names a bad date and exits with 2", async () => {

@@ -1,5 +1,5 @@
 /**
- * `fidelio <command>`: start, serve, import, keys, admins, demo, metrics, backup, restore, status.
+ * `fidelio <command>`: start, serve, import, keys, admins, demo, metrics, report, backup, restore, status.
  * Errors print one line and exit with the code the error table gives.
  */
 import { Command, InvalidArgumentError } from "commander";
@@ -18,6 +18,8 @@ import { StoreError } from "../store/index.ts";
 import { progress } from "./progress.ts";
 import { HeadlineQuery, headlineReport } from "../metrics/index.ts";
 import { headlineTable } from "./metrics-table.ts";
+import { renderReport } from "../report/index.ts";
+import { AdviceQuery } from "../metrics/index.ts";
 
 const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -210,6 +212,26 @@ program
       const q = parseInput(HeadlineQuery, { from: o.from, to: o.to, compare: o.compare ? "previous" : "none" });
       const m = await headlineReport(f.store, f.workspace, f.clock, q);
       console.log(o.json ? JSON.stringify(m, null, 2) : headlineTable(m));
+    });
+  });
+
+program
+  .command("report")
+  .description("write a self-contained HTML retention report with charts (opens offline; Chart.js is inside)")
+  .option("--out <file>", "where to write it", "fidelio-report.html")
+  .option("--from <date>", "first day, YYYY-MM-DD (default: the first order)")
+  .option("--to <date>", "last day, YYYY-MM-DD (default: today)")
+  .option("--cac <amount>", "cost of winning a customer, in minor units (cents), for the budget advice")
+  .option(...dataDirOption)
+  .action(async (o: { out: string; from?: string; to?: string; cac?: string; dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      const period = parseInput(HeadlineQuery, { from: o.from, to: o.to });
+      const { cac } = parseInput(AdviceQuery, { cac: o.cac });
+      const html = await renderReport(f.store, f.workspace, f.clock, { from: period.from, to: period.to, cac });
+      await writeFile(o.out, html).catch((err: unknown) => {
+        throw new AppError("invalid_input", `--out: cannot write ${o.out} (${err instanceof Error ? err.message : String(err)})`, [{ field: "out", message: "cannot write" }]);
+      });
+      console.log(`report written to ${o.out} (${Math.round(Buffer.byteLength(html) / 1024)} KB)`);
     });
   });
 

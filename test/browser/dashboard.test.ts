@@ -13,6 +13,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { bearer, get, startTestServer, type TestServer } from "../helpers.ts";
 import { createAdmin } from "../../src/admins/index.ts";
 import { loadDemo } from "../../src/demo/index.ts";
+import { renderReport } from "../../src/report/index.ts";
+import { writeFileSync } from "node:fs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -158,6 +160,24 @@ describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
     await page.click('button:has-text("Apply")');
     await page.waitForSelector('[data-testid="empty-state"]');
     expect(await page.textContent('[data-testid="empty-state"]')).toContain("npx fidelio import");
+  });
+
+  it("draws every chart of the HTML report, offline", async () => {
+    const file = `${shots}report.html`;
+    writeFileSync(file, await renderReport(s.store, s.workspace, s.clock));
+    const offline = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    const requests: string[] = [];
+    offline.on("pageerror", (e) => errors.push(e.message));
+    offline.on("request", (r) => requests.push(r.url()));
+    await offline.goto(`file://${file}`);
+    await offline.waitForLoadState("load");
+    const drawn = Number(await offline.evaluate("[...document.querySelectorAll('canvas')].filter((c) => c.width > 0 && c.height > 0).length"));
+    expect(drawn).toBe(5);
+    expect(errors).toEqual([]);
+    expect(requests.filter((u) => !u.startsWith("file:"))).toEqual([]);
+    await offline.screenshot({ path: `${shots}report.png`, fullPage: true });
+    await offline.close();
   });
 
   it("signs out", async () => {
