@@ -16,6 +16,8 @@ import { dirSize } from "./lib/dir-size.ts";
 import { int, mb, secs, table } from "./lib/format.ts";
 import { IMPORT_TARGET_LINES_PER_SEC, FLAT_RSS_SLACK_BYTES, importInto, importWithoutDatabase, printImportResult } from "./import-bench.ts";
 import { TRACKING_TARGETS, printTrackingResult, trackInto } from "./tracking-bench.ts";
+import { METRICS_TARGETS, median, metricsOn } from "./metrics-bench.ts";
+import { execFileSync } from "node:child_process";
 
 interface Row {
   workload: string;
@@ -41,7 +43,7 @@ console.log(`Fidelio benchmark — ${new Date().toISOString()}`);
 console.log(`node ${process.version}, ${cpus().length} CPU (${cpus()[0]?.model ?? "?"}), ${mb(totalmem())} RAM, ${process.platform}/${process.arch}`);
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 console.log(`load average at start: ${load()} (other work on the machine skews the figures)`);
-console.log(`lines ${int(args.lines)}, events ${int(args.events)}, only ${args.only ?? "all"}, stores ${args.stores.join("+")}, seed ${args.seed}`);
+console.log(`lines ${int(args.lines)}, events ${int(args.events)}, metrics shop ${int(args.customers)} customers / ${int(args.orders)} orders, only ${args.only ?? "all"}, stores ${args.stores.join("+")}, seed ${args.seed}`);
 
 let postgresUrl: string | undefined;
 if (args.stores.includes("postgres")) {
@@ -158,6 +160,36 @@ try {
         const target = TRACKING_TARGETS[kind];
         rows.push({ workload: "tracking", store: kind, figure: `${int(r.eventsPerSec)} events/s (${secs(r.ms)}${r.stoppedEarly ? ", stopped early" : ""})`, target: `≥ ${int(target)} events/s`, pass: r.eventsPerSec >= target });
         rows.push({ workload: "tracking correctness", store: kind, figure: `${int(r.trackInDb)} of ${int(r.sent)} stored, ${r.failedBatches} failed batches`, target: "all stored", pass: ok });
+      } finally {
+        await s.done();
+      }
+    }
+  }
+
+  if (args.only === undefined || args.only === "metrics") {
+    console.log(`\n== Retention analytics, ${int(args.customers)} customers / ${int(args.orders)} orders ==`);
+    // The Overview is measured on the built dashboard.
+    execFileSync(process.execPath, [new URL("../scripts/build-web.mjs", import.meta.url).pathname], { stdio: "inherit" });
+    for (const kind of kinds) {
+      const s = await freshStore(kind, "metrics");
+      try {
+        const r = await metricsOn(kind, s.store, { customers: args.customers, orders: args.orders, seed: args.seed, runs: args.runs });
+        console.log(`  ${kind}: generated in ${secs(r.generateMs)}; ${await s.where()}`);
+        const ok = r.check.every((c) => c.expected === c.found);
+        for (const c of r.check) console.log(`  ${kind}: check ${c.name}: expected ${int(c.expected)}, found ${int(c.found)} ${c.expected === c.found ? "ok" : "WRONG"}`);
+        if (!ok) correctnessFailed = true;
+        const target = (name: string) => (name.startsWith("headline") ? METRICS_TARGETS.headlineMs : name.startsWith("cohort") ? METRICS_TARGETS.cohortMs : METRICS_TARGETS.ladderMs);
+        for (const t of r.timings) {
+          const m = median(t.runs);
+          rows.push({ workload: t.name, store: kind, figure: `${secs(m)} median of ${t.runs.length} (first ${secs(t.runs[0] ?? NaN)})`, target: `≤ ${secs(target(t.name))}`, pass: m <= target(t.name) });
+        }
+        if (r.overviewMs) {
+          const m = median(r.overviewMs);
+          rows.push({ workload: "dashboard Overview ready", store: kind, figure: `${secs(m)} median of ${r.overviewMs.length}`, target: `≤ ${secs(METRICS_TARGETS.overviewMs)}`, pass: m <= METRICS_TARGETS.overviewMs });
+        } else {
+          notes.push(`the dashboard Overview was not measured on ${kind}: ${r.overviewSkipped ?? "?"}`);
+        }
+        rows.push({ workload: "metrics correctness", store: kind, figure: r.check.map((c) => `${int(c.found)}`).join(" / "), target: "= generated", pass: ok });
       } finally {
         await s.done();
       }

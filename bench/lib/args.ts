@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 
-export type Part = "import" | "tracking";
+export type Part = "import" | "tracking" | "metrics";
 export type StoreKind = "pglite" | "postgres";
 
 export interface BenchArgs {
@@ -13,19 +13,26 @@ export interface BenchArgs {
   batchSize: number;
   maxSeconds: number;
   parseOnly: boolean;
+  customers: number;
+  orders: number;
+  runs: number;
 }
 
-const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking] [--store pglite|postgres]
+const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics] [--store pglite|postgres]
                           [--concurrency N] [--batch N] [--max-seconds N] [--seed N] [--no-parse-only]
+                          [--customers N] [--orders N] [--runs N]
   --lines N        CSV lines to generate and import (default 1,000,000)
   --events N       tracking events to send (default 100,000)
-  --only PART      run one part: import or tracking
+  --only PART      run one part: import, tracking or metrics
   --store KIND     run on one store only: pglite or postgres (default both)
   --concurrency N  tracking requests in flight (default 8)
   --batch N        tracking messages per /v1/batch request (default 100)
   --max-seconds N  stop sending tracking events after N seconds per store (default 150)
   --seed N         seed of the generated data (default 42)
-  --no-parse-only  skip the import diagnostic run without a database`;
+  --no-parse-only  skip the import diagnostic run without a database
+  --customers N    metrics: customers of the generated shop (default 1,000,000)
+  --orders N       metrics: orders of the generated shop (default 10,000,000)
+  --runs N         metrics: times each query (and the Overview page) is run (default 3)`;
 
 function count(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -47,6 +54,9 @@ export function readArgs(argv: string[]): BenchArgs {
       batch: { type: "string" },
       "max-seconds": { type: "string" },
       "no-parse-only": { type: "boolean" },
+      customers: { type: "string" },
+      orders: { type: "string" },
+      runs: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -57,8 +67,8 @@ export function readArgs(argv: string[]): BenchArgs {
     process.exit(0);
   }
   let only: Part | undefined;
-  if (values.only === "import" || values.only === "tracking") only = values.only;
-  else if (values.only !== undefined) throw new Error(`--only: expected import or tracking, got "${values.only}"\n${USAGE}`);
+  if (values.only === "import" || values.only === "tracking" || values.only === "metrics") only = values.only;
+  else if (values.only !== undefined) throw new Error(`--only: expected import, tracking or metrics, got "${values.only}"\n${USAGE}`);
   let stores: StoreKind[] = ["pglite", "postgres"];
   if (values.store === "pglite" || values.store === "postgres") stores = [values.store];
   else if (values.store !== undefined) throw new Error(`--store: expected pglite or postgres, got "${values.store}"\n${USAGE}`);
@@ -72,5 +82,8 @@ export function readArgs(argv: string[]): BenchArgs {
     batchSize: count("batch", values.batch, 100, 1),
     maxSeconds: count("max-seconds", values["max-seconds"], 150, 1),
     parseOnly: values["no-parse-only"] !== true,
+    customers: count("customers", values.customers, 1_000_000, 1),
+    orders: count("orders", values.orders, 10_000_000, 1),
+    runs: count("runs", values.runs, 3, 1),
   };
 }

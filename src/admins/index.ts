@@ -21,7 +21,7 @@ export const AdminLogin = z.object({
 export type AdminLogin = z.output<typeof AdminLogin>;
 
 export const NewAdmin = z.object({
-  email: z.email("is not an email address").trim().toLowerCase(),
+  email: z.string().trim().toLowerCase().pipe(z.email("is not an email address")),
   password: z.string().min(12, "must be at least 12 characters").max(1000),
 });
 

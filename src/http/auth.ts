@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
+import { timingSafeEqual } from "node:crypto";
 import type { Store } from "../store/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { sessionOwner } from "../admins/index.ts";
@@ -44,6 +45,14 @@ export const SESSION_COOKIE = "fidelio_session";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/** Compares a sent token with the expected one in constant time. */
+export function sameToken(sent: string | undefined, expected: string): boolean {
+  if (sent === undefined) return false;
+  const a = Buffer.from(sent);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 /**
  * Admin endpoints: `Authorization: Bearer <admin key>`, or the dashboard's
  * session cookie. A write key is refused: it can only send events. With the
@@ -63,7 +72,7 @@ export function adminAuth(authenticate: KeyAuthenticator, store: Store, clock: C
     const token = getCookie(c, SESSION_COOKIE);
     if (!token) throw new AppError("unauthorized", "an admin key is required (Authorization: Bearer <key>), or sign in to the dashboard");
     const session = await sessionOwner(store, token, clock.now());
-    if (!SAFE_METHODS.has(c.req.method) && c.req.header("x-csrf-token") !== session.csrfToken) {
+    if (!SAFE_METHODS.has(c.req.method) && !sameToken(c.req.header("x-csrf-token"), session.csrfToken)) {
       throw new AppError("forbidden", "X-CSRF-Token: missing or wrong for this session", [{ field: "X-CSRF-Token", message: "missing or wrong" }]);
     }
     c.set("owner", { workspace: session.workspace, kind: "admin" });

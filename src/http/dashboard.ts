@@ -23,7 +23,13 @@ const TYPES: Record<string, string> = {
 };
 
 async function fileOf(dir: string, path: string): Promise<Buffer | undefined> {
-  const full = normalize(join(dir, decodeURIComponent(path)));
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return undefined; // a malformed escape names no file
+  }
+  const full = normalize(join(dir, decoded));
   if (!full.startsWith(normalize(dir + sep))) return undefined; // no way out of the folder
   return readFile(full).catch(() => undefined);
 }

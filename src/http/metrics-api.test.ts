@@ -67,6 +67,32 @@ describe("GET /api/metrics", () => {
     expect(issueFields(stage.body).sort()).toEqual(["cac", "stage"]);
   });
 
+  it("refuses repeated, odd and out-of-range parameters, naming them", async () => {
+    const cases: [string, string][] = [
+      ["?from=2026-01-01&from=2026-02-01", "from"],
+      ["?to=9999-12-31", "to"],
+      ["/series?from=0500-01-01", "from"],
+      ["?from=2027-01-01", "from"], // after today (the server's clock is 2026-06-01)
+      ["/advice?cac=0x10", "cac"],
+      ["/advice?cac=", "cac"],
+      ["/catalogue?limit=1e3", "limit"],
+      ["/ladder?max=0", "max"],
+    ];
+    for (const [query, field] of cases) {
+      const r = await api(query);
+      expect(r.status, query).toBe(400);
+      expect(issueFields(r.body), query).toEqual([field]);
+    }
+  });
+
+  it("stops at today: months not yet lived are not counted as churn", async () => {
+    const r = await api("/retention?unit=month&from=2026-05-01&to=2026-08-31");
+    expect(r.status).toBe(200);
+    expect(Array.isArray(r.body.rows) ? r.body.rows.map((x: { label: string }) => x.label) : []).toEqual(["2026-05", "2026-06"]);
+    const h = await api("?from=2026-04-01&to=2030-01-01");
+    expect(h.body).toMatchObject({ from: "2026-04-01", to: "2026-06-01", orders: 3 });
+  });
+
   it("needs the admin key", async () => {
     expect((await get(`${s.url}/api/metrics`)).status).toBe(401);
     expect((await get(`${s.url}/api/metrics`, basic(s.writeKey))).status).toBe(403);

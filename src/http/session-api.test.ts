@@ -56,6 +56,8 @@ describe("signing in", () => {
     const foreign = await signIn({ email, password }, { origin: "https://evil.example" });
     expect(foreign.res.status).toBe(403);
     expect(foreign.cookie).toBe("");
+    const opaque = await signIn({ email, password }, { origin: "null" }); // sandboxed frames, data: URLs
+    expect(opaque.res.status).toBe(403);
     const same = await signIn({ email, password }, { origin: s.url });
     expect(same.res.status).toBe(200);
   });
@@ -93,6 +95,10 @@ describe("using the session", () => {
     s.clock.advance(15 * 86_400_000); // sessions last 14 days
     expect((await fetch(`${s.url}/api/session`, { headers: { cookie: lc } })).status).toBe(401);
     expect((await fetch(`${s.url}/api/metrics`, { headers: { cookie: lc } })).status).toBe(401);
+  });
+
+  it("a malformed path is a 404, not a crash", async () => {
+    expect((await fetch(`${s.url}/%E0%A4%A.js`)).status).toBe(404);
   });
 
   it("a forged cookie is refused", async () => {

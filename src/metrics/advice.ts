@@ -15,14 +15,14 @@
 import { z } from "zod";
 import type { Queryable } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import { daysBetween, notPurchases, ratio } from "./period.ts";
+import { daysBetween, notPurchases, ratio, wholeNumber } from "./period.ts";
 
 export const ShopStage = z.enum(["just-opened", "starting", "growing", "launched", "established"]);
 export type ShopStage = z.output<typeof ShopStage>;
 
 export const AdviceQuery = z.object({
   /** Cost of acquiring one customer, in minor units of the workspace currency. */
-  cac: z.coerce.number().int("must be a whole amount in minor units (cents)").min(0, "must not be negative").optional(),
+  cac: wholeNumber("must be a whole amount in minor units (cents), not negative").optional(),
   stage: ShopStage.optional(),
 });
 export type AdviceQuery = z.output<typeof AdviceQuery>;
@@ -76,7 +76,8 @@ export function inferStage(f: { customers: number; historyDays: number; ordersLa
     return { stage: "starting", why: `${f.customers} customers and ${f.ordersLast90Days} orders in the last 90 days (under 500 customers or under one order a day)` };
   }
   const growth = f.ordersPrevious90Days === 0 ? Infinity : f.ordersLast90Days / f.ordersPrevious90Days - 1;
-  if (growth >= 0.15) {
+  // In integers: 115 / 100 − 1 is 0.1499… in floating point.
+  if (f.ordersLast90Days * 100 >= f.ordersPrevious90Days * 115) {
     return { stage: "growing", why: `orders in the last 90 days are ${Number.isFinite(growth) ? `${Math.round(growth * 100)} % above` : "up from none in"} the 90 days before (15 % or more)` };
   }
   if (f.historyDays >= 730 && f.customers >= 5000) {

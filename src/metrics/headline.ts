@@ -33,7 +33,7 @@ export interface HeadlineMetrics {
   purchaseFrequency: number | null;
   /** revenue ÷ orders in the workspace currency (minor units). */
   averageOrderValue: number | null;
-  /** purchaseFrequency × averageOrderValue: what a customer spent in the period, on average (minor units). */
+  /** purchaseFrequency × averageOrderValue (product.md §2; AOV counts guest orders too), minor units. */
   customerValue: number | null;
   /** Customers whose first order ever is in the period. */
   newCustomers: number;

@@ -167,6 +167,11 @@ describe("retention between periods", () => {
 });
 
 describe("cohorts", () => {
+  it("widens a period that starts mid-month to the whole month", async () => {
+    const mid = await cohortMatrix(t.store, ws, await period("2026-02-15", "2026-04-30"));
+    expect(mid.cohorts.map((c) => [c.cohort, c.size])).toEqual([["2026-02", 2]]); // C (Feb 1) counts too
+  });
+
   it("customers and revenue by months since the first order, with historical CLV", async () => {
     const { cohorts } = await cohortMatrix(t.store, ws, await period("2026-01-01", "2026-04-30"));
     expect(cohorts.map((c) => [c.cohort, c.size, c.revenueToDate, c.historicalClv])).toEqual([
@@ -250,6 +255,29 @@ describe("refunds and catalogue", () => {
     ]);
   });
 
+  it("files a refunded line under the category its order line had, and what lines do not cover as unspecified", async () => {
+    const own = await openTestWorkspace();
+    try {
+      await own.store.transaction(async (tx) => {
+        await writeProducts(tx, own.ws, [parseInput(ProductRecord, { externalId: "beans", title: "Beans", category: "Coffee beans" })], now);
+        await writeOrders(tx, own.ws, [
+          parseInput(OrderRecord, { externalId: "o", placedAt: "2026-03-01T10:00:00Z", currency: "EUR", lines: [{ productId: "beans", category: "coffee", quantity: 2, unitPriceMinor: 2000 }], shippingMinor: 500 }),
+        ], "test", now);
+        await writeRefunds(tx, own.ws, [
+          parseInput(RefundRecord, { externalId: "r", orderExternalId: "o", refundedAt: "2026-03-05T10:00:00Z", currency: "EUR", amountMinor: 2500, lines: [{ productId: "beans", quantity: 1, amountMinor: 2000 }] }),
+        ], "test", now);
+      });
+      const r = await refundMetrics(own.store, own.ws, await resolvePeriod(own.store, own.ws, { from: "2026-03-01", to: "2026-03-31" }, clock));
+      expect(r.byCategory).toEqual([
+        { category: "coffee", soldAmount: 4000, refundedAmount: 2000, rate: 0.5, soldQuantity: 2, refundedQuantity: 1 },
+        { category: "(unspecified)", soldAmount: 0, refundedAmount: 500, rate: null, soldQuantity: 0, refundedQuantity: 0 }, // the refunded shipping
+      ]);
+      expect(r.orderRefundRate).toBe(1);
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it("how much revenue comes from products the same customer buys again", async () => {
     const c = await catalogueMetrics(t.store, ws, await period("2026-01-01", "2026-04-30"));
     // Known customers' euro lines: A coffee 130 (two orders), A mug 50, B coffee 40, B mug 60, C mug 80, D tea 60 (three orders).
@@ -270,6 +298,9 @@ describe("budget advice", () => {
     expect(inferStage({ customers: 1000, historyDays: 400, ordersLast90Days: 300, ordersPrevious90Days: 200 }).stage).toBe("growing");
     expect(inferStage({ customers: 1000, historyDays: 400, ordersLast90Days: 300, ordersPrevious90Days: 290 }).stage).toBe("launched");
     expect(inferStage({ customers: 6000, historyDays: 800, ordersLast90Days: 1000, ordersPrevious90Days: 1000 }).stage).toBe("established");
+    // Exactly 15 % more is growing (115 / 100 − 1 is 0.1499… in floating point).
+    expect(inferStage({ customers: 1000, historyDays: 400, ordersLast90Days: 115, ordersPrevious90Days: 100 }).stage).toBe("growing");
+    expect(inferStage({ customers: 1000, historyDays: 400, ordersLast90Days: 230, ordersPrevious90Days: 200 }).stage).toBe("growing");
   });
 
   it("puts nearly everything on acquisition for a shop this young, with its reasons", async () => {

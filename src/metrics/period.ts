@@ -14,7 +14,14 @@ export const CalendarDay = z
   .string()
   .trim()
   .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD")
-  .refine(isRealIsoDate, { message: "is not a calendar date" });
+  .refine(isRealIsoDate, { message: "is not a calendar date" })
+  // Shops' histories start well after 1900; the bound keeps every derived date a 4-digit year.
+  .refine((d) => d >= "1900-01-01" && d <= "2199-12-31", { message: "must be between 1900-01-01 and 2199-12-31" });
+
+/** A whole number as a query string gives it ("42"), or as code gives it (42); "0x10", "1e3" and "" are refused. */
+export function wholeNumber(message: string) {
+  return z.union([z.number().int(message).min(0, message), z.string().trim().regex(/^\d{1,15}$/, message).transform(Number)]);
+}
 
 /** `from` and `to` as the API and CLI take them; both optional. */
 export const PeriodQuery = z.object({ from: CalendarDay.optional(), to: CalendarDay.optional() });
@@ -48,10 +55,16 @@ export function daysBetween(a: Date, b: Date): number {
 
 /**
  * Fills in a missing `from` with the day of the shop's first order (or `to`
- * when there is none) and a missing `to` with today; refuses `from` after `to`.
+ * when there is none) and a missing `to` with today. A `to` after today is
+ * today: months that have not happened yet are not "0 % retained". Refuses
+ * `from` after `to`.
  */
 export async function resolvePeriod(db: Queryable, ws: Workspace, q: PeriodQuery, clock: Clock): Promise<Period> {
-  const to = q.to ?? dayOf(clock.now());
+  const today = dayOf(clock.now());
+  if (q.from !== undefined && q.from > today) {
+    throw new AppError("invalid_input", `from: ${q.from} is after today (${today})`, [{ field: "from", message: `is after today (${today})` }]);
+  }
+  const to = q.to === undefined || q.to > today ? today : q.to;
   let from = q.from;
   if (from === undefined) {
     const [first] = await db.query<{ at: Date | null }>(

@@ -31,9 +31,11 @@ export async function refundMetrics(db: Queryable, ws: Workspace, period: Period
   const p = [ws.id, period.start, period.end, ws.currency, notPurchases()];
   const [o] = await db.query<{ orders: number; refunded: number; revenue: number }>(
     `SELECT count(*)::int AS orders,
-            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM refunds f WHERE f.order_id = o.id))::int AS refunded,
+            count(f.order_id)::int AS refunded,
             COALESCE(sum(o.total_minor) FILTER (WHERE o.currency = $4), 0)::bigint AS revenue
-       FROM orders o WHERE o.workspace_id = $1 AND o.placed_at >= $2 AND o.placed_at < $3 AND o.status <> ALL($5::text[])`,
+       FROM orders o
+       LEFT JOIN (SELECT DISTINCT order_id FROM refunds WHERE workspace_id = $1 AND order_id IS NOT NULL) f ON f.order_id = o.id
+      WHERE o.workspace_id = $1 AND o.placed_at >= $2 AND o.placed_at < $3 AND o.status <> ALL($5::text[])`,
     p,
   );
   const [f] = await db.query<{ n: number; amount: number }>(
@@ -52,16 +54,23 @@ export async function refundMetrics(db: Queryable, ws: Workspace, period: Period
   );
   const refunded = await db.query<{ category: string; amount: number; quantity: number }>(
     `WITH f AS (
-       SELECT f.amount_minor, f.lines FROM refunds f
+       SELECT f.order_id, f.amount_minor, f.lines,
+              f.amount_minor - COALESCE((SELECT sum((e->>'amountMinor')::bigint) FROM jsonb_array_elements(f.lines) e), 0) AS rest
+         FROM refunds f
         WHERE f.workspace_id = $1 AND f.refunded_at >= $2 AND f.refunded_at < $3 AND f.currency = $4
      )
-     SELECT COALESCE(pr.category, '(uncategorised)') AS category,
+     -- A refunded line takes the category its product had in the order (as sales do), else the catalogue's.
+     SELECT CASE WHEN x.line->>'productId' IS NULL THEN '(unspecified)'
+                 ELSE COALESCE((SELECT l.category FROM order_lines l
+                                 WHERE l.order_id = f.order_id AND l.product_id = x.line->>'productId' AND l.category IS NOT NULL LIMIT 1),
+                               pr.category, '(uncategorised)') END AS category,
             sum((x.line->>'amountMinor')::bigint)::bigint AS amount, sum((x.line->>'quantity')::int)::int AS quantity
        FROM f CROSS JOIN LATERAL jsonb_array_elements(f.lines) AS x(line)
        LEFT JOIN products pr ON pr.workspace_id = $1 AND pr.external_id = x.line->>'productId'
       GROUP BY 1
      UNION ALL
-     SELECT '(unspecified)', sum(amount_minor)::bigint, 0 FROM f WHERE jsonb_array_length(f.lines) = 0 HAVING count(*) > 0`,
+     -- What the lines do not cover (a refund without lines, refunded shipping).
+     SELECT '(unspecified)', sum(rest)::bigint, 0 FROM f WHERE rest > 0 HAVING count(*) > 0`,
     p.slice(0, 4),
   );
   const categories = new Map<string, RefundMetrics["byCategory"][number]>();

@@ -112,7 +112,7 @@ export async function purchaseIntervals(db: Queryable, ws: Workspace): Promise<I
     `${DAYS_SQL}, m AS (
        SELECT customer_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS median FROM g WHERE gap IS NOT NULL GROUP BY customer_id
      )
-     SELECT floor(median)::int AS days, count(*)::int AS n FROM m GROUP BY 1`,
+     SELECT ceil(median)::int AS days, count(*)::int AS n FROM m GROUP BY 1`,
     [ws.id, notPurchases()],
   );
   const p = stats?.p ?? null;

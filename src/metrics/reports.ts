@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { Clock } from "../shared/index.ts";
 import type { Queryable } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import { addDays, daysBetween, dayStart, PeriodQuery, resolvePeriod } from "./period.ts";
+import { addDays, daysBetween, dayStart, PeriodQuery, resolvePeriod, wholeNumber } from "./period.ts";
 import { headlineMetrics, type HeadlineMetrics } from "./headline.ts";
 import { cohortMatrix, PeriodUnit, retentionSeries, type CohortRow, type RetentionRow } from "./retention.ts";
 import { headlineSeries, type SeriesPoint } from "./series.ts";
@@ -51,7 +51,7 @@ export async function cohortReport(db: Queryable, ws: Workspace, clock: Clock, q
   return { from: period.from, to: period.to, ...(await cohortMatrix(db, ws, period)) };
 }
 
-export const LadderQuery = z.object({ max: z.coerce.number().int("must be a whole number").min(1, "must be at least 1").max(50, "must be at most 50").default(10) });
+export const LadderQuery = z.object({ max: wholeNumber("must be a whole number from 1 to 50").pipe(z.number().min(1, "must be at least 1").max(50, "must be at most 50")).default(10) });
 
 export async function ladderReport(db: Queryable, ws: Workspace, q: z.output<typeof LadderQuery>): Promise<{ steps: LadderStep[] }> {
   return { steps: await repeatLadder(db, ws, q.max) };
@@ -78,7 +78,7 @@ export async function refundReport(db: Queryable, ws: Workspace, clock: Clock, q
 }
 
 export const CatalogueQuery = PeriodQuery.extend({
-  limit: z.coerce.number().int("must be a whole number").min(1, "must be at least 1").max(1000, "must be at most 1000").default(100),
+  limit: wholeNumber("must be a whole number from 1 to 1000").pipe(z.number().min(1, "must be at least 1").max(1000, "must be at most 1000")).default(100),
 });
 
 export async function catalogueReport(db: Queryable, ws: Workspace, clock: Clock, q: z.output<typeof CatalogueQuery>): Promise<CatalogueMetrics> {

@@ -37,6 +37,8 @@ export function periodLabel(start: string, unit: PeriodUnit): string {
 }
 
 /** First day of the calendar period that contains `day`. */
+const year = (y: number) => String(y).padStart(4, "0");
+
 export function periodStartOf(day: string, unit: PeriodUnit): string {
   const y = day.slice(0, 4);
   const m = Number(day.slice(5, 7));
@@ -50,7 +52,7 @@ export function nextPeriodStart(start: string, unit: PeriodUnit): string {
   const m = Number(start.slice(5, 7));
   const months = unit === "year" ? 12 : unit === "quarter" ? 3 : 1;
   const total = y * 12 + (m - 1) + months;
-  return `${Math.floor(total / 12)}-${String((total % 12) + 1).padStart(2, "0")}-01`;
+  return `${year(Math.floor(total / 12))}-${String((total % 12) + 1).padStart(2, "0")}-01`;
 }
 
 /**
@@ -131,8 +133,14 @@ export interface CohortRow {
   cells: CohortCell[];
 }
 
-/** Cohorts by first-order month, for first orders inside `period`; activity counted up to the end of `period`. */
-export async function cohortMatrix(db: Queryable, ws: Workspace, period: Period): Promise<{ currency: string; cohorts: CohortRow[] }> {
+/**
+ * Cohorts by first-order month, for the months that `period` touches (widened
+ * to whole months, so a cohort is never a part of its month); activity
+ * counted up to the end of `period`.
+ */
+export async function cohortMatrix(db: Queryable, ws: Workspace, asked: Period): Promise<{ currency: string; cohorts: CohortRow[] }> {
+  const firstMonth = periodStartOf(asked.from, "month");
+  const period = { ...asked, from: firstMonth, start: dayStart(firstMonth) };
   const sizes = await db.query<{ cohort: string; size: number; revenue: number }>(
     `SELECT to_char(date_trunc('month', first_order_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS cohort, count(*)::int AS size,
             COALESCE(sum(revenue_minor), 0)::bigint AS revenue

@@ -24,6 +24,8 @@ const db = await PGlite.create({
   ...(init.loadDataDir ? { loadDataDir: new Blob([init.loadDataDir]) } : {}),
   parsers: typeParsers,
 });
+// Sessions in UTC, as on PostgreSQL (postgres.ts).
+await db.exec("SET TIME ZONE 'UTC'");
 
 function errorOf(err: unknown): { message: string; code?: string; constraint?: string } {
   if (err instanceof Error) {

@@ -32,7 +32,8 @@ export class PostgresStore implements Store {
     this.#pool = new pg.Pool({
       connectionString: url,
       max: options.max ?? 10,
-      ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
+      // Sessions in UTC: `timestamptz ± interval` and date casts then never depend on the server's zone.
+      options: `-c TimeZone=UTC${options.searchPath ? ` -c search_path=${options.searchPath}` : ""}`,
     });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     this.#pool.on("error", () => {});

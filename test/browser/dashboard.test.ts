@@ -130,6 +130,10 @@ describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
     await page.click('button:has-text("Update the advice")');
     const withCac = await api("/api/metrics/advice?cac=50000");
     await page.waitForFunction(`document.querySelector('[data-testid="retention-share"]')?.textContent === ${JSON.stringify(`${Math.round(Number(withCac.retentionShare) * 100)} %`)}`);
+    // A refresh stays on the page (the server answers index.html) and keeps the CAC entered.
+    await page.reload();
+    await page.waitForSelector('[data-testid="retention-share"]');
+    expect(await page.inputValue("input[inputmode=decimal]")).toBe("500");
   });
 
   it("narrows the Overview to a chosen period", async () => {

@@ -1,16 +1,7 @@
-/** Every table can be downloaded as CSV (RFC 4180: quoted when needed, CRLF line ends). */
+/** Download a table as a CSV file (the text itself: csv-text.ts, which has no DOM and is unit-tested). */
+import { toCsv, type Cell } from "./csv-text.ts";
 
-export type Cell = string | number | null | undefined;
-
-function escape(v: Cell): string {
-  if (v === null || v === undefined) return "";
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function toCsv(header: string[], rows: Cell[][]): string {
-  return [header, ...rows].map((r) => r.map(escape).join(",")).join("\r\n") + "\r\n";
-}
+export type { Cell };
 
 export function downloadCsv(filename: string, header: string[], rows: Cell[][]): void {
   const blob = new Blob([toCsv(header, rows)], { type: "text/csv;charset=utf-8" });

@@ -1,7 +1,7 @@
 /** Retention analytics under /api/metrics (Bearer admin key). Each handler parses its query and calls one report. */
 import { Hono, type Context } from "hono";
 import type { Store } from "../../store/index.ts";
-import { parseInput, type Clock } from "../../shared/index.ts";
+import { AppError, parseInput, type Clock } from "../../shared/index.ts";
 import {
   AdviceQuery,
   CatalogueQuery,
@@ -24,23 +24,35 @@ import {
 import type { KeyAuthenticator } from "../../workspaces/index.ts";
 import { adminAuth, type Env } from "../auth.ts";
 
+/**
+ * The query string as one value per name; a name given twice is refused
+ * (naming it) rather than silently reading one of the values. `many` names
+ * the parameters that may repeat; they come back as arrays.
+ */
+function queryOf(c: Context<Env>, many: string[] = []): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, values] of Object.entries(c.req.queries())) {
+    if (many.includes(name)) out[name] = values;
+    else if (values.length > 1) throw new AppError("invalid_input", `${name}: given ${values.length} times; give it once`, [{ field: name, message: "given more than once" }]);
+    else out[name] = values[0] ?? "";
+  }
+  return out;
+}
+
 export function metricsRoutes(store: Store, clock: Clock, authenticate: KeyAuthenticator): Hono<Env> {
   const app = new Hono<Env>();
   app.use("*", adminAuth(authenticate, store, clock));
   const ws = (c: Context<Env>) => c.get("owner").workspace;
 
-  app.get("/", async (c) => c.json(await headlineReport(store, ws(c), clock, parseInput(HeadlineQuery, c.req.query()))));
-  app.get("/series", async (c) => c.json(await seriesReport(store, ws(c), clock, parseInput(SeriesQuery, c.req.query()))));
-  app.get("/retention", async (c) => c.json(await retentionReport(store, ws(c), clock, parseInput(SeriesQuery, c.req.query()))));
-  app.get("/cohorts", async (c) => c.json(await cohortReport(store, ws(c), clock, parseInput(PeriodQuery, c.req.query()))));
-  app.get("/ladder", async (c) => c.json(await ladderReport(store, ws(c), parseInput(LadderQuery, c.req.query()))));
-  app.get("/intervals", async (c) => {
-    const customer = c.req.queries("customer");
-    return c.json(await intervalsReport(store, ws(c), parseInput(IntervalsQuery, customer ? { customer } : {})));
-  });
+  app.get("/", async (c) => c.json(await headlineReport(store, ws(c), clock, parseInput(HeadlineQuery, queryOf(c)))));
+  app.get("/series", async (c) => c.json(await seriesReport(store, ws(c), clock, parseInput(SeriesQuery, queryOf(c)))));
+  app.get("/retention", async (c) => c.json(await retentionReport(store, ws(c), clock, parseInput(SeriesQuery, queryOf(c)))));
+  app.get("/cohorts", async (c) => c.json(await cohortReport(store, ws(c), clock, parseInput(PeriodQuery, queryOf(c)))));
+  app.get("/ladder", async (c) => c.json(await ladderReport(store, ws(c), parseInput(LadderQuery, queryOf(c)))));
+  app.get("/intervals", async (c) => c.json(await intervalsReport(store, ws(c), parseInput(IntervalsQuery, queryOf(c, ["customer"])))));
   app.get("/channels", async (c) => c.json(await channelReport(store, ws(c), clock)));
-  app.get("/refunds", async (c) => c.json(await refundReport(store, ws(c), clock, parseInput(PeriodQuery, c.req.query()))));
-  app.get("/catalogue", async (c) => c.json(await catalogueReport(store, ws(c), clock, parseInput(CatalogueQuery, c.req.query()))));
-  app.get("/advice", async (c) => c.json(await adviceReport(store, ws(c), clock, parseInput(AdviceQuery, c.req.query()))));
+  app.get("/refunds", async (c) => c.json(await refundReport(store, ws(c), clock, parseInput(PeriodQuery, queryOf(c)))));
+  app.get("/catalogue", async (c) => c.json(await catalogueReport(store, ws(c), clock, parseInput(CatalogueQuery, queryOf(c)))));
+  app.get("/advice", async (c) => c.json(await adviceReport(store, ws(c), clock, parseInput(AdviceQuery, queryOf(c)))));
   return app;
 }

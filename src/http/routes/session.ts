@@ -4,7 +4,16 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Store } from "../../store/index.ts";
 import { AppError, parseInput, type Clock } from "../../shared/index.ts";
 import { AdminLogin, sessionOwner, signIn, signOut } from "../../admins/index.ts";
-import { SESSION_COOKIE } from "../auth.ts";
+import { SESSION_COOKIE, sameToken } from "../auth.ts";
+
+/** The host of an Origin header; `null` (sandboxed frames, data: URLs) and garbage count as another site. */
+function hostOf(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
+}
 import { jsonBody } from "../errors.ts";
 
 export function sessionRoutes(store: Store, clock: Clock): Hono {
@@ -13,7 +22,7 @@ export function sessionRoutes(store: Store, clock: Clock): Hono {
   app.post("/", async (c) => {
     // Login CSRF: a sign-in posted from another site's page is refused.
     const origin = c.req.header("origin");
-    if (origin && new URL(origin).host !== new URL(c.req.url).host) {
+    if (origin !== undefined && hostOf(origin) !== new URL(c.req.url).host) {
       throw new AppError("forbidden", "Origin: sign-in from another site is refused", [{ field: "Origin", message: "another site" }]);
     }
     const session = await signIn(store, parseInput(AdminLogin, await jsonBody(c)), clock.now());
@@ -39,7 +48,7 @@ export function sessionRoutes(store: Store, clock: Clock): Hono {
     const token = getCookie(c, SESSION_COOKIE);
     if (token) {
       const s = await sessionOwner(store, token, clock.now()).catch(() => undefined);
-      if (s && c.req.header("x-csrf-token") !== s.csrfToken) {
+      if (s && !sameToken(c.req.header("x-csrf-token"), s.csrfToken)) {
         throw new AppError("forbidden", "X-CSRF-Token: missing or wrong for this session", [{ field: "X-CSRF-Token", message: "missing or wrong" }]);
       }
       await signOut(store, token);

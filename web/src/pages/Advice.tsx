@@ -15,10 +15,30 @@ const STAGES = [
   { id: "established", label: "Established" },
 ];
 
+/** What the shop entered last time, kept in this browser. */
+const SAVED = "fidelio.advice";
+function saved(): { cacText: string; stage: string } {
+  try {
+    const v: unknown = JSON.parse(localStorage.getItem(SAVED) ?? "{}");
+    if (typeof v === "object" && v !== null) {
+      const cacText = "cacText" in v && typeof v.cacText === "string" ? v.cacText : "";
+      const stage = "stage" in v && typeof v.stage === "string" && STAGES.some((s) => s.id === v.stage) ? v.stage : "";
+      return { cacText, stage };
+    }
+  } catch {
+    // A damaged entry is ignored.
+  }
+  return { cacText: "", stage: "" };
+}
+const appliedOf = (cacText: string, stage: string) => ({
+  ...(cacText !== "" && Number(cacText) >= 0 ? { cac: toMinor(Number(cacText)) } : {}),
+  ...(stage ? { stage } : {}),
+});
+
 export function Advice() {
-  const [cacText, setCacText] = useState("");
-  const [stage, setStage] = useState("");
-  const [applied, setApplied] = useState<{ cac?: number; stage?: string }>({});
+  const [cacText, setCacText] = useState(() => saved().cacText);
+  const [stage, setStage] = useState(() => saved().stage);
+  const [applied, setApplied] = useState<{ cac?: number; stage?: string }>(() => appliedOf(saved().cacText, saved().stage));
   const q = useQuery({ queryKey: ["advice", applied], queryFn: () => api<BudgetAdvice>(`/api/metrics/advice${query({ cac: applied.cac, stage: applied.stage })}`) });
   const cacError = cacText !== "" && !(Number(cacText) >= 0) ? "Enter an amount, e.g. 25 or 25.50" : undefined;
   return (
@@ -28,7 +48,8 @@ export function Advice() {
         onSubmit={(e) => {
           e.preventDefault();
           if (cacError) return;
-          setApplied({ ...(cacText !== "" ? { cac: toMinor(Number(cacText)) } : {}), ...(stage ? { stage } : {}) });
+          localStorage.setItem(SAVED, JSON.stringify({ cacText, stage }));
+          setApplied(appliedOf(cacText, stage));
         }}
       >
         <label>

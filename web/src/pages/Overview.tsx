@@ -22,7 +22,7 @@ const FIGURES: Figure[] = [
   { id: "repeatCustomerRate", label: "Repeat customer rate", value: (m) => m.repeatCustomerRate, show: (v) => pct(v), help: "Customers with 2 or more orders in the period ÷ customers" },
   { id: "purchaseFrequency", label: "Purchase frequency", value: (m) => m.purchaseFrequency, show: (v) => decimal(v), help: "Orders per customer" },
   { id: "averageOrderValue", label: "Average order value", value: (m) => m.averageOrderValue, show: (v) => money(v), help: "Revenue ÷ orders" },
-  { id: "customerValue", label: "Customer value", value: (m) => m.customerValue, show: (v) => money(v), help: "Frequency × AOV: what a customer spent in the period" },
+  { id: "customerValue", label: "Customer value", value: (m) => m.customerValue, show: (v) => money(v), help: "Purchase frequency × average order value" },
   { id: "returningRevenueShare", label: "Revenue from returning customers", value: (m) => m.returningRevenueShare, show: (v) => pct(v), help: "Revenue of orders that are not the customer's first" },
 ];
 
