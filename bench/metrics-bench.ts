@@ -119,8 +119,8 @@ async function overviewInBrowser(store: Store, ws: Workspace, clock: SimulatedCl
       const t = performance.now();
       await page.goto(url);
       // Ready: the headline figures and the month-by-month table (the last data to arrive) are on screen.
-      await page.waitForSelector('[data-testid="metric-customers"]', { timeout: 120_000 });
-      await page.waitForSelector("text=Month by month", { timeout: 120_000 });
+      await page.waitForSelector('[data-testid="metric-customers"]', { timeout: 900_000 });
+      await page.waitForSelector("text=Month by month", { timeout: 900_000 });
       out.push(performance.now() - t);
       await page.close();
     }
