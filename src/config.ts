@@ -21,6 +21,7 @@ const Env = z.object({
   FIDELIO_DEMO: z.enum(["auto", "off"]).optional(),
   FIDELIO_ADMIN_EMAIL: z.email("is not an email address").optional(),
   FIDELIO_ADMIN_PASSWORD: z.string().min(12, "at least 12 characters").optional(),
+  FIDELIO_PUBLIC_URL: z.url("must be a URL such as https://fidelio.example.com").optional(),
 });
 
 export interface Config {
@@ -39,6 +40,8 @@ export interface Config {
   demo: "auto" | "off";
   /** The dashboard admin created at first start (when there is none). */
   firstAdmin: { email: string; password: string | undefined };
+  /** The address people use when a proxy sits in front (https → Secure cookies). */
+  publicUrl: string | undefined;
 }
 
 export interface ConfigOverrides {
@@ -75,5 +78,6 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     maxBodyBytes: e.FIDELIO_MAX_BODY_BYTES ?? 500 * 1024,
     demo: e.FIDELIO_DEMO ?? "auto",
     firstAdmin: { email: e.FIDELIO_ADMIN_EMAIL ?? "admin@fidelio.local", password: e.FIDELIO_ADMIN_PASSWORD },
+    publicUrl: e.FIDELIO_PUBLIC_URL,
   };
 }

@@ -59,6 +59,7 @@ export async function startServer(f: Fidelio): Promise<{ url: string; close: () 
     workspace: f.workspace,
     maxBodyBytes: f.config.maxBodyBytes,
     shopifyWebhookSecret: f.config.shopifyWebhookSecret,
+    publicUrl: f.config.publicUrl,
   });
   const server = await serve(app, f.config.port, f.config.host);
   const host = f.config.host === "0.0.0.0" || f.config.host === "::" ? "localhost" : f.config.host;

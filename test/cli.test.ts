@@ -83,6 +83,14 @@ describe("fidelio admins", () => {
     const again = await fidelio(["admins", "create", "--email", "ops@shop.example", "--password", "another long password"]);
     expect(again.code).toBe(6);
     expect(again.stderr.trim()).toBe("fidelio: email: an admin ops@shop.example already exists");
+    const piped = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      const child = execFile(process.execPath, [bin, "admins", "create", "--email", "piped@shop.example", "--password-stdin", "--json"], { env }, (err, stdout) =>
+        resolve({ code: err && "code" in err && typeof err.code === "number" ? err.code : err ? 1 : 0, stdout }),
+      );
+      child.stdin?.end("a password from standard input\n");
+    });
+    expect(piped.code).toBe(0);
+    expect(JSON.parse(piped.stdout)).toEqual({ email: "piped@shop.example" }); // nothing generated, nothing printed
     const short = await fidelio(["admins", "create", "--email", "new@shop.example", "--password", "short"]);
     expect(short.code).toBe(2);
     expect(short.stderr.trim()).toBe("fidelio: password: must be at least 12 characters");

@@ -57,7 +57,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: { maxBodyBytes?: number; shopifySecret?: string | null; clock?: SimulatedClock; webDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(options: { maxBodyBytes?: number; shopifySecret?: string | null; clock?: SimulatedClock; webDir?: string; publicUrl?: string } = {}): Promise<TestServer> {
   const t = await openTestStore();
   const workspace = await ensureWorkspace(t.store, "default", "EUR");
   const adminKey = await createApiKey(t.store, workspace, "admin");
@@ -71,6 +71,7 @@ export async function startTestServer(options: { maxBodyBytes?: number; shopifyS
     maxBodyBytes: options.maxBodyBytes ?? 500 * 1024,
     shopifyWebhookSecret: shopifySecret,
     ...(options.webDir ? { webDir: options.webDir } : {}),
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
   });
   const server = await serve(app, 0, "127.0.0.1");
   return {

@@ -8,8 +8,10 @@ import type { Queryable } from "../store/index.ts";
 import { AppError, randomToken, sha256Hex } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
+import type { SignInLimiter } from "./sign-in-limit.ts";
 
 export { hashPassword, verifyPassword };
+export { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, type SignInLimits } from "./sign-in-limit.ts";
 
 /** How long a session lasts without signing in again. */
 export const SESSION_DAYS = 14;
@@ -70,13 +72,23 @@ export function generatePassword(): string {
  * give the same answer, after the same work, so the answer does not tell
  * which accounts exist.
  */
-export async function signIn(db: Queryable, login: AdminLogin, now: Date): Promise<AdminSession> {
+export async function signIn(
+  db: Queryable,
+  login: AdminLogin,
+  now: Date,
+  guard?: { limiter: SignInLimiter; address: string | undefined },
+): Promise<AdminSession> {
+  guard?.limiter.check(login.email, guard.address, now);
   const [u] = await db.query<{ id: number; email: string; password_hash: string; workspace_id: string }>(
     "SELECT id, email, password_hash, workspace_id FROM admin_users WHERE email = $1",
     [login.email],
   );
   const ok = await verifyPassword(login.password, u?.password_hash ?? DUMMY_HASH);
-  if (!u || !ok) throw new AppError("unauthorized", "wrong email or password");
+  if (!u || !ok) {
+    guard?.limiter.failed(login.email, guard.address, now);
+    throw new AppError("unauthorized", "wrong email or password");
+  }
+  guard?.limiter.succeeded(login.email);
   const token = randomToken("fs_", 32);
   const csrfToken = randomToken("", 24);
   const expiresAt = new Date(now.getTime() + SESSION_DAYS * 86_400_000);

@@ -86,6 +86,17 @@ async function runServer(o: { dataDir?: string; port?: number; host?: string }, 
   }
 }
 
+async function firstLineOfStdin(): Promise<string> {
+  let text = "";
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes("\n")) break;
+  }
+  const line = text.split(/\r?\n/)[0] ?? "";
+  if (line === "") throw new AppError("invalid_input", "--password-stdin: standard input is empty", [{ field: "password", message: "empty" }]);
+  return line;
+}
+
 const program = new Command();
 program.name("fidelio").description("Self-hosted retention marketing for online shops").showHelpAfterError();
 const dataDirOption = ["--data-dir <dir>", "folder of the embedded database (default ./.fidelio, or FIDELIO_DATA_DIR)"] as const;
@@ -186,14 +197,16 @@ admins
   .command("create")
   .description("create a dashboard admin; prints the password once when none is given")
   .requiredOption("--email <email>", "their email, used to sign in")
-  .option("--password <password>", "at least 12 characters (default: a generated one, printed)")
+  .option("--password <password>", "at least 12 characters (default: a generated one, printed); visible to other users in `ps`, prefer --password-stdin")
+  .option("--password-stdin", "read the password from the first line of standard input")
   .option("--json", "as JSON")
   .option(...dataDirOption)
-  .action(async (o: { email: string; password?: string; json?: boolean; dataDir?: string }) => {
+  .action(async (o: { email: string; password?: string; passwordStdin?: boolean; json?: boolean; dataDir?: string }) => {
+    const given = o.passwordStdin ? await firstLineOfStdin() : o.password;
     await withFidelio(o, async (f) => {
-      const password = o.password ?? generatePassword();
+      const password = given ?? generatePassword();
       const a = await createAdmin(f.store, f.workspace, { email: o.email, password }, f.clock.now());
-      const shown = o.password ? undefined : password;
+      const shown = given ? undefined : password;
       if (o.json) console.log(JSON.stringify({ email: a.email, ...(shown ? { password: shown } : {}) }));
       else console.log(`admin ${a.email} created${shown ? `; password (shown once): ${shown}` : ""}`);
     });

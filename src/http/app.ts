@@ -29,6 +29,8 @@ export interface AppDeps {
   shopifyWebhookSecret: string | undefined;
   /** The built dashboard (default: web/dist of this package). */
   webDir?: string;
+  /** The URL people reach the server at, when a proxy sits in front (FIDELIO_PUBLIC_URL). */
+  publicUrl?: string | undefined;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -54,7 +56,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/api/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
   const authenticate = keyAuthenticator(deps.store, deps.clock);
   app.route("/v1", trackingRoutes(deps.store, deps.clock, authenticate));
-  app.route("/api/session", sessionRoutes(deps.store, deps.clock));
+  app.route("/api/session", sessionRoutes(deps.store, deps.clock, deps.publicUrl));
   app.route("/api/metrics", metricsRoutes(deps.store, deps.clock, authenticate));
   app.route("/api", adminRoutes(deps.store, deps.clock, authenticate));
   app.route("/webhooks", webhookRoutes(deps.store, deps.clock, deps.workspace, deps.shopifyWebhookSecret));

@@ -15,7 +15,7 @@ export function errorResponse(c: Context, err: unknown): Response {
 
 function statusOf(e: AppError): ContentfulStatusCode {
   const s = httpStatusOf[e.code];
-  return s === 400 || s === 401 || s === 403 || s === 404 || s === 409 || s === 413 || s === 422 || s === 423 || s === 503 ? s : 500;
+  return s === 400 || s === 401 || s === 403 || s === 404 || s === 409 || s === 413 || s === 422 || s === 423 || s === 429 || s === 503 ? s : 500;
 }
 
 /** Reads a JSON body, naming the problem when it is not JSON. */

@@ -97,11 +97,40 @@ describe("using the session", () => {
     expect((await fetch(`${s.url}/api/metrics`, { headers: { cookie: lc } })).status).toBe(401);
   });
 
+  it("stops guessing: after 10 wrong passwords for an email, even the right one waits out the window", async () => {
+    const target = "guess@shop.example";
+    await createAdmin(s.store, s.workspace, { email: target, password }, s.clock.now());
+    for (let i = 0; i < 10; i++) expect((await signIn({ email: target, password: `wrong ${i}` })).res.status).toBe(401);
+    const blocked = await signIn({ email: target, password });
+    expect(blocked.res.status).toBe(429);
+    expect(blocked.json).toMatchObject({ error: { code: "rate_limited", message: expect.stringContaining("try again in") } });
+    expect(blocked.cookie).toBe("");
+    s.clock.advance(16 * 60_000);
+    expect((await signIn({ email: target, password })).res.status).toBe(200);
+  });
+
   it("a malformed path is a 404, not a crash", async () => {
     expect((await fetch(`${s.url}/%E0%A4%A.js`)).status).toBe(404);
   });
 
   it("a forged cookie is refused", async () => {
     expect((await fetch(`${s.url}/api/metrics`, { headers: { cookie: "fidelio_session=fs_forged" } })).status).toBe(401);
+  });
+});
+
+describe("behind a TLS-terminating proxy (FIDELIO_PUBLIC_URL)", () => {
+  it("marks the cookie Secure and checks Origin against the public address", async () => {
+    const proxied = await startTestServer({ publicUrl: "https://fidelio.shop.example" });
+    try {
+      await createAdmin(proxied.store, proxied.workspace, { email, password }, proxied.clock.now());
+      const post = (origin: string) =>
+        fetch(`${proxied.url}/api/session`, { method: "POST", headers: { "content-type": "application/json", origin }, body: JSON.stringify({ email, password }) });
+      expect((await post(proxied.url)).status).toBe(403); // the inner address is not where people come from
+      const ok = await post("https://fidelio.shop.example");
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get("set-cookie")).toContain("Secure");
+    } finally {
+      await proxied.close();
+    }
   });
 });

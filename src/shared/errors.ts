@@ -13,6 +13,7 @@ export type ErrorCode =
   | "payload_too_large"
   | "not_configured"
   | "busy"
+  | "rate_limited"
   | "internal";
 
 export interface FieldIssue {
@@ -43,6 +44,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   payload_too_large: 413,
   not_configured: 503,
   busy: 423,
+  rate_limited: 429,
   internal: 500,
 };
 
@@ -56,6 +58,7 @@ export const exitCodeOf: Record<ErrorCode, number> = {
   payload_too_large: 2,
   not_configured: 7,
   busy: 8,
+  rate_limited: 9,
   internal: 1,
 };
 

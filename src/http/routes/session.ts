@@ -3,7 +3,9 @@ import { Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Store } from "../../store/index.ts";
 import { AppError, parseInput, type Clock } from "../../shared/index.ts";
-import { AdminLogin, sessionOwner, signIn, signOut } from "../../admins/index.ts";
+import { AdminLogin, SignInLimiter, sessionOwner, signIn, signOut } from "../../admins/index.ts";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import type { Context } from "hono";
 import { SESSION_COOKIE, sameToken } from "../auth.ts";
 
 /** The host of an Origin header; `null` (sandboxed frames, data: URLs) and garbage count as another site. */
@@ -16,21 +18,36 @@ function hostOf(origin: string): string | undefined {
 }
 import { jsonBody } from "../errors.ts";
 
-export function sessionRoutes(store: Store, clock: Clock): Hono {
+/** The client's address, for the sign-in limits (absent when the app runs outside the Node server). */
+function addressOf(c: Context): string | undefined {
+  try {
+    return getConnInfo(c).remote.address;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `publicUrl` (FIDELIO_PUBLIC_URL) is the address people use, when it is not
+ * the one the server sees (behind a TLS-terminating proxy): sign-in's Origin
+ * check compares with its host, and the cookie is Secure when it is https.
+ */
+export function sessionRoutes(store: Store, clock: Clock, publicUrl?: string, limiter = new SignInLimiter()): Hono {
   const app = new Hono();
+  const publicOf = (c: Context) => new URL(publicUrl ?? c.req.url);
 
   app.post("/", async (c) => {
     // Login CSRF: a sign-in posted from another site's page is refused.
     const origin = c.req.header("origin");
-    if (origin !== undefined && hostOf(origin) !== new URL(c.req.url).host) {
+    if (origin !== undefined && hostOf(origin) !== publicOf(c).host) {
       throw new AppError("forbidden", "Origin: sign-in from another site is refused", [{ field: "Origin", message: "another site" }]);
     }
-    const session = await signIn(store, parseInput(AdminLogin, await jsonBody(c)), clock.now());
+    const session = await signIn(store, parseInput(AdminLogin, await jsonBody(c)), clock.now(), { limiter, address: addressOf(c) });
     setCookie(c, SESSION_COOKIE, session.token, {
       httpOnly: true,
       sameSite: "Strict",
       path: "/",
-      secure: new URL(c.req.url).protocol === "https:",
+      secure: publicOf(c).protocol === "https:",
       // Max-Age, not Expires: the browser counts from its own clock, the server checks expiry with its own.
       maxAge: Math.max(0, Math.floor((session.expiresAt.getTime() - clock.now().getTime()) / 1000)),
     });
