@@ -64,18 +64,28 @@ describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
     await page.screenshot({ path: `${shots}dashboard-overview.png`, fullPage: true });
   });
 
-  it("shows on the Overview the headline figures the API gives", async () => {
-    const m = await api("/api/metrics?compare=previous");
+  /** The period the Overview shows (it opens on the last 12 months), as `from=…&to=…`. */
+  const shownPeriod = async () => {
+    const m = /^(\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})/.exec((await page.textContent('[data-testid="period"]')) ?? "");
+    return `from=${m?.[1] ?? ""}&to=${m?.[2] ?? ""}`;
+  };
+
+  it("shows on the Overview the headline figures the API gives, with the period before", async () => {
+    const period = await shownPeriod();
+    expect(period).toMatch(/^from=2025-\d\d-\d\d&to=2026-06-01$/); // the server's today
+    const m = await api(`/api/metrics?${period}&compare=previous`);
     for (const key of ["customers", "orders", "revenue", "repeatCustomerRate", "purchaseFrequency", "averageOrderValue", "customerValue", "returningRevenueShare"]) {
       const shown = await page.getAttribute(`[data-testid="metric-${key}"]`, "data-value");
       expect(Number(shown), key).toBeCloseTo(Number(m[key]), 9);
     }
     expect(await page.textContent('[data-testid="metric-customers"] .value')).toBe(Number(m.customers).toLocaleString("en"));
     expect(await page.textContent('[data-testid="period"]')).toContain(`${String(m.from)} to ${String(m.to)}`);
+    // Compared with the 12 months before: the demo shop grew, so revenue is up.
+    expect(await page.textContent('[data-testid="metric-revenue"] .delta')).toMatch(/^▲ \d/);
   });
 
   it("downloads the month-by-month table as CSV", async () => {
-    const series = await api("/api/metrics/series?unit=month");
+    const series = await api(`/api/metrics/series?unit=month&${await shownPeriod()}`);
     const points = Array.isArray(series.points) ? series.points : [];
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV" }).click()]);
     expect(download.suggestedFilename()).toBe("fidelio-months.csv");
@@ -89,6 +99,7 @@ describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
   });
 
   it("opens every page, each matching the API", async () => {
+    const period = await shownPeriod(); // the picker's period applies to Cohorts, Refunds and Catalogue too
     const open = async (path: string, ready: string) => {
       await page.click(`nav a[href="${path}"]`);
       await page.waitForSelector(ready);
@@ -96,7 +107,7 @@ describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
     };
 
     await open("/cohorts", '[data-testid="cohort-table"]');
-    const cohorts = await api("/api/metrics/cohorts");
+    const cohorts = await api(`/api/metrics/cohorts?${period}`);
     const rows = Array.isArray(cohorts.cohorts) ? cohorts.cohorts : [];
     expect(await page.locator("[data-cohort]").count()).toBe(rows.length);
     const first: unknown = rows[0];
@@ -116,11 +127,11 @@ describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
     expect(await page.locator("table tbody tr").count()).toBe(n);
 
     await open("/refunds", '[data-testid="metric-orderRefundRate"]');
-    const refunds = await api("/api/metrics/refunds");
+    const refunds = await api(`/api/metrics/refunds?${period}`);
     expect(Number(await page.getAttribute('[data-testid="metric-orderRefundRate"]', "data-value"))).toBeCloseTo(Number(refunds.orderRefundRate), 9);
 
     await open("/catalogue", '[data-testid="metric-replenishableShare"]');
-    const catalogue = await api("/api/metrics/catalogue?limit=100");
+    const catalogue = await api(`/api/metrics/catalogue?limit=100&${period}`);
     expect(Number(await page.getAttribute('[data-testid="metric-replenishableShare"]', "data-value"))).toBeCloseTo(Number(catalogue.replenishableShare), 9);
 
     await open("/advice", '[data-testid="retention-share"]');

@@ -34,7 +34,7 @@ function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [failure, setFailure] = useState<unknown>();
   const [path, go] = usePath();
-  const [period, setPeriod] = useState<PeriodChoice>(presets().find((p) => p.label === "All time") ?? { label: "All time" });
+  const [period, setPeriod] = useState<PeriodChoice>(presets().find((p) => p.label === "Last 12 months") ?? { label: "All time" });
 
   const adopt = (s: Session) => {
     setCsrfToken(s.csrfToken);
