@@ -1,0 +1,46 @@
+/**
+ * models — the maths of customer-base models (BG/NBD for transactions,
+ * Gamma-Gamma for spend) as pure functions. Front door: other modules
+ * import only this file. See README.md.
+ */
+export {
+  bgNbdCustomerLogLikelihood,
+  bgNbdLogLikelihood,
+  expectedPurchases,
+  expectedPurchasesDirect,
+  expectedPurchasesNewCustomer,
+  fitBgNbd,
+  probabilityAlive,
+  type BgNbdParams,
+  type FitOptions,
+  type FitResult,
+  type RfmCustomer,
+} from "./bg-nbd.ts";
+export {
+  expectedAverageSpend,
+  fitGammaGamma,
+  gammaGammaCustomerLogLikelihood,
+  gammaGammaLogLikelihood,
+  type GammaGammaParams,
+  type SpendCustomer,
+} from "./gamma-gamma.ts";
+export {
+  invertSymmetricPositiveDefinite,
+  logParameterStandardErrors,
+  minimise,
+  nelderMead,
+  numericalHessian,
+  type MinimiseOptions,
+  type MinimumResult,
+  type NelderMeadOptions,
+  type StandardErrors,
+} from "./optimise.ts";
+export { hyp2f1, lgammacor, lnBeta, lnGamma, logAddExp, type Hyp2f1Options } from "./special.ts";
+export {
+  dayNumber,
+  summarisePurchases,
+  type CustomerSummary,
+  type Purchase,
+  type SummaryOptions,
+  type TimeUnit,
+} from "./summaries.ts";

@@ -1,0 +1,283 @@
+/**
+ * Derivative-free minimisation (Nelder & Mead 1965, "A simplex method for
+ * function minimization", Computer Journal 7(4)), with the standard
+ * coefficients (reflection 1, expansion 2, contraction ½, shrink ½) as in
+ * Lagarias et al. 1998 (SIAM J. Optim. 9(1)), plus restarts, and a
+ * finite-difference Hessian for standard errors.
+ *
+ * Why Nelder–Mead: the model likelihoods are smooth but their gradients need
+ * digamma functions and 2F1 derivatives; a simplex method on 3–4 parameters
+ * is fast enough (a few thousand evaluations) and has no gradient to get
+ * wrong. Restarting from the best point rebuilds a fresh simplex, which
+ * cures the known failure of a collapsed simplex (McKinnon 1998).
+ */
+
+export interface NelderMeadOptions {
+  /** Stop when max |f_i − f_best| over the simplex is below this (default 1e-10). */
+  fTolerance?: number;
+  /** …and the simplex diameter (max-norm) is below this (default 1e-8). */
+  xTolerance?: number;
+  /** Evaluation budget per run (default 20 000). */
+  maxEvaluations?: number;
+  /** Initial simplex step along each axis (default 0.5). */
+  step?: number;
+}
+
+export interface MinimumResult {
+  x: number[];
+  f: number;
+  iterations: number;
+  evaluations: number;
+  converged: boolean;
+}
+
+function safe(f: (x: number[]) => number): (x: number[]) => number {
+  // A non-finite value (overflow, domain error) is treated as +∞ so the
+  // simplex moves away from it instead of being poisoned by NaN comparisons.
+  return (x) => {
+    const v = f(x);
+    return Number.isFinite(v) ? v : Infinity;
+  };
+}
+
+/** One Nelder–Mead run from x0. */
+export function nelderMead(fn: (x: number[]) => number, x0: number[], options: NelderMeadOptions = {}): MinimumResult {
+  const f = safe(fn);
+  const n = x0.length;
+  const fTol = options.fTolerance ?? 1e-10;
+  const xTol = options.xTolerance ?? 1e-8;
+  const maxEval = options.maxEvaluations ?? 20_000;
+  const step = options.step ?? 0.5;
+
+  let evaluations = 0;
+  const evaluate = (x: number[]): number => {
+    evaluations++;
+    return f(x);
+  };
+
+  interface Vertex {
+    x: number[];
+    f: number;
+  }
+  const simplex: Vertex[] = [{ x: [...x0], f: evaluate(x0) }];
+  for (let i = 0; i < n; i++) {
+    const x = [...x0];
+    x[i] = (x[i] ?? 0) + step;
+    simplex.push({ x, f: evaluate(x) });
+  }
+
+  const combine = (a: number[], b: number[], t: number): number[] =>
+    // a + t (b − a)
+    a.map((ai, i) => ai + t * ((b[i] ?? 0) - ai));
+
+  let iterations = 0;
+  let converged = false;
+  while (evaluations < maxEval) {
+    simplex.sort((u, v) => u.f - v.f);
+    const best = simplex[0];
+    const worst = simplex[n];
+    const second = simplex[n - 1];
+    if (!best || !worst || !second) break;
+
+    let fSpread = 0;
+    let xSpread = 0;
+    for (const v of simplex) {
+      fSpread = Math.max(fSpread, Math.abs(v.f - best.f));
+      for (let i = 0; i < n; i++) xSpread = Math.max(xSpread, Math.abs((v.x[i] ?? 0) - (best.x[i] ?? 0)));
+    }
+    if (fSpread <= fTol && xSpread <= xTol) {
+      converged = true;
+      break;
+    }
+    iterations++;
+
+    const centroid = new Array<number>(n).fill(0);
+    for (let k = 0; k < n; k++) {
+      const v = simplex[k];
+      if (!v) continue;
+      for (let i = 0; i < n; i++) centroid[i] = (centroid[i] ?? 0) + (v.x[i] ?? 0) / n;
+    }
+
+    const xr = combine(centroid, worst.x, -1);
+    const fr = evaluate(xr);
+    if (fr < best.f) {
+      const xe = combine(centroid, worst.x, -2);
+      const fe = evaluate(xe);
+      simplex[n] = fe < fr ? { x: xe, f: fe } : { x: xr, f: fr };
+      continue;
+    }
+    if (fr < second.f) {
+      simplex[n] = { x: xr, f: fr };
+      continue;
+    }
+    // Contraction: outside if the reflected point beat the worst, else inside.
+    const outside = fr < worst.f;
+    const xc = outside ? combine(centroid, worst.x, -0.5) : combine(centroid, worst.x, 0.5);
+    const fc = evaluate(xc);
+    if (outside ? fc <= fr : fc < worst.f) {
+      simplex[n] = { x: xc, f: fc };
+      continue;
+    }
+    // Shrink towards the best vertex.
+    for (let k = 1; k <= n; k++) {
+      const v = simplex[k];
+      if (!v) continue;
+      const xs = combine(best.x, v.x, 0.5);
+      simplex[k] = { x: xs, f: evaluate(xs) };
+    }
+  }
+  simplex.sort((u, v) => u.f - v.f);
+  const best = simplex[0];
+  if (!best) throw new Error("nelderMead: empty simplex");
+  return { x: best.x, f: best.f, iterations, evaluations, converged };
+}
+
+export interface MinimiseOptions extends NelderMeadOptions {
+  /** Restarts from the best point after each run (default 3). */
+  restarts?: number;
+}
+
+/**
+ * Minimise from several starting points; each start is run, then restarted
+ * from its own optimum (fresh simplex) until a restart no longer improves f
+ * by more than fTolerance. Returns the best over all starts; `converged`
+ * means that run's last simplex met the tolerances and the last restart
+ * found no improvement.
+ */
+export function minimise(fn: (x: number[]) => number, starts: number[][], options: MinimiseOptions = {}): MinimumResult {
+  const restarts = options.restarts ?? 3;
+  const fTol = options.fTolerance ?? 1e-10;
+  let overall: MinimumResult | undefined;
+  let totalIterations = 0;
+  let totalEvaluations = 0;
+  for (const start of starts) {
+    let run = nelderMead(fn, start, options);
+    totalIterations += run.iterations;
+    totalEvaluations += run.evaluations;
+    let settled = false;
+    for (let k = 0; k < restarts; k++) {
+      const again = nelderMead(fn, run.x, { ...options, step: Math.min(options.step ?? 0.5, 0.1) });
+      totalIterations += again.iterations;
+      totalEvaluations += again.evaluations;
+      const improved = again.f < run.f - Math.max(fTol, 1e-12 * Math.abs(run.f));
+      if (again.f <= run.f) run = again;
+      if (!improved) {
+        settled = true;
+        break;
+      }
+    }
+    const result = { ...run, converged: run.converged && settled };
+    if (!overall || result.f < overall.f) overall = result;
+  }
+  if (!overall) throw new Error("minimise: no starting point");
+  return { ...overall, iterations: totalIterations, evaluations: totalEvaluations };
+}
+
+/**
+ * Hessian of f at x by central differences (Dennis & Schnabel 1983, §5.6):
+ * diagonal (f(x+h) − 2f(x) + f(x−h)) / h², off-diagonal from the four points
+ * (±h_i, ±h_j). Step h_i = ε^{1/4} · max(1, |x_i|) with ε the machine
+ * epsilon, the usual balance of truncation and rounding error for second
+ * differences.
+ */
+export function numericalHessian(fn: (x: number[]) => number, x: number[]): number[][] {
+  const n = x.length;
+  const h = x.map((xi) => Math.pow(Number.EPSILON, 0.25) * Math.max(1, Math.abs(xi)));
+  const at = (di: number, si: number, dj: number, sj: number): number => {
+    const y = [...x];
+    y[di] = (y[di] ?? 0) + si * (h[di] ?? 0);
+    y[dj] = (y[dj] ?? 0) + sj * (h[dj] ?? 0);
+    return fn(y);
+  };
+  const f0 = fn(x);
+  const H: number[][] = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (let i = 0; i < n; i++) {
+    const hi = h[i] ?? 0;
+    const row = H[i];
+    if (!row) continue;
+    const fp = at(i, 1, i, 0);
+    const fm = at(i, -1, i, 0);
+    row[i] = (fp - 2 * f0 + fm) / (hi * hi);
+    for (let j = 0; j < i; j++) {
+      const hj = h[j] ?? 0;
+      const v = (at(i, 1, j, 1) - at(i, 1, j, -1) - at(i, -1, j, 1) + at(i, -1, j, -1)) / (4 * hi * hj);
+      row[j] = v;
+      const other = H[j];
+      if (other) other[i] = v;
+    }
+  }
+  return H;
+}
+
+/**
+ * Inverse of a symmetric matrix by Cholesky factorisation, or undefined when
+ * the matrix is not (numerically) positive definite — for a negative
+ * log-likelihood Hessian that means the optimum is flat or a saddle and
+ * standard errors do not exist.
+ */
+export function invertSymmetricPositiveDefinite(A: number[][]): number[][] | undefined {
+  const n = A.length;
+  const L: number[][] = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  const get = (M: number[][], i: number, j: number): number => M[i]?.[j] ?? 0;
+  const set = (M: number[][], i: number, j: number, v: number): void => {
+    const row = M[i];
+    if (row) row[j] = v;
+  };
+  let maxDiag = 0;
+  for (let i = 0; i < n; i++) maxDiag = Math.max(maxDiag, Math.abs(get(A, i, i)));
+  for (let j = 0; j < n; j++) {
+    let d = get(A, j, j);
+    for (let k = 0; k < j; k++) d -= get(L, j, k) ** 2;
+    // Relative threshold: a pivot lost in rounding is not positive.
+    if (!(d > 1e-12 * maxDiag)) return undefined;
+    const ljj = Math.sqrt(d);
+    set(L, j, j, ljj);
+    for (let i = j + 1; i < n; i++) {
+      let s = get(A, i, j);
+      for (let k = 0; k < j; k++) s -= get(L, i, k) * get(L, j, k);
+      set(L, i, j, s / ljj);
+    }
+  }
+  // Invert L (lower triangular), then A⁻¹ = L⁻ᵀ L⁻¹.
+  const Li: number[][] = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (let i = 0; i < n; i++) {
+    set(Li, i, i, 1 / get(L, i, i));
+    for (let j = 0; j < i; j++) {
+      let s = 0;
+      for (let k = j; k < i; k++) s += get(L, i, k) * get(Li, k, j);
+      set(Li, i, j, -s / get(L, i, i));
+    }
+  }
+  const inv: number[][] = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let k = i; k < n; k++) s += get(Li, k, i) * get(Li, k, j);
+      set(inv, i, j, s);
+      set(inv, j, i, s);
+    }
+  }
+  return inv;
+}
+
+export interface StandardErrors {
+  /** Standard errors of the natural parameters θ = exp(φ); NaN when not available. */
+  standardErrors: number[];
+  /** Covariance of φ = ln θ (inverse Hessian), when positive definite. */
+  logCovariance: number[][] | undefined;
+  /** False when the Hessian is not positive definite (flat likelihood / saddle). */
+  hessianPositiveDefinite: boolean;
+}
+
+/**
+ * Standard errors by the observed information: Cov(φ̂) ≈ H⁻¹ with H the
+ * Hessian of −LL in φ = ln θ, then the delta method, se(θ̂_i) = θ̂_i · se(φ̂_i)
+ * since dθ/dφ = θ.
+ */
+export function logParameterStandardErrors(negLogLik: (phi: number[]) => number, phiHat: number[]): StandardErrors {
+  const H = numericalHessian(negLogLik, phiHat);
+  const inv = invertSymmetricPositiveDefinite(H);
+  if (!inv) return { standardErrors: phiHat.map(() => NaN), logCovariance: undefined, hessianPositiveDefinite: false };
+  const standardErrors = phiHat.map((phi, i) => Math.exp(phi) * Math.sqrt(inv[i]?.[i] ?? NaN));
+  return { standardErrors, logCovariance: inv, hessianPositiveDefinite: true };
+}

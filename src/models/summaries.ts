@@ -1,0 +1,103 @@
+/**
+ * From a purchase log to the per-customer "RFM" summaries the BG/NBD and
+ * Gamma-Gamma models take (Fader, Hardie & Lee 2005, §2 and §5; Fader &
+ * Hardie 2013, "The Gamma-Gamma Model of Monetary Value").
+ *
+ * Conventions, chosen to reproduce the canonical CDNOW summary that Hardie
+ * publishes with the paper:
+ * - A customer's purchases on the same day are ONE transaction (amounts
+ *   summed): the model counts purchase occasions, and the log's time
+ *   resolution is one day.
+ * - Times are measured from the customer's first purchase: t_x = time of the
+ *   last purchase within calibration, T = calibration end − first purchase,
+ *   both divided by the unit (1 day or 7 days). The calibration end is a day
+ *   number, included: a purchase on that day counts, and T is measured to
+ *   that day (for CDNOW, a first purchase on 1997-01-01 and an end on
+ *   1997-09-30 give T = 272/7 = 38.86 weeks, the value in the paper's data).
+ * - x = number of repeat transactions (transactions after the first).
+ * - m_x = mean value of the x repeat transactions (0 when x = 0); the first
+ *   purchase is excluded, as in Fader & Hardie's Gamma-Gamma note, because
+ *   the spend model is fitted on repeat purchases only.
+ * - Customers whose first purchase is after the calibration end are left out;
+ *   purchases after the end are ignored.
+ */
+
+export interface Purchase {
+  customerId: string;
+  /** Whole days since an epoch (any fixed origin). */
+  day: number;
+  amount: number;
+}
+
+export type TimeUnit = "day" | "week";
+
+export interface SummaryOptions {
+  /** Last day of the calibration period (same epoch as Purchase.day), included. */
+  calibrationEnd: number;
+  unit: TimeUnit;
+}
+
+export interface CustomerSummary {
+  customerId: string;
+  /** Number of repeat transactions in calibration. */
+  x: number;
+  /** Time of the last transaction, from the first, in units. 0 when x = 0. */
+  t_x: number;
+  /** Time from the first transaction to the end of calibration, in units. */
+  T: number;
+  /** Mean value of the repeat transactions (0 when x = 0). */
+  m_x: number;
+  /** Day of the first purchase. */
+  firstDay: number;
+}
+
+const UNIT_DAYS: Record<TimeUnit, number> = { day: 1, week: 7 };
+
+/** Day number (days since 1970-01-01, UTC) of a calendar date "YYYY-MM-DD" or "YYYYMMDD". */
+export function dayNumber(date: string): number {
+  const m = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(date);
+  if (!m) throw new RangeError(`not a date: ${date}`);
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return Math.round(ms / 86_400_000);
+}
+
+/**
+ * Summaries sorted by customerId. Non-integer days are floored to the day
+ * (same-day merging is by whole day).
+ */
+export function summarisePurchases(purchases: readonly Purchase[], options: SummaryOptions): CustomerSummary[] {
+  const unit = UNIT_DAYS[options.unit];
+  const end = options.calibrationEnd;
+  // customer → day → summed amount
+  const byCustomer = new Map<string, Map<number, number>>();
+  for (const p of purchases) {
+    const day = Math.floor(p.day);
+    if (day > end) continue;
+    let days = byCustomer.get(p.customerId);
+    if (!days) {
+      days = new Map();
+      byCustomer.set(p.customerId, days);
+    }
+    days.set(day, (days.get(day) ?? 0) + p.amount);
+  }
+  const out: CustomerSummary[] = [];
+  for (const [customerId, days] of byCustomer) {
+    const sorted = [...days.keys()].sort((u, v) => u - v);
+    const first = sorted[0];
+    const last = sorted[sorted.length - 1];
+    if (first === undefined || last === undefined) continue;
+    const x = sorted.length - 1;
+    let repeatTotal = 0;
+    for (let i = 1; i < sorted.length; i++) repeatTotal += days.get(sorted[i] ?? first) ?? 0;
+    out.push({
+      customerId,
+      x,
+      t_x: (last - first) / unit,
+      T: (end - first) / unit,
+      m_x: x > 0 ? repeatTotal / x : 0,
+      firstDay: first,
+    });
+  }
+  out.sort((u, v) => (u.customerId < v.customerId ? -1 : u.customerId > v.customerId ? 1 : 0));
+  return out;
+}
