@@ -44,3 +44,4 @@ export {
   type SummaryOptions,
   type TimeUnit,
 } from "./summaries.ts";
+export { RFM_SEGMENTS, rfmScores, rfmSegment, type RfmInput, type RfmScore, type RfmSegment } from "./rfm.ts";
