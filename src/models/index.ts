@@ -1,5 +1,5 @@
 /**
- * models — the maths of customer-base models (BG/NBD for transactions,
+ * models — the maths of customer-base models (BG/NBD and Pareto/NBD for transactions,
  * Gamma-Gamma for spend) as pure functions. Front door: other modules
  * import only this file. See README.md.
  */
@@ -45,3 +45,12 @@ export {
   type TimeUnit,
 } from "./summaries.ts";
 export { RFM_SEGMENTS, rfmScores, rfmSegment, type RfmInput, type RfmScore, type RfmSegment } from "./rfm.ts";
+export {
+  fitParetoNbd,
+  paretoNbdCustomerLogLikelihood,
+  paretoNbdExpectedPurchases,
+  paretoNbdExpectedPurchasesNewCustomer,
+  paretoNbdLogLikelihood,
+  paretoNbdProbabilityAlive,
+  type ParetoNbdParams,
+} from "./pareto-nbd.ts";
