@@ -121,6 +121,16 @@ describe("fidelio metrics", () => {
     expect(html).toContain("€78.90"); // the revenue of orders.csv, as above
   });
 
+  it("fits the models, and says when the data is too thin to trust", async () => {
+    const r = await fidelio(["models", "fit", "--json"]);
+    expect(r.code).toBe(0);
+    const report: unknown = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ unit: "week", customers: 2, repeatCustomers: 0, warnings: expect.arrayContaining([expect.stringMatching(/^Only 0 customers bought more than once/)]) });
+    const bad = await fidelio(["models", "fit", "--unit", "month"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("unit:");
+  });
+
   it("names a bad date and exits with 2", async () => {
     const bad = await fidelio(["metrics", "--from", "2025-02-30"]);
     expect(bad.code).toBe(2);

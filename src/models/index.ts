@@ -54,3 +54,4 @@ export {
   paretoNbdProbabilityAlive,
   type ParetoNbdParams,
 } from "./pareto-nbd.ts";
+export { validateModel, type TransactionModel, type Validation, type ValidationOptions } from "./validate.ts";
