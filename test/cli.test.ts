@@ -126,6 +126,13 @@ describe("fidelio metrics", () => {
     expect(r.code).toBe(0);
     const report: unknown = JSON.parse(r.stdout);
     expect(report).toMatchObject({ unit: "week", customers: 2, repeatCustomers: 0, warnings: expect.arrayContaining([expect.stringMatching(/^Only 0 customers bought more than once/)]) });
+    expect(report).toMatchObject({ saved: { version: 1 } });
+    const p = await fidelio(["predict", "--customer", "c-1", "--json"]);
+    expect(p.code).toBe(0);
+    expect(JSON.parse(p.stdout)).toMatchObject({ externalId: "c-1", model: { version: 1 }, summary: { x: 1 }, horizonDays: 365 });
+    const words = await fidelio(["predict", "--customer", "c-1", "--horizon", "90"]);
+    expect(words.stdout).toMatch(/^customer c-1 \(model version 1\)\n {2}\d+ % likely to still be a customer/);
+    expect((await fidelio(["predict", "--customer", "nobody"])).code).toBe(5);
     const bad = await fidelio(["models", "fit", "--unit", "month"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("unit:");

@@ -20,7 +20,7 @@ import { HeadlineQuery, headlineReport } from "../metrics/index.ts";
 import { headlineTable } from "./metrics-table.ts";
 import { renderReport } from "../report/index.ts";
 import { AdviceQuery } from "../metrics/index.ts";
-import { FitQuery, fitModels, type ModelReport } from "../predictions/index.ts";
+import { FitQuery, PredictQuery, fitModels, predictCustomer, saveFit, type CustomerPrediction, type ModelReport } from "../predictions/index.ts";
 
 const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -243,9 +243,26 @@ models
       const bar = progress("fit");
       bar.update(0, 1, "fitting BG/NBD, Pareto/NBD and Gamma-Gamma");
       const r = await fitModels(f.store, f.workspace, q);
-      bar.update(1, 1, "done");
+      bar.update(1, 1, "refitting on the whole history for predictions");
+      const saved = await saveFit(f.store, f.workspace, r, f.clock.now());
       bar.stop();
-      console.log(o.json ? JSON.stringify(r, null, 2) : modelTable(r));
+      console.log(o.json ? JSON.stringify({ ...r, saved: { version: saved.version, dataEnd: saved.dataEnd, params: saved.params } }, null, 2) : `${modelTable(r)}\n\nsaved as model version ${saved.version} (refitted on every order up to ${saved.dataEnd}); predict with: fidelio predict --customer ID`);
+    });
+  });
+
+program
+  .command("predict")
+  .description("a customer's predictions from the latest fitted model: P(alive), expected purchases and next order, expected order value, CLV")
+  .requiredOption("--customer <id>", "the customer's external id")
+  .option("--horizon <days>", "days ahead", "365")
+  .option("--discount <rate>", "monthly discount rate for CLV", "0.01")
+  .option("--json", "as JSON")
+  .option(...dataDirOption)
+  .action(async (o: { customer: string; horizon: string; discount: string; json?: boolean; dataDir?: string }) => {
+    const q = parseInput(PredictQuery, { customer: o.customer, horizon: o.horizon, monthlyDiscountRate: o.discount });
+    await withFidelio(o, async (f) => {
+      const p: CustomerPrediction = await predictCustomer(f.store, f.workspace, q, f.clock.now());
+      console.log(o.json ? JSON.stringify(p, null, 2) : [`customer ${p.externalId} (model version ${p.model.version})`, ...p.meaning.map((m) => `  ${m}`)].join("\n"));
     });
   });
 

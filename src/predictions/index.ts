@@ -7,13 +7,16 @@
  * and the pages (issue 4).
  */
 import { z } from "zod";
-import { AppError, minorDigits } from "../shared/index.ts";
+import { AppError, minorDigits, parseInput } from "../shared/index.ts";
 import type { Queryable } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { CalendarDay } from "../metrics/index.ts";
 import {
   dayNumber,
+  expectedAverageSpend,
+  expectedPurchases,
+  probabilityAlive,
   fitBgNbd,
   fitGammaGamma,
   fitParetoNbd,
@@ -53,11 +56,12 @@ export interface ModelReport {
 const dayText = (n: number) => new Date(n * 86_400_000).toISOString().slice(0, 10);
 
 /** The workspace's purchases by known customers, in its currency (amounts in currency units). */
-async function purchasesOf(db: Queryable, ws: Workspace): Promise<Purchase[]> {
+async function purchasesOf(db: Queryable, ws: Workspace, customerId?: number): Promise<Purchase[]> {
   const rows = await db.query<{ customer_id: number; day: string; amount: number }>(
     `SELECT customer_id, to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, total_minor AS amount
-       FROM orders WHERE workspace_id = $1 AND customer_id IS NOT NULL AND currency = $2 AND status <> ALL($3::text[])`,
-    [ws.id, ws.currency, [...NON_PURCHASE_STATUSES]],
+       FROM orders WHERE workspace_id = $1 AND customer_id IS NOT NULL AND currency = $2 AND status <> ALL($3::text[])
+        AND ($4::bigint IS NULL OR customer_id = $4)`,
+    [ws.id, ws.currency, [...NON_PURCHASE_STATUSES], customerId ?? null],
   );
   const scale = 10 ** minorDigits(ws.currency);
   return rows.map((r) => ({ customerId: String(r.customer_id), day: dayNumber(r.day), amount: r.amount / scale }));
@@ -104,5 +108,145 @@ export async function fitModels(db: Queryable, ws: Workspace, query: z.output<ty
     paretoNbd: { ...pareto, validation: validateModel({ kind: "pareto-nbd", params: pareto.params }, purchases, options) },
     gammaGamma: gg,
     warnings,
+  };
+}
+
+export interface PredictionParams {
+  bgNbd: BgNbdParams;
+  gammaGamma: GammaGammaParams | null;
+}
+
+export interface SavedFit {
+  version: number;
+  fittedAt: string;
+  unit: "day" | "week";
+  dataEnd: string;
+  params: PredictionParams;
+}
+
+/**
+ * Refits BG/NBD and Gamma-Gamma on the whole history (the holdout has done
+ * its job: the parameters predictions use should see every order) and stores
+ * them with the validation report under the next version number.
+ */
+export async function saveFit(db: Queryable, ws: Workspace, report: ModelReport, now: Date): Promise<SavedFit> {
+  const purchases = await purchasesOf(db, ws);
+  const last = Math.max(...purchases.map((p) => p.day));
+  const summaries = summarisePurchases(purchases, { unit: report.unit, calibrationEnd: last });
+  const spenders = summaries.filter((s) => s.x > 0 && s.m_x > 0).map((s) => ({ x: s.x, m_x: s.m_x }));
+  const params: PredictionParams = { bgNbd: fitBgNbd(summaries).params, gammaGamma: spenders.length >= 2 ? fitGammaGamma(spenders).params : null };
+  const [row] = await db.query<{ version: number }>(
+    `INSERT INTO model_fits (workspace_id, version, fitted_at, unit, data_end, params, report)
+     SELECT $1, COALESCE(max(version), 0) + 1, $2, $3, $4::date, $5::jsonb, $6::jsonb FROM model_fits WHERE workspace_id = $1
+     RETURNING version`,
+    [ws.id, now, report.unit, dayText(last), JSON.stringify(params), JSON.stringify(report)],
+  );
+  return { version: row?.version ?? 0, fittedAt: now.toISOString(), unit: report.unit, dataEnd: dayText(last), params };
+}
+
+const SavedParams = z.object({
+  bgNbd: z.object({ r: z.number(), alpha: z.number(), a: z.number(), b: z.number() }),
+  gammaGamma: z.object({ p: z.number(), q: z.number(), gamma: z.number() }).nullable(),
+});
+
+export async function latestFit(db: Queryable, ws: Workspace): Promise<SavedFit> {
+  const [row] = await db.query<{ version: number; fitted_at: Date; unit: string; data_end: string; params: unknown }>(
+    "SELECT version, fitted_at, unit, data_end, params FROM model_fits WHERE workspace_id = $1 ORDER BY version DESC LIMIT 1",
+    [ws.id],
+  );
+  if (!row) throw new AppError("not_found", "no model has been fitted yet: run `fidelio models fit` first");
+  return {
+    version: row.version,
+    fittedAt: row.fitted_at.toISOString(),
+    unit: row.unit === "day" ? "day" : "week",
+    dataEnd: row.data_end,
+    params: parseInput(SavedParams, row.params),
+  };
+}
+
+export const PredictQuery = z.object({
+  customer: z.string().trim().min(1, "is required"),
+  /** Days ahead for expected purchases and CLV. */
+  horizon: z.union([z.number().int().min(1).max(3650), z.string().trim().regex(/^\d{1,4}$/, "must be a whole number of days").transform(Number).pipe(z.number().min(1, "must be at least 1").max(3650, "must be at most 3650"))]).default(365),
+  /** Monthly discount rate for CLV (e.g. 0.01 = 1 % a month). */
+  monthlyDiscountRate: z.union([z.number(), z.string().trim().regex(/^\d*\.?\d+$/, "must be a rate such as 0.01").transform(Number)]).pipe(z.number().min(0).max(1, "must be at most 1")).default(0.01),
+});
+
+export interface CustomerPrediction {
+  externalId: string;
+  model: { version: number; fittedAt: string; unit: "day" | "week" };
+  /** Repeat transactions (x), and t_x and T in the model's unit, as of today. */
+  summary: { x: number; t_x: number; T: number; meanRepeatSpend: number };
+  /** BG/NBD probability that the customer is still active (Fader, Hardie & Lee 2005, eq. 11). */
+  probabilityAlive: number;
+  horizonDays: number;
+  /** Expected transactions in the next `horizonDays` (eq. 10). */
+  expectedPurchases: number;
+  /** The day by which one more purchase is expected (expected purchases reach 1), or null if not within 5 years. */
+  expectedNextOrderOn: string | null;
+  /** Gamma-Gamma expected value of a transaction (currency units), or null without a spend model. */
+  expectedAverageOrderValue: number | null;
+  /** Σ over the horizon's months of expected purchases × expected value, discounted monthly (currency units). */
+  clv: number | null;
+  currency: string;
+  /** The prediction in words. */
+  meaning: string[];
+}
+
+export async function predictCustomer(db: Queryable, ws: Workspace, q: z.output<typeof PredictQuery>, now: Date): Promise<CustomerPrediction> {
+  const fit = await latestFit(db, ws);
+  const [c] = await db.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, q.customer]);
+  if (!c) throw new AppError("not_found", `customer: no customer "${q.customer}"`, [{ field: "customer", message: "no such customer" }]);
+  const purchases = (await purchasesOf(db, ws, c.id)).filter((p) => p.day <= Math.floor(now.getTime() / 86_400_000));
+  if (purchases.length === 0) throw new AppError("unprocessable", `customer: "${q.customer}" has no order to predict from`, [{ field: "customer", message: "no order" }]);
+  const today = Math.floor(now.getTime() / 86_400_000);
+  const [s] = summarisePurchases(purchases, { unit: fit.unit, calibrationEnd: today });
+  if (!s) throw new AppError("internal", "no summary for a customer with orders");
+  const unitDays = fit.unit === "week" ? 7 : 1;
+  const p = fit.params.bgNbd;
+  const expectedIn = (days: number) => expectedPurchases(p, s.x, s.t_x, s.T, days / unitDays);
+  const alive = probabilityAlive(p, s.x, s.t_x, s.T);
+  const expected = expectedIn(q.horizon);
+  // The day one more purchase is expected: expected purchases are increasing in t, so bisect.
+  let next: number | null = null;
+  if (expectedIn(5 * 365) >= 1) {
+    let lo = 0;
+    let hi = 5 * 365;
+    while (hi - lo > 0.5) {
+      const mid = (lo + hi) / 2;
+      if (expectedIn(mid) >= 1) hi = mid;
+      else lo = mid;
+    }
+    next = today + Math.ceil(hi);
+  }
+  const aov = fit.params.gammaGamma ? expectedAverageSpend(fit.params.gammaGamma, s.x, s.m_x) : null;
+  let clv: number | null = null;
+  if (aov !== null) {
+    clv = 0;
+    const months = Math.max(1, Math.round(q.horizon / 30.4375));
+    for (let k = 1; k <= months; k++) {
+      const inMonth = expectedIn(k * 30.4375) - expectedIn((k - 1) * 30.4375);
+      clv += (inMonth * aov) / (1 + q.monthlyDiscountRate) ** k;
+    }
+  }
+  const money = (v: number) => `${v.toFixed(2)} ${ws.currency}`;
+  const meaning = [
+    `${Math.round(alive * 100)} % likely to still be a customer${s.x === 0 ? " (one purchase so far: the model assumes a customer is active until a repeat purchase shows otherwise)" : ""}.`,
+    `Expected to buy ${expected.toFixed(2)} times in the next ${q.horizon} days.`,
+    next === null ? "No further purchase is expected within five years." : `One more purchase is expected by ${dayText(next)}.`,
+    ...(aov !== null && clv !== null ? [`Expected order value ${money(aov)}; worth ${money(clv)} over the next ${q.horizon} days at ${(q.monthlyDiscountRate * 100).toFixed(1)} % a month.`] : []),
+  ];
+  return {
+    externalId: q.customer,
+    model: { version: fit.version, fittedAt: fit.fittedAt, unit: fit.unit },
+    summary: { x: s.x, t_x: s.t_x, T: s.T, meanRepeatSpend: s.m_x },
+    probabilityAlive: alive,
+    horizonDays: q.horizon,
+    expectedPurchases: expected,
+    expectedNextOrderOn: next === null ? null : dayText(next),
+    expectedAverageOrderValue: aov,
+    clv,
+    currency: ws.currency,
+    meaning,
   };
 }

@@ -9,7 +9,8 @@ import { openTestStore, type TestStore } from "../../test/helpers.ts";
 import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
 import { importFile } from "../ingest/index.ts";
 import { parseInput } from "../shared/index.ts";
-import { FitQuery, fitModels, type ModelReport } from "./index.ts";
+import { FitQuery, PredictQuery, fitModels, latestFit, predictCustomer, saveFit, type ModelReport } from "./index.ts";
+import { expectedPurchases, probabilityAlive } from "../models/index.ts";
 
 const FILE = fileURLToPath(new URL("../../data/cdnow/CDNOW_sample.txt", import.meta.url));
 let t: TestStore;
@@ -58,5 +59,49 @@ describe("models fitted on the store", () => {
     const empty = await ensureWorkspace(t.store, "empty", "USD");
     await expect(fitModels(t.store, empty, parseInput(FitQuery, {}))).rejects.toMatchObject({ code: "unprocessable" });
     expect(() => parseInput(FitQuery, { unit: "month" })).toThrow(/unit/);
+  });
+});
+
+describe("saved fits and a customer's predictions", () => {
+  const july1998 = new Date("1998-07-01T00:00:00Z");
+
+  it("needs a fitted model first", async () => {
+    const other = await ensureWorkspace(t.store, "unfitted", "USD");
+    await expect(latestFit(t.store, other)).rejects.toMatchObject({ code: "not_found" });
+  });
+
+  it("stores each fit under the next version, refitted on the whole history", async () => {
+    const first = await saveFit(t.store, ws, report, july1998);
+    const second = await saveFit(t.store, ws, report, july1998);
+    expect(second.version).toBe(first.version + 1);
+    expect(second.dataEnd).toBe("1998-06-30");
+    // The whole history has more repeat transactions than calibration: the parameters move.
+    expect(second.params.bgNbd.r).not.toBeCloseTo(report.bgNbd.params.r, 3);
+    expect((await latestFit(t.store, ws)).version).toBe(second.version);
+  });
+
+  it("predicts from the customer's own history, as the model's formulas give", async () => {
+    const fit = await latestFit(t.store, ws);
+    // Customer 4 in the CDNOW sample: purchases on 1997-01-01, 01-18, 08-02 and 12-12.
+    const p = await predictCustomer(t.store, ws, parseInput(PredictQuery, { customer: "4", horizon: "365" }), july1998);
+    const T = 546 / 7; // 1997-01-01 → 1998-07-01
+    const t_x = 345 / 7; // 1997-01-01 → 1997-12-12
+    expect(p.summary.x).toBe(3);
+    expect(p.summary.t_x).toBeCloseTo(t_x, 9);
+    expect(p.summary.T).toBeCloseTo(T, 9);
+    expect(p.probabilityAlive).toBeCloseTo(probabilityAlive(fit.params.bgNbd, 3, t_x, T), 12);
+    expect(p.expectedPurchases).toBeCloseTo(expectedPurchases(fit.params.bgNbd, 3, t_x, T, 365 / 7), 12);
+    expect(p.probabilityAlive).toBeGreaterThan(0);
+    expect(p.probabilityAlive).toBeLessThan(1);
+    expect(p.expectedNextOrderOn === null || p.expectedNextOrderOn > "1998-07-01").toBe(true);
+    expect(p.meaning.join(" ")).toMatch(/likely to still be a customer/);
+    expect(p.clv).toBeGreaterThan(0);
+    expect(p.clv ?? 0).toBeLessThan((p.expectedAverageOrderValue ?? 0) * p.expectedPurchases + 1e-9); // discounting only lowers it
+  });
+
+  it("says when a customer is unknown or has no order, and checks the horizon", async () => {
+    await expect(predictCustomer(t.store, ws, parseInput(PredictQuery, { customer: "no-such" }), july1998)).rejects.toMatchObject({ code: "not_found", issues: [{ field: "customer" }] });
+    expect(() => parseInput(PredictQuery, { customer: "4", horizon: "0" })).toThrow(/horizon/);
+    expect(() => parseInput(PredictQuery, { customer: "4", monthlyDiscountRate: "abc" })).toThrow(/monthlyDiscountRate/);
   });
 });
