@@ -20,7 +20,7 @@ import { HeadlineQuery, headlineReport } from "../metrics/index.ts";
 import { headlineTable } from "./metrics-table.ts";
 import { renderReport } from "../report/index.ts";
 import { AdviceQuery } from "../metrics/index.ts";
-import { FitQuery, PredictQuery, fitModels, predictCustomer, saveFit, type CustomerPrediction, type ModelReport } from "../predictions/index.ts";
+import { FitQuery, PredictQuery, fitAndSave, predictCustomer, type CustomerPrediction, type ModelReport } from "../predictions/index.ts";
 
 const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -235,18 +235,19 @@ models
   .description("fit BG/NBD, Pareto/NBD and Gamma-Gamma on a calibration period and check them on the holdout")
   .option("--unit <unit>", "time unit of the models: day or week", "week")
   .option("--calibration-end <date>", "last day of the calibration period, YYYY-MM-DD (default: three quarters through the history)")
+  .option("--pareto", "also fit Pareto/NBD (slower)")
   .option("--json", "as JSON")
   .option(...dataDirOption)
-  .action(async (o: { unit: string; calibrationEnd?: string; json?: boolean; dataDir?: string }) => {
-    const q = parseInput(FitQuery, { unit: o.unit, calibrationEnd: o.calibrationEnd });
+  .action(async (o: { unit: string; calibrationEnd?: string; pareto?: boolean; json?: boolean; dataDir?: string }) => {
+    const q = parseInput(FitQuery, { unit: o.unit, calibrationEnd: o.calibrationEnd, pareto: o.pareto === true });
     await withFidelio(o, async (f) => {
       const bar = progress("fit");
       bar.update(0, 1, "fitting BG/NBD, Pareto/NBD and Gamma-Gamma");
-      const r = await fitModels(f.store, f.workspace, q);
-      bar.update(1, 1, "refitting on the whole history for predictions");
-      const saved = await saveFit(f.store, f.workspace, r, f.clock.now());
+      const r = await fitAndSave(f.store, f.workspace, q, f.clock.now());
+      const saved = r.saved;
+      bar.update(1, 1, "done");
       bar.stop();
-      console.log(o.json ? JSON.stringify({ ...r, saved: { version: saved.version, dataEnd: saved.dataEnd, params: saved.params } }, null, 2) : `${modelTable(r)}\n\nsaved as model version ${saved.version} (refitted on every order up to ${saved.dataEnd}); predict with: fidelio predict --customer ID`);
+      console.log(o.json ? JSON.stringify(r, null, 2) : `${modelTable(r)}\n\nsaved as model version ${saved.version} (refitted on every order up to ${saved.dataEnd}); predict with: fidelio predict --customer ID`);
     });
   });
 
@@ -274,12 +275,14 @@ function modelTable(r: ModelReport): string {
     `${r.customers.toLocaleString("en")} customers, ${r.repeatCustomers.toLocaleString("en")} bought again in calibration`,
     "",
     `BG/NBD      r ${est(r.bgNbd.params.r, r.bgNbd.standardErrors.r)}  α ${est(r.bgNbd.params.alpha, r.bgNbd.standardErrors.alpha)}  a ${est(r.bgNbd.params.a, r.bgNbd.standardErrors.a)}  b ${est(r.bgNbd.params.b, r.bgNbd.standardErrors.b)}  LL ${r.bgNbd.logLikelihood.toFixed(2)}`,
-    `Pareto/NBD  r ${est(r.paretoNbd.params.r, r.paretoNbd.standardErrors.r)}  α ${est(r.paretoNbd.params.alpha, r.paretoNbd.standardErrors.alpha)}  s ${est(r.paretoNbd.params.s, r.paretoNbd.standardErrors.s)}  β ${est(r.paretoNbd.params.beta, r.paretoNbd.standardErrors.beta)}  LL ${r.paretoNbd.logLikelihood.toFixed(2)}`,
+    r.paretoNbd
+      ? `Pareto/NBD  r ${est(r.paretoNbd.params.r, r.paretoNbd.standardErrors.r)}  α ${est(r.paretoNbd.params.alpha, r.paretoNbd.standardErrors.alpha)}  s ${est(r.paretoNbd.params.s, r.paretoNbd.standardErrors.s)}  β ${est(r.paretoNbd.params.beta, r.paretoNbd.standardErrors.beta)}  LL ${r.paretoNbd.logLikelihood.toFixed(2)}`
+      : "Pareto/NBD  not fitted (add --pareto)",
     r.gammaGamma
       ? `Gamma-Gamma p ${est(r.gammaGamma.params.p, r.gammaGamma.standardErrors.p)}  q ${est(r.gammaGamma.params.q, r.gammaGamma.standardErrors.q)}  γ ${est(r.gammaGamma.params.gamma, r.gammaGamma.standardErrors.gamma)}  LL ${r.gammaGamma.logLikelihood.toFixed(2)}`
       : "Gamma-Gamma not fitted",
     "",
-    `holdout, repeat transactions: actual ${v.actual.toLocaleString("en")}, BG/NBD ${v.predicted.toFixed(0)}, Pareto/NBD ${r.paretoNbd.validation.predicted.toFixed(0)}; mean absolute error per customer ${v.meanAbsoluteError.toFixed(3)} (BG/NBD)`,
+    `holdout, repeat transactions: actual ${v.actual.toLocaleString("en")}, BG/NBD ${v.predicted.toFixed(0)}${r.paretoNbd ? `, Pareto/NBD ${r.paretoNbd.validation.predicted.toFixed(0)}` : ""}; mean absolute error per customer ${v.meanAbsoluteError.toFixed(3)} (BG/NBD)`,
     "by repeat transactions in calibration (mean per customer in the holdout):",
     "  x      customers   actual   BG/NBD",
     ...v.byCalibrationFrequency.map((g) => `  ${g.x.padEnd(5)}  ${String(g.customers).padStart(9)}   ${g.actual.toFixed(2).padStart(6)}   ${g.predicted.toFixed(2).padStart(6)}`),

@@ -126,6 +126,9 @@ export function fitBgNbd(customers: readonly RfmCustomer[], options: FitOptions 
   if (customers.length === 0) throw new RangeError("fitBgNbd: no customers");
   const groups = compress(customers);
   const negLL = (phi: number[]): number => {
+    // Parameters beyond 1e±6 are not identified by any shop's data; the wall
+    // keeps the simplex from drifting along a flat ridge for its whole budget.
+    if (phi.some((v) => Math.abs(v) > Math.log(1e6))) return Infinity;
     const p = toParams(phi.map(Math.exp));
     let total = 0;
     for (const g of groups) total += g.weight * bgNbdCustomerLogLikelihood(p, g.customer);

@@ -38,6 +38,12 @@ function checkCustomer(x: number, t_x: number, T: number): void {
   }
 }
 
+/** |ln θ| beyond which the fit refuses a parameter (θ outside 1e-6 … 1e6). */
+const PARAMETER_LOG_BOUND = Math.log(1e6);
+
+/** Terms allowed for one 2F1 series in the likelihood (see lnA0Term). */
+export const MAX_SERIES_TERMS = 20_000;
+
 /** ln(e^u − e^v) for u ≥ v (log-diff-exp); −∞ when u = v. */
 function logSubExp(u: number, v: number): number {
   if (v === -Infinity) return u;
@@ -65,7 +71,11 @@ function lnA0Term(p: ParetoNbdParams, x: number, y: number): number {
   const m = Math.max(alpha, beta);
   const z = Math.abs(alpha - beta) / (m + y);
   const b = alpha >= beta ? s + 1 : r + x;
-  const f = z === 0 ? 1 : hyp2f1(a, b, a + 1, z);
+  // The series needs ~1/(1 − z) terms: near z = 1 (α and β far apart, y small)
+  // it would run for millions of terms per customer and stall a fit. Past
+  // MAX_SERIES_TERMS the term is refused (the likelihood there is +∞ for the
+  // optimiser), and the fit reports whatever it reached with its flags.
+  const f = z === 0 ? 1 : hyp2f1(a, b, a + 1, z, { maxTerms: MAX_SERIES_TERMS });
   return Math.log(f) - a * Math.log(m + y);
 }
 
@@ -168,6 +178,10 @@ export function fitParetoNbd(customers: readonly RfmCustomer[], options: FitOpti
   if (customers.length === 0) throw new RangeError("fitParetoNbd: no customers");
   const groups = compress(customers);
   const negLL = (phi: number[]): number => {
+    // Parameters beyond 1e±6 are not identified by any shop's data; without a
+    // wall the simplex can drift along a flat ridge (no churn: β → ∞) for its
+    // whole evaluation budget.
+    if (phi.some((v) => Math.abs(v) > PARAMETER_LOG_BOUND)) return Infinity;
     const p = toParams(phi.map(Math.exp));
     if (!(p.r > 0 && p.alpha > 0 && p.s > 0 && p.beta > 0 && Number.isFinite(p.r + p.alpha + p.s + p.beta))) {
       return Infinity;

@@ -34,6 +34,12 @@ export const FitQuery = z.object({
   unit: z.enum(["day", "week"]).default("week"),
   /** Last day of the calibration period; default: three quarters of the way through the history. */
   calibrationEnd: CalendarDay.optional(),
+  /**
+   * Also fit Pareto/NBD. Off by default: each evaluation of its likelihood
+   * sums a 2F1 series per customer, and on data where churn is not
+   * identified (the demo shop) its search takes minutes.
+   */
+  pareto: z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).default(false),
 });
 export type FitQuery = z.input<typeof FitQuery>;
 
@@ -46,7 +52,8 @@ export interface ModelReport {
   /** Customers with at least one repeat transaction in calibration. */
   repeatCustomers: number;
   bgNbd: FitResult<BgNbdParams> & { validation: Validation };
-  paretoNbd: FitResult<ParetoNbdParams> & { validation: Validation };
+  /** Only when asked for (`pareto: true`). */
+  paretoNbd: (FitResult<ParetoNbdParams> & { validation: Validation }) | null;
   /** Fitted on the repeat customers' mean repeat-transaction value (currency units). */
   gammaGamma: FitResult<GammaGammaParams> | null;
   /** What makes the figures less trustworthy, in plain words. */
@@ -82,10 +89,25 @@ export async function fitModels(db: Queryable, ws: Workspace, query: z.output<ty
   const summaries = summarisePurchases(purchases, { unit: query.unit, calibrationEnd });
   const repeaters = summaries.filter((s) => s.x > 0);
   const warnings: string[] = [];
-  const bg = fitBgNbd(summaries);
-  const pareto = fitParetoNbd(summaries);
+  // A bounded search: a shop's data can leave a likelihood flat in some
+  // direction, and the fit must answer in seconds whatever the data (flags say
+  // when it did not settle).
+  const budget = { maxEvaluations: 4000, restarts: 2 };
+  const bg = fitBgNbd(summaries, budget);
+  // A parameter at the search's wall (1e±6) means the data does not identify
+  // it — typically no sign of customers dropping out — and the model's
+  // expectations overflow there. Say so instead of reporting nonsense.
+  const atWall = Object.entries(bg.params).filter(([, v]) => Math.abs(Math.log(v)) > Math.log(1e6) - 0.05);
+  if (atWall.length > 0) {
+    throw new AppError(
+      "unprocessable",
+      `BG/NBD: this shop's orders do not identify ${atWall.map(([k]) => k).join(" and ")} (the estimate runs off to ${atWall.map(([k, v]) => `${k} ≈ ${v.toExponential(1)}`).join(", ")}); ` +
+        "usually the history shows no customers dropping out yet. Try a longer history or a later --calibration-end.",
+    );
+  }
+  const pareto = query.pareto ? fitParetoNbd(summaries, budget) : null;
   const spenders = repeaters.filter((s) => s.m_x > 0).map((s) => ({ x: s.x, m_x: s.m_x }));
-  const gg = spenders.length >= 2 ? fitGammaGamma(spenders) : null;
+  const gg = spenders.length >= 2 ? fitGammaGamma(spenders, budget) : null;
   if (repeaters.length < 100) {
     warnings.push(`Only ${repeaters.length} customers bought more than once in the calibration period: too few for stable estimates (aim for several hundred). Treat every figure as a rough guess.`);
   }
@@ -94,7 +116,7 @@ export async function fitModels(db: Queryable, ws: Workspace, query: z.output<ty
     else if (!f.converged) warnings.push(`${name}: the optimiser did not settle; the estimate may not be the best one.`);
   };
   flat("BG/NBD", bg);
-  flat("Pareto/NBD", pareto);
+  if (pareto) flat("Pareto/NBD", pareto);
   if (gg) flat("Gamma-Gamma", gg);
   else warnings.push("Gamma-Gamma: fewer than two repeat customers with a spend; no spend model.");
   return {
@@ -105,7 +127,7 @@ export async function fitModels(db: Queryable, ws: Workspace, query: z.output<ty
     customers: summaries.length,
     repeatCustomers: repeaters.length,
     bgNbd: { ...bg, validation: validateModel({ kind: "bg-nbd", params: bg.params }, purchases, options) },
-    paretoNbd: { ...pareto, validation: validateModel({ kind: "pareto-nbd", params: pareto.params }, purchases, options) },
+    paretoNbd: pareto ? { ...pareto, validation: validateModel({ kind: "pareto-nbd", params: pareto.params }, purchases, options) } : null,
     gammaGamma: gg,
     warnings,
   };
@@ -249,4 +271,17 @@ export async function predictCustomer(db: Queryable, ws: Workspace, q: z.output<
     currency: ws.currency,
     meaning,
   };
+}
+
+/** Fits, validates and saves: what `fidelio models fit` does. */
+export async function fitAndSave(db: Queryable, ws: Workspace, q: z.output<typeof FitQuery>, now: Date): Promise<ModelReport & { saved: SavedFit }> {
+  const report = await fitModels(db, ws, q);
+  return { ...report, saved: await saveFit(db, ws, report, now) };
+}
+
+/** The newest saved fit with its calibration/holdout report. */
+export async function latestFitReport(db: Queryable, ws: Workspace): Promise<SavedFit & { report: unknown }> {
+  const fit = await latestFit(db, ws);
+  const [row] = await db.query<{ report: unknown }>("SELECT report FROM model_fits WHERE workspace_id = $1 AND version = $2", [ws.id, fit.version]);
+  return { ...fit, report: row?.report ?? null };
 }
