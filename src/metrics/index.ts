@@ -5,7 +5,7 @@
  * acquisition-channel loyalty, refunds, catalogue replenishability and budget
  * advice. Reads only. Every definition is in src/metrics/README.md.
  */
-export { CalendarDay, PeriodQuery, resolvePeriod, type Period } from "./period.ts";
+export { CalendarDay, PeriodQuery, resolvePeriod, wholeNumber, type Period } from "./period.ts";
 export { headlineMetrics, type HeadlineMetrics } from "./headline.ts";
 export { PeriodUnit, cohortMatrix, periodLabel, retentionSeries, type CohortCell, type CohortRow, type RetentionRow } from "./retention.ts";
 export {

@@ -11,7 +11,7 @@
  * Invariants: 0 ≤ t_x ≤ T; t_x = 0 when x = 0 (it is ignored then);
  * all parameters > 0; a ≠ 1 for the expectations (eq. 7, 10 divide by a − 1).
  */
-import { logParameterStandardErrors, minimise, type MinimiseOptions } from "./optimise.ts";
+import { fitOverLogParameters, type FitOptions, type FitResult } from "./optimise.ts";
 import { hyp2f1, lnBeta, lnGamma, logAddExp } from "./special.ts";
 
 export interface BgNbdParams {
@@ -73,7 +73,7 @@ export function bgNbdLogLikelihood(p: BgNbdParams, customers: readonly RfmCustom
 }
 
 /** Distinct (x, t_x, T) with their counts: the likelihood then costs one evaluation per pattern. */
-function compress(customers: readonly RfmCustomer[]): { customer: RfmCustomer; weight: number }[] {
+export function groupIdenticalCustomers(customers: readonly RfmCustomer[]): { customer: RfmCustomer; weight: number }[] {
   const groups = new Map<string, { customer: RfmCustomer; weight: number }>();
   for (const c of customers) {
     if (!(c.x >= 0 && Number.isInteger(c.x) && c.T >= 0 && c.t_x >= 0 && c.t_x <= c.T)) {
@@ -87,21 +87,7 @@ function compress(customers: readonly RfmCustomer[]): { customer: RfmCustomer; w
   return [...groups.values()];
 }
 
-export interface FitOptions extends MinimiseOptions {
-  /** Starting points in natural parameters; defaults cover several orders of magnitude. */
-  starts?: number[][];
-}
-
-export interface FitResult<P> {
-  params: P;
-  logLikelihood: number;
-  iterations: number;
-  converged: boolean;
-  /** Standard errors of each parameter (delta method); NaN when the Hessian is not positive definite. */
-  standardErrors: P;
-  /** False when the Hessian of −LL at the optimum is not positive definite (flat likelihood). */
-  hessianPositiveDefinite: boolean;
-}
+export type { FitOptions, FitResult } from "./optimise.ts";
 
 const BG_NBD_STARTS = [
   [1, 1, 1, 1],
@@ -124,27 +110,13 @@ function toParams(v: readonly number[]): BgNbdParams {
  */
 export function fitBgNbd(customers: readonly RfmCustomer[], options: FitOptions = {}): FitResult<BgNbdParams> {
   if (customers.length === 0) throw new RangeError("fitBgNbd: no customers");
-  const groups = compress(customers);
-  const negLL = (phi: number[]): number => {
-    // Parameters beyond 1e±6 are not identified by any shop's data; the wall
-    // keeps the simplex from drifting along a flat ridge for its whole budget.
-    if (phi.some((v) => Math.abs(v) > Math.log(1e6))) return Infinity;
-    const p = toParams(phi.map(Math.exp));
+  const groups = groupIdenticalCustomers(customers);
+  const logLikelihood = (p: BgNbdParams): number => {
     let total = 0;
     for (const g of groups) total += g.weight * bgNbdCustomerLogLikelihood(p, g.customer);
-    return -total;
+    return total;
   };
-  const starts = (options.starts ?? BG_NBD_STARTS).map((s) => s.map(Math.log));
-  const best = minimise(negLL, starts, options);
-  const se = logParameterStandardErrors(negLL, best.x);
-  return {
-    params: toParams(best.x.map(Math.exp)),
-    logLikelihood: -best.f,
-    iterations: best.iterations,
-    converged: best.converged,
-    standardErrors: toParams(se.standardErrors),
-    hessianPositiveDefinite: se.hessianPositiveDefinite,
-  };
+  return fitOverLogParameters(logLikelihood, toParams, BG_NBD_STARTS, options, true);
 }
 
 /**

@@ -14,8 +14,7 @@
  * expectedAverageSpend needs p x + q > 1 (a finite posterior mean; q > 1
  * suffices for every x ≥ 1).
  */
-import { logParameterStandardErrors, minimise } from "./optimise.ts";
-import type { FitOptions, FitResult } from "./bg-nbd.ts";
+import { fitOverLogParameters, type FitOptions, type FitResult } from "./optimise.ts";
 import { lnGamma } from "./special.ts";
 
 export interface GammaGammaParams {
@@ -92,23 +91,12 @@ function toParams(v: readonly number[]): GammaGammaParams {
 export function fitGammaGamma(customers: readonly SpendCustomer[], options: FitOptions = {}): FitResult<GammaGammaParams> {
   if (customers.length === 0) throw new RangeError("fitGammaGamma: no customers");
   for (const c of customers) checkCustomer(c);
-  const negLL = (phi: number[]): number => {
-    const g = toParams(phi.map(Math.exp));
+  const logLikelihood = (g: GammaGammaParams): number => {
     let total = 0;
     for (const c of customers) total += gammaGammaCustomerLogLikelihood(g, c);
-    return -total;
+    return total;
   };
-  const starts = (options.starts ?? GG_STARTS).map((s) => s.map(Math.log));
-  const best = minimise(negLL, starts, options);
-  const se = logParameterStandardErrors(negLL, best.x);
-  return {
-    params: toParams(best.x.map(Math.exp)),
-    logLikelihood: -best.f,
-    iterations: best.iterations,
-    converged: best.converged,
-    standardErrors: toParams(se.standardErrors),
-    hessianPositiveDefinite: se.hessianPositiveDefinite,
-  };
+  return fitOverLogParameters(logLikelihood, toParams, GG_STARTS, options, false);
 }
 
 /**

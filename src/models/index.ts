@@ -34,9 +34,12 @@ export {
   type MinimumResult,
   type NelderMeadOptions,
   type StandardErrors,
+  PARAMETER_LOG_BOUND,
+  fitOverLogParameters,
 } from "./optimise.ts";
 export { hyp2f1, lgammacor, lnBeta, lnGamma, logAddExp, type Hyp2f1Options } from "./special.ts";
 export {
+  UNIT_DAYS,
   dayNumber,
   summarisePurchases,
   type CustomerSummary,

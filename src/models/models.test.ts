@@ -10,8 +10,7 @@
  * Plus the special functions against closed forms, and internal consistency
  * of the expectations against a numerical integration of the model.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readCdnowSample } from "../../test/cdnow-sample.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   bgNbdLogLikelihood,
@@ -34,21 +33,7 @@ import {
   type CustomerSummary,
   type FitResult,
   type GammaGammaParams,
-  type Purchase,
 } from "./index.ts";
-
-const FILE = fileURLToPath(new URL("../../data/cdnow/CDNOW_sample.txt", import.meta.url));
-
-function readCdnow(): Purchase[] {
-  const out: Purchase[] = [];
-  for (const line of readFileSync(FILE, "utf8").split(/\r?\n/)) {
-    const cols = line.trim().split(/\s+/);
-    const [masterId, , date, , dollars] = cols;
-    if (!masterId || !date || dollars === undefined) continue;
-    out.push({ customerId: masterId, day: dayNumber(date), amount: Number(dollars) });
-  }
-  return out;
-}
 
 const PUBLISHED_BG: BgNbdParams = { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
 
@@ -57,7 +42,7 @@ let bg: FitResult<BgNbdParams>;
 let gg: FitResult<GammaGammaParams>;
 
 beforeAll(() => {
-  summaries = summarisePurchases(readCdnow(), { calibrationEnd: dayNumber("1997-09-30"), unit: "week" });
+  summaries = summarisePurchases(readCdnowSample(), { calibrationEnd: dayNumber("1997-09-30"), unit: "week" });
   bg = fitBgNbd(summaries);
   gg = fitGammaGamma(summaries.filter((c) => c.x >= 1));
 });

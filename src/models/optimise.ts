@@ -281,3 +281,62 @@ export function logParameterStandardErrors(negLogLik: (phi: number[]) => number,
   const standardErrors = phiHat.map((phi, i) => Math.exp(phi) * Math.sqrt(inv[i]?.[i] ?? NaN));
   return { standardErrors, logCovariance: inv, hessianPositiveDefinite: true };
 }
+
+export interface FitOptions extends MinimiseOptions {
+  /** Starting points in natural parameters; defaults cover several orders of magnitude. */
+  starts?: number[][];
+}
+
+export interface FitResult<P> {
+  params: P;
+  logLikelihood: number;
+  iterations: number;
+  converged: boolean;
+  /** Standard errors of each parameter (delta method); NaN when the Hessian is not positive definite. */
+  standardErrors: P;
+  /** False when the Hessian of −LL at the optimum is not positive definite (flat likelihood). */
+  hessianPositiveDefinite: boolean;
+}
+
+/** |ln θ| beyond which a bounded fit refuses a parameter (θ outside 1e-6 … 1e6). */
+export const PARAMETER_LOG_BOUND = Math.log(1e6);
+
+/**
+ * Maximum likelihood over φ = ln θ, the one procedure every model here uses:
+ * the log keeps each parameter positive without constraints; Nelder–Mead is
+ * restarted from several starting points (`minimise`); standard errors come
+ * from the numerical Hessian of −LL in φ by the delta method. A likelihood
+ * that throws a RangeError (a series that cannot be summed) counts as +∞, so
+ * the simplex moves away. With `bounded`, parameters beyond 1e±6 count as
+ * +∞ too: no shop's data identifies them, and without that wall a simplex can
+ * drift along a flat ridge (no churn: a dropout parameter → ∞) for its whole
+ * evaluation budget.
+ */
+export function fitOverLogParameters<P>(
+  logLikelihood: (params: P) => number,
+  toParams: (theta: readonly number[]) => P,
+  defaultStarts: readonly (readonly number[])[],
+  options: FitOptions,
+  bounded: boolean,
+): FitResult<P> {
+  const negLL = (phi: number[]): number => {
+    if (bounded && phi.some((v) => Math.abs(v) > PARAMETER_LOG_BOUND)) return Infinity;
+    try {
+      return -logLikelihood(toParams(phi.map(Math.exp)));
+    } catch (e) {
+      if (e instanceof RangeError) return Infinity;
+      throw e;
+    }
+  };
+  const starts = (options.starts ?? defaultStarts).map((s) => s.map(Math.log));
+  const best = minimise(negLL, starts, options);
+  const se = logParameterStandardErrors(negLL, best.x);
+  return {
+    params: toParams(best.x.map(Math.exp)),
+    logLikelihood: -best.f,
+    iterations: best.iterations,
+    converged: best.converged,
+    standardErrors: toParams(se.standardErrors),
+    hessianPositiveDefinite: se.hessianPositiveDefinite,
+  };
+}

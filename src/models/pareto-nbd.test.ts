@@ -8,8 +8,7 @@
  * integration of its defining integral, continuity across the α = β case
  * switch, P(alive) against the likelihood split, and the expectations.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readCdnowSample } from "../../test/cdnow-sample.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { FitResult } from "./bg-nbd.ts";
 import {
@@ -22,20 +21,7 @@ import {
   type ParetoNbdParams,
 } from "./pareto-nbd.ts";
 import { lnGamma } from "./special.ts";
-import { dayNumber, summarisePurchases, type CustomerSummary, type Purchase } from "./summaries.ts";
-
-const FILE = fileURLToPath(new URL("../../data/cdnow/CDNOW_sample.txt", import.meta.url));
-
-function readCdnow(): Purchase[] {
-  const out: Purchase[] = [];
-  for (const line of readFileSync(FILE, "utf8").split(/\r?\n/)) {
-    const cols = line.trim().split(/\s+/);
-    const [masterId, , date, , dollars] = cols;
-    if (!masterId || !date || dollars === undefined) continue;
-    out.push({ customerId: masterId, day: dayNumber(date), amount: Number(dollars) });
-  }
-  return out;
-}
+import { dayNumber, summarisePurchases, type CustomerSummary } from "./summaries.ts";
 
 const PUBLISHED: ParetoNbdParams = { r: 0.5533, alpha: 10.5776, s: 0.6061, beta: 11.6689 };
 
@@ -43,7 +29,7 @@ let summaries: CustomerSummary[] = [];
 let fit: FitResult<ParetoNbdParams>;
 
 beforeAll(() => {
-  summaries = summarisePurchases(readCdnow(), { calibrationEnd: dayNumber("1997-09-30"), unit: "week" });
+  summaries = summarisePurchases(readCdnowSample(), { calibrationEnd: dayNumber("1997-09-30"), unit: "week" });
   fit = fitParetoNbd(summaries);
 });
 

@@ -15,8 +15,8 @@
  *
  * Invariants: 0 ≤ t_x ≤ T; t_x = 0 when x = 0; all parameters > 0.
  */
-import type { FitOptions, FitResult, RfmCustomer } from "./bg-nbd.ts";
-import { logParameterStandardErrors, minimise } from "./optimise.ts";
+import { groupIdenticalCustomers, type RfmCustomer } from "./bg-nbd.ts";
+import { fitOverLogParameters, type FitOptions, type FitResult } from "./optimise.ts";
 import { hyp2f1, lnGamma, logAddExp } from "./special.ts";
 
 export interface ParetoNbdParams {
@@ -37,9 +37,6 @@ function checkCustomer(x: number, t_x: number, T: number): void {
     throw new RangeError(`invalid customer summary: ${JSON.stringify({ x, t_x, T })}`);
   }
 }
-
-/** |ln θ| beyond which the fit refuses a parameter (θ outside 1e-6 … 1e6). */
-const PARAMETER_LOG_BOUND = Math.log(1e6);
 
 /** Terms allowed for one 2F1 series in the likelihood (see lnA0Term). */
 export const MAX_SERIES_TERMS = 20_000;
@@ -139,19 +136,6 @@ export function paretoNbdLogLikelihood(p: ParetoNbdParams, customers: readonly R
   return total;
 }
 
-/** Distinct (x, t_x, T) with their counts: the likelihood then costs one evaluation per pattern. */
-function compress(customers: readonly RfmCustomer[]): { customer: RfmCustomer; weight: number }[] {
-  const groups = new Map<string, { customer: RfmCustomer; weight: number }>();
-  for (const c of customers) {
-    checkCustomer(c.x, c.x === 0 ? 0 : c.t_x, c.T);
-    const key = groupKey(c);
-    const g = groups.get(key);
-    if (g) g.weight++;
-    else groups.set(key, { customer: { x: c.x, t_x: c.x === 0 ? 0 : c.t_x, T: c.T }, weight: 1 });
-  }
-  return [...groups.values()];
-}
-
 // Starting points (natural parameters). The MATLAB note starts from all ones;
 // the others cover heavier / lighter buying and short / long lifetimes.
 const PARETO_NBD_STARTS = [
@@ -176,36 +160,13 @@ function toParams(v: readonly number[]): ParetoNbdParams {
  */
 export function fitParetoNbd(customers: readonly RfmCustomer[], options: FitOptions = {}): FitResult<ParetoNbdParams> {
   if (customers.length === 0) throw new RangeError("fitParetoNbd: no customers");
-  const groups = compress(customers);
-  const negLL = (phi: number[]): number => {
-    // Parameters beyond 1e±6 are not identified by any shop's data; without a
-    // wall the simplex can drift along a flat ridge (no churn: β → ∞) for its
-    // whole evaluation budget.
-    if (phi.some((v) => Math.abs(v) > PARAMETER_LOG_BOUND)) return Infinity;
-    const p = toParams(phi.map(Math.exp));
-    if (!(p.r > 0 && p.alpha > 0 && p.s > 0 && p.beta > 0 && Number.isFinite(p.r + p.alpha + p.s + p.beta))) {
-      return Infinity;
-    }
+  const groups = groupIdenticalCustomers(customers);
+  const logLikelihood = (p: ParetoNbdParams): number => {
     let total = 0;
-    try {
-      for (const g of groups) total += g.weight * paretoNbdCustomerLogLikelihood(p, g.customer);
-    } catch (e) {
-      if (e instanceof RangeError) return Infinity;
-      throw e;
-    }
-    return -total;
+    for (const g of groups) total += g.weight * paretoNbdCustomerLogLikelihood(p, g.customer);
+    return total;
   };
-  const starts = (options.starts ?? PARETO_NBD_STARTS).map((s) => s.map(Math.log));
-  const best = minimise(negLL, starts, options);
-  const se = logParameterStandardErrors(negLL, best.x);
-  return {
-    params: toParams(best.x.map(Math.exp)),
-    logLikelihood: -best.f,
-    iterations: best.iterations,
-    converged: best.converged,
-    standardErrors: toParams(se.standardErrors),
-    hessianPositiveDefinite: se.hessianPositiveDefinite,
-  };
+  return fitOverLogParameters(logLikelihood, toParams, PARETO_NBD_STARTS, options, true);
 }
 
 /**

@@ -51,7 +51,8 @@ export interface CustomerSummary {
   firstDay: number;
 }
 
-const UNIT_DAYS: Record<TimeUnit, number> = { day: 1, week: 7 };
+/** Days in one model time unit. */
+export const UNIT_DAYS: Record<TimeUnit, number> = { day: 1, week: 7 };
 
 /** Day number (days since 1970-01-01, UTC) of a calendar date "YYYY-MM-DD" or "YYYYMMDD". */
 export function dayNumber(date: string): number {

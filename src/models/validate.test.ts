@@ -3,21 +3,13 @@
  * BG/NBD and Pareto/NBD on weeks 1–39, predict weeks 40–78, compare with what
  * the customers did — counted here independently from the raw file.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readCdnowSample } from "../../test/cdnow-sample.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { dayNumber, fitBgNbd, fitParetoNbd, summarisePurchases, validateModel, type Purchase, type Validation } from "./index.ts";
 
-const FILE = fileURLToPath(new URL("../../data/cdnow/CDNOW_sample.txt", import.meta.url));
 const calibrationEnd = dayNumber("1997-09-30");
 const holdoutEnd = dayNumber("1998-06-30");
-
-const purchases: Purchase[] = [];
-for (const line of readFileSync(FILE, "utf8").split(/\r?\n/)) {
-  const [masterId, , date, , dollars] = line.trim().split(/\s+/);
-  if (!masterId || !date || !dollars) continue;
-  purchases.push({ customerId: masterId, day: dayNumber(date), amount: Number(dollars) });
-}
+const purchases: Purchase[] = readCdnowSample();
 
 // Independently: distinct (customer, day) pairs in the holdout, and repeat days overall.
 const daysOf = new Map<string, Set<number>>();

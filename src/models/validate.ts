@@ -11,7 +11,7 @@ import type { BgNbdParams } from "./bg-nbd.ts";
 import { expectedPurchases, expectedPurchasesNewCustomer } from "./bg-nbd.ts";
 import type { ParetoNbdParams } from "./pareto-nbd.ts";
 import { paretoNbdExpectedPurchases, paretoNbdExpectedPurchasesNewCustomer } from "./pareto-nbd.ts";
-import { summarisePurchases, type CustomerSummary, type Purchase, type TimeUnit } from "./summaries.ts";
+import { UNIT_DAYS, summarisePurchases, type CustomerSummary, type Purchase, type TimeUnit } from "./summaries.ts";
 
 export type TransactionModel = { kind: "bg-nbd"; params: BgNbdParams } | { kind: "pareto-nbd"; params: ParetoNbdParams };
 
@@ -37,7 +37,6 @@ export interface Validation {
   tracking: { period: number; actual: number; predicted: number }[];
 }
 
-const UNIT_DAYS: Record<TimeUnit, number> = { day: 1, week: 7 };
 
 function conditional(m: TransactionModel, c: CustomerSummary, t: number): number {
   return m.kind === "bg-nbd" ? expectedPurchases(m.params, c.x, c.t_x, c.T, t) : paretoNbdExpectedPurchases(m.params, c.x, c.t_x, c.T, t);

@@ -11,8 +11,10 @@ import { AppError, minorDigits, parseInput } from "../shared/index.ts";
 import type { Queryable } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
-import { CalendarDay } from "../metrics/index.ts";
+import { CalendarDay, wholeNumber } from "../metrics/index.ts";
 import {
+  PARAMETER_LOG_BOUND,
+  UNIT_DAYS,
   dayNumber,
   expectedAverageSpend,
   expectedPurchases,
@@ -97,7 +99,7 @@ export async function fitModels(db: Queryable, ws: Workspace, query: z.output<ty
   // A parameter at the search's wall (1e±6) means the data does not identify
   // it — typically no sign of customers dropping out — and the model's
   // expectations overflow there. Say so instead of reporting nonsense.
-  const atWall = Object.entries(bg.params).filter(([, v]) => Math.abs(Math.log(v)) > Math.log(1e6) - 0.05);
+  const atWall = Object.entries(bg.params).filter(([, v]) => Math.abs(Math.log(v)) > PARAMETER_LOG_BOUND - 0.05);
   if (atWall.length > 0) {
     throw new AppError(
       "unprocessable",
@@ -189,7 +191,7 @@ export async function latestFit(db: Queryable, ws: Workspace): Promise<SavedFit>
 export const PredictQuery = z.object({
   customer: z.string().trim().min(1, "is required"),
   /** Days ahead for expected purchases and CLV. */
-  horizon: z.union([z.number().int().min(1).max(3650), z.string().trim().regex(/^\d{1,4}$/, "must be a whole number of days").transform(Number).pipe(z.number().min(1, "must be at least 1").max(3650, "must be at most 3650"))]).default(365),
+  horizon: wholeNumber("must be a whole number of days").pipe(z.number().min(1, "must be at least 1").max(3650, "must be at most 3650")).default(365),
   /** Monthly discount rate for CLV (e.g. 0.01 = 1 % a month). */
   monthlyDiscountRate: z.union([z.number(), z.string().trim().regex(/^\d*\.?\d+$/, "must be a rate such as 0.01").transform(Number)]).pipe(z.number().min(0).max(1, "must be at most 1")).default(0.01),
 });
@@ -224,7 +226,7 @@ export async function predictCustomer(db: Queryable, ws: Workspace, q: z.output<
   const today = Math.floor(now.getTime() / 86_400_000);
   const [s] = summarisePurchases(purchases, { unit: fit.unit, calibrationEnd: today });
   if (!s) throw new AppError("internal", "no summary for a customer with orders");
-  const unitDays = fit.unit === "week" ? 7 : 1;
+  const unitDays = UNIT_DAYS[fit.unit];
   const p = fit.params.bgNbd;
   const expectedIn = (days: number) => expectedPurchases(p, s.x, s.t_x, s.T, days / unitDays);
   const alive = probabilityAlive(p, s.x, s.t_x, s.T);
