@@ -242,7 +242,7 @@ models
     const q = parseInput(FitQuery, { unit: o.unit, calibrationEnd: o.calibrationEnd, pareto: o.pareto === true });
     await withFidelio(o, async (f) => {
       const bar = progress("fit");
-      bar.update(0, 1, "fitting BG/NBD, Pareto/NBD and Gamma-Gamma");
+      bar.update(0, 1, `fitting BG/NBD${q.pareto ? ", Pareto/NBD" : ""} and Gamma-Gamma`);
       const r = await fitAndSave(f.store, f.workspace, q, f.clock.now());
       const saved = r.saved;
       bar.update(1, 1, "done");

@@ -12,7 +12,7 @@
  * all parameters > 0; a ≠ 1 for the expectations (eq. 7, 10 divide by a − 1).
  */
 import { fitOverLogParameters, type FitOptions, type FitResult } from "./optimise.ts";
-import { hyp2f1, lnBeta, lnGamma, logAddExp } from "./special.ts";
+import { hyp2f1, lnBeta, lnGamma, lnHyp2f1Positive, logAddExp } from "./special.ts";
 
 export interface BgNbdParams {
   r: number;
@@ -110,13 +110,62 @@ function toParams(v: readonly number[]): BgNbdParams {
  */
 export function fitBgNbd(customers: readonly RfmCustomer[], options: FitOptions = {}): FitResult<BgNbdParams> {
   if (customers.length === 0) throw new RangeError("fitBgNbd: no customers");
+  return fitOverLogParameters(compileBgNbdLogLikelihood(customers), toParams, BG_NBD_STARTS, options, true);
+}
+
+/**
+ * The sample log-likelihood (eq. 6 summed) as a function of the parameters,
+ * prepared once for a fit's thousands of evaluations. Customers are grouped
+ * by (x, t_x, T); the parameter-only parts of eq. 6 — ln Γ(r+x) − ln Γ(r) +
+ * r ln α − ln B(a, b) and the two ln B(a…, b+x…) — are computed once per
+ * distinct x, and ln(α+T), ln(α+t_x) once per distinct time, so each group
+ * costs two multiplications and one log-sum-exp. Same value as summing
+ * bgNbdCustomerLogLikelihood (a test checks it).
+ */
+export function compileBgNbdLogLikelihood(customers: readonly RfmCustomer[]): (p: BgNbdParams) => number {
   const groups = groupIdenticalCustomers(customers);
-  const logLikelihood = (p: BgNbdParams): number => {
+  const xs = [...new Set(groups.map((g) => g.customer.x))].sort((u, v) => u - v);
+  const times = [...new Set(groups.flatMap((g) => [g.customer.T, g.customer.t_x]))];
+  const xIndex = new Map(xs.map((x, i) => [x, i]));
+  const timeIndex = new Map(times.map((t, i) => [t, i]));
+  const n = groups.length;
+  const gx = new Float64Array(n);
+  const gxi = new Int32Array(n);
+  const gT = new Int32Array(n);
+  const gtx = new Int32Array(n);
+  const gw = new Float64Array(n);
+  groups.forEach((g, i) => {
+    gx[i] = g.customer.x;
+    gxi[i] = xIndex.get(g.customer.x) ?? 0;
+    gT[i] = timeIndex.get(g.customer.T) ?? 0;
+    gtx[i] = timeIndex.get(g.customer.t_x) ?? 0;
+    gw[i] = g.weight;
+  });
+  const first = new Float64Array(xs.length);
+  const second = new Float64Array(xs.length);
+  const lnTime = new Float64Array(times.length);
+  return (p: BgNbdParams): number => {
+    checkParams(p);
+    const { r, alpha, a, b } = p;
+    const base = -lnGamma(r) + r * Math.log(alpha) - lnBeta(a, b);
+    xs.forEach((x, i) => {
+      const common = base + lnGamma(r + x);
+      first[i] = common + lnBeta(a, b + x);
+      second[i] = x > 0 ? common + lnBeta(a + 1, b + x - 1) : -Infinity;
+    });
+    times.forEach((t, i) => {
+      lnTime[i] = Math.log(alpha + t);
+    });
     let total = 0;
-    for (const g of groups) total += g.weight * bgNbdCustomerLogLikelihood(p, g.customer);
+    for (let i = 0; i < n; i++) {
+      const x = gx[i] ?? 0;
+      const xi = gxi[i] ?? 0;
+      const u = (first[xi] ?? 0) - (r + x) * (lnTime[gT[i] ?? 0] ?? 0);
+      const ll = x === 0 ? u : logAddExp(u, (second[xi] ?? 0) - (r + x) * (lnTime[gtx[i] ?? 0] ?? 0));
+      total += (gw[i] ?? 0) * ll;
+    }
     return total;
   };
-  return fitOverLogParameters(logLikelihood, toParams, BG_NBD_STARTS, options, true);
 }
 
 /**
@@ -154,8 +203,7 @@ export function expectedPurchasesNewCustomer(p: BgNbdParams, t: number): number 
   if (t <= 0) return 0;
   const { r, alpha, a, b } = p;
   const z = t / (alpha + t);
-  const bracket = 1 - Math.pow(1 - z, a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z);
-  return ((a + b - 1) / (a - 1)) * bracket;
+  return ((a + b - 1) / (a - 1)) * residualBracket(r, a, b, 0, z);
 }
 
 /**
@@ -178,8 +226,23 @@ export function expectedPurchases(p: BgNbdParams, x: number, t_x: number, T: num
   if (t <= 0) return 0;
   const { r, alpha, a, b } = p;
   const z = t / (alpha + T + t);
-  const bracket = 1 - Math.pow(1 - z, a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z);
-  return ((a + b + x - 1) / (a - 1)) * bracket * probabilityAlive(p, x, t_x, T);
+  return ((a + b + x - 1) / (a - 1)) * residualBracket(r, a, b, x, z) * probabilityAlive(p, x, t_x, T);
+}
+
+/**
+ * The bracket of eq. 7 (x = 0) and eq. 10: 1 − (1−z)^{r+x} · 2F1(r+x, b+x; a+b+x−1; z).
+ * When a+b+x−1 > 0 every term of that series is positive, so it is summed
+ * as it stands, in log space (lnHyp2f1Positive): neither a heavy buyer's
+ * terms, which climb like n^{r+x} z^n before decaying, nor a point-like Beta
+ * (a and b in the hundreds of thousands, when every customer has the same
+ * drop-out probability) can overflow it. Otherwise (x = 0 and a + b ≤ 1) the
+ * Euler form 1 − (1−z)^{a−1} · 2F1(a+b−1−r, a−1; a+b+x−1; z) is used, whose
+ * parameters are then small.
+ */
+function residualBracket(r: number, a: number, b: number, x: number, z: number): number {
+  const c = a + b + x - 1;
+  if (c > 0) return -Math.expm1((r + x) * Math.log1p(-z) + lnHyp2f1Positive(r + x, b + x, c, z));
+  return 1 - Math.pow(1 - z, a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z);
 }
 
 /**

@@ -6,6 +6,7 @@
 export {
   bgNbdCustomerLogLikelihood,
   bgNbdLogLikelihood,
+  compileBgNbdLogLikelihood,
   expectedPurchases,
   expectedPurchasesDirect,
   expectedPurchasesNewCustomer,
@@ -37,7 +38,7 @@ export {
   PARAMETER_LOG_BOUND,
   fitOverLogParameters,
 } from "./optimise.ts";
-export { hyp2f1, lgammacor, lnBeta, lnGamma, logAddExp, type Hyp2f1Options } from "./special.ts";
+export { hyp2f1, lgammacor, lnBeta, lnGamma, lnHyp2f1Positive, logAddExp, type Hyp2f1Options } from "./special.ts";
 export {
   UNIT_DAYS,
   dayNumber,

@@ -14,6 +14,9 @@ import { readCdnowSample } from "../../test/cdnow-sample.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   bgNbdLogLikelihood,
+  bgNbdCustomerLogLikelihood,
+  compileBgNbdLogLikelihood,
+  lnHyp2f1Positive,
   dayNumber,
   expectedAverageSpend,
   expectedPurchases,
@@ -57,6 +60,14 @@ describe("special functions", () => {
     expect(lnGamma(0.001)).toBeCloseTo(6.907178885383853, 12);
     // Recurrence Γ(x+1) = x Γ(x) across the Lanczos / Stirling switch at 10.
     for (const x of [0.3, 4.5, 9.5, 9.99, 10.5, 1234.5]) expect(lnGamma(x + 1) - lnGamma(x)).toBeCloseTo(Math.log(x), 11);
+  });
+
+  it("lnHyp2f1Positive matches closed forms, also where the terms pass the double range", () => {
+    // 2F1(a, b; b; z) = (1 − z)^{−a} (A&S 15.1.8); 2F1(1, 1; 2; z) = −ln(1 − z)/z (15.1.3)
+    expect(lnHyp2f1Positive(0.7, 1.3, 1.3, 0.3)).toBeCloseTo(-0.7 * Math.log(0.7), 13);
+    expect(lnHyp2f1Positive(800, 5, 5, 0.9)).toBeCloseTo(800 * Math.log(10), 9);
+    expect(lnHyp2f1Positive(1, 1, 2, 0.5)).toBeCloseTo(Math.log(-Math.log(0.5) / 0.5), 13);
+    expect(() => lnHyp2f1Positive(-1, 1, 2, 0.5)).toThrow(RangeError);
   });
 
   it("lnBeta is accurate for large arguments", () => {
@@ -179,18 +190,43 @@ describe("BG/NBD on CDNOW (Fader, Hardie & Lee 2005)", () => {
     expect(probabilityAlive(PUBLISHED_BG, 2, 10, 10)).toBeCloseTo(1 / (1 + 0.793 / (2.426 + 1)), 12);
   });
 
+  it("the compiled sample likelihood equals the sum of eq. 6 over customers", () => {
+    const compiled = compileBgNbdLogLikelihood(summaries);
+    for (const p of [PUBLISHED_BG, { r: 1.3, alpha: 0.7, a: 2.5, b: 0.4 }, { r: 0.9, alpha: 20, a: 1e5, b: 9e5 }]) {
+      const direct = summaries.reduce((sum, c) => sum + bgNbdCustomerLogLikelihood(p, c), 0);
+      expect(compiled(p)).toBeCloseTo(direct, 6); // ~1e-12 relative: only the order of the sums differs
+    }
+    expect(bgNbdLogLikelihood(PUBLISHED_BG, summaries)).toBeCloseTo(-9582.4, 1);
+  });
+
   it("conditional expectation: the worked example (x=2, t_x=30.43, T=38.86, 39 weeks) ≈ 1.226", () => {
     expect(expectedPurchases(PUBLISHED_BG, 2, 30.43, 38.86, 39)).toBeCloseTo(1.226, 3);
     expect(expectedPurchases(bg.params, 2, 30.43, 38.86, 39)).toBeCloseTo(1.226, 3);
-    // The Euler-transformed 2F1 equals the literal eq. 10.
+    // The log-space sum of eq. 10's series equals the plain series where the plain one can be summed.
     const histories: [number, number][] = [[0, 0], [1, 5], [7, 35], [20, 38]];
     for (const [x, t_x] of histories) {
       expect(expectedPurchases(bg.params, x, t_x, 38.86, 39)).toBeCloseTo(expectedPurchasesDirect(bg.params, x, t_x, 38.86, 39), 10);
     }
-    // A heavy buyer: the transformed form stays finite where the literal series would need ~2^x-sized terms.
+    // A heavy buyer: the log-space sum stays finite where the plain series would need ~2^x-sized terms.
     const heavy = expectedPurchases(bg.params, 500, 38.5, 38.86, 52);
     expect(Number.isFinite(heavy)).toBe(true);
     expect(heavy).toBeGreaterThan(100);
+  });
+
+  it("every customer with the same drop-out probability (a, b → ∞, a/(a+b) = p) gives the closed form of that limit", () => {
+    // With p fixed and λ ~ Gamma(r, α): E[X(t)] = (1/p)(1 − (α/(α + p t))^r), integrating
+    // (1/p)(1 − e^{−λ p t}) over λ. The Beta(1e5, 9e5) is a point at 0.1 to ~3e-4.
+    const limit = { r: 0.9, alpha: 20, a: 1e5, b: 9e5 };
+    for (const t of [5, 52, 200]) {
+      expect(expectedPurchasesNewCustomer(limit, t)).toBeCloseTo((1 / 0.1) * (1 - (20 / (20 + 0.1 * t)) ** 0.9), 3);
+    }
+    // Conditional expectations there are finite, positive and continuous in a + b.
+    for (const [x, t_x, T] of [[0, 0, 40], [3, 20, 40], [40, 39, 40]] as const) {
+      const near = expectedPurchases(limit, x, t_x, T, 52);
+      const further = expectedPurchases({ ...limit, a: 1e6, b: 9e6 }, x, t_x, T, 52);
+      expect(Number.isFinite(near) && near > 0).toBe(true);
+      expect(Math.abs(near - further) / near).toBeLessThan(1e-3);
+    }
   });
 
   it("eq. 10 at x = 0, T = 0 is eq. 7, and eq. 7 agrees with a numerical integration of the model", () => {

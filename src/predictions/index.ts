@@ -76,6 +76,42 @@ async function purchasesOf(db: Queryable, ws: Workspace, customerId?: number): P
   return rows.map((r) => ({ customerId: String(r.customer_id), day: dayNumber(r.day), amount: r.amount / scale }));
 }
 
+/**
+ * What a BG/NBD parameter at the search's wall (e^±PARAMETER_LOG_BOUND) means,
+ * in words. Walls are limits of the model, not failures: a and b both
+ * running off together with a stable ratio is the model where every customer
+ * has the same drop-out probability a/(a+b) (the Beta mixing distribution
+ * collapses to a point); b alone running off is a drop-out probability of 0
+ * (no sign yet of customers leaving); r and α together is everyone buying at
+ * the same rate r/α. The expectations are evaluated at the estimate as it is.
+ */
+export function wallWarnings(p: BgNbdParams): string[] {
+  const high = (v: number) => Math.log(v) > PARAMETER_LOG_BOUND - 0.5;
+  const low = (v: number) => Math.log(v) < -PARAMETER_LOG_BOUND + 0.5;
+  const out: string[] = [];
+  const meanDropout = p.a / (p.a + p.b);
+  if (p.a + p.b > 1e4 && meanDropout > 1e-3) {
+    out.push(`BG/NBD: every customer gets the same drop-out probability after a purchase, ${meanDropout.toFixed(3)} (a and b run off together; their ratio is what the data identifies, so their standard errors mean nothing).`);
+  } else if (high(p.b) || low(p.a)) {
+    out.push("BG/NBD: the orders show no sign of customers dropping out (the drop-out probability goes to 0), so every customer looks active; probability alive will stay near 1 until the history shows people leaving.");
+  } else if (high(p.a) || low(p.b)) {
+    out.push("BG/NBD: the estimate says nearly every customer drops out right after a repeat purchase; check the history is complete.");
+  }
+  if (high(p.r) && high(p.alpha)) {
+    out.push(`BG/NBD: every active customer gets the same purchase rate, ${(p.r / p.alpha).toFixed(4)} per unit (r and α run off together).`);
+  } else if (high(p.r) || high(p.alpha) || low(p.r) || low(p.alpha)) {
+    out.push("BG/NBD: the purchase-rate distribution is at the edge of what can be estimated (r or α at the search's limit); treat the predictions as rough.");
+  }
+  return out;
+}
+
+/**
+ * A bounded search: a shop's data can leave a likelihood flat in some
+ * direction, and the fit must answer in seconds whatever the data (flags say
+ * when it did not settle).
+ */
+const FIT_BUDGET = { maxEvaluations: 4000, restarts: 2 };
+
 export async function fitModels(db: Queryable, ws: Workspace, query: z.output<typeof FitQuery>): Promise<ModelReport> {
   const purchases = await purchasesOf(db, ws);
   if (purchases.length === 0) throw new AppError("unprocessable", "there are no orders by known customers to fit the models on; import some first");
@@ -91,21 +127,21 @@ export async function fitModels(db: Queryable, ws: Workspace, query: z.output<ty
   const summaries = summarisePurchases(purchases, { unit: query.unit, calibrationEnd });
   const repeaters = summaries.filter((s) => s.x > 0);
   const warnings: string[] = [];
-  // A bounded search: a shop's data can leave a likelihood flat in some
-  // direction, and the fit must answer in seconds whatever the data (flags say
-  // when it did not settle).
-  const budget = { maxEvaluations: 4000, restarts: 2 };
+  const budget = FIT_BUDGET;
   const bg = fitBgNbd(summaries, budget);
-  // A parameter at the search's wall (1e±6) means the data does not identify
-  // it — typically no sign of customers dropping out — and the model's
-  // expectations overflow there. Say so instead of reporting nonsense.
-  const atWall = Object.entries(bg.params).filter(([, v]) => Math.abs(Math.log(v)) > PARAMETER_LOG_BOUND - 0.05);
-  if (atWall.length > 0) {
-    throw new AppError(
-      "unprocessable",
-      `BG/NBD: this shop's orders do not identify ${atWall.map(([k]) => k).join(" and ")} (the estimate runs off to ${atWall.map(([k, v]) => `${k} ≈ ${v.toExponential(1)}`).join(", ")}); ` +
-        "usually the history shows no customers dropping out yet. Try a longer history or a later --calibration-end.",
-    );
+  warnings.push(...wallWarnings(bg.params));
+  // The expectations must be computable at the estimate, whatever it is;
+  // if even the heaviest buyer's cannot be evaluated, refuse rather than
+  // store a model that cannot predict.
+  const heaviest = summaries.reduce((m, s) => (s.x > m.x ? s : m), summaries[0] ?? { x: 0, t_x: 0, T: 1 });
+  let usable: boolean;
+  try {
+    usable = Number.isFinite(expectedPurchases(bg.params, heaviest.x, heaviest.t_x, heaviest.T, 52 * 7 / UNIT_DAYS[query.unit]));
+  } catch {
+    usable = false;
+  }
+  if (!usable) {
+    throw new AppError("unprocessable", `BG/NBD: the estimate (${Object.entries(bg.params).map(([k, v]) => `${k} ≈ ${v.toPrecision(3)}`).join(", ")}) cannot be used to predict; try a longer history or another --calibration-end.`);
   }
   const pareto = query.pareto ? fitParetoNbd(summaries, budget) : null;
   const spenders = repeaters.filter((s) => s.m_x > 0).map((s) => ({ x: s.x, m_x: s.m_x }));
@@ -158,7 +194,7 @@ export async function saveFit(db: Queryable, ws: Workspace, report: ModelReport,
   const last = Math.max(...purchases.map((p) => p.day));
   const summaries = summarisePurchases(purchases, { unit: report.unit, calibrationEnd: last });
   const spenders = summaries.filter((s) => s.x > 0 && s.m_x > 0).map((s) => ({ x: s.x, m_x: s.m_x }));
-  const params: PredictionParams = { bgNbd: fitBgNbd(summaries).params, gammaGamma: spenders.length >= 2 ? fitGammaGamma(spenders).params : null };
+  const params: PredictionParams = { bgNbd: fitBgNbd(summaries, FIT_BUDGET).params, gammaGamma: spenders.length >= 2 ? fitGammaGamma(spenders, FIT_BUDGET).params : null };
   const [row] = await db.query<{ version: number }>(
     `INSERT INTO model_fits (workspace_id, version, fitted_at, unit, data_end, params, report)
      SELECT $1, COALESCE(max(version), 0) + 1, $2, $3, $4::date, $5::jsonb, $6::jsonb FROM model_fits WHERE workspace_id = $1
