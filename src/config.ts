@@ -22,6 +22,7 @@ const Env = z.object({
   FIDELIO_ADMIN_EMAIL: z.email("is not an email address").optional(),
   FIDELIO_ADMIN_PASSWORD: z.string().min(12, "at least 12 characters").optional(),
   FIDELIO_PUBLIC_URL: z.url("must be a URL such as https://fidelio.example.com").optional(),
+  FIDELIO_SCORE_EVERY_HOURS: z.coerce.number().min(0, "must be 0 (off) or more").max(24 * 365, "must be at most a year").optional(),
 });
 
 export interface Config {
@@ -42,6 +43,8 @@ export interface Config {
   firstAdmin: { email: string; password: string | undefined };
   /** The address people use when a proxy sits in front (https → Secure cookies). */
   publicUrl: string | undefined;
+  /** How often the server rescores every customer (refitting weekly); 0 = never. */
+  scoreEveryHours: number;
 }
 
 export interface ConfigOverrides {
@@ -79,5 +82,6 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     demo: e.FIDELIO_DEMO ?? "auto",
     firstAdmin: { email: e.FIDELIO_ADMIN_EMAIL ?? "admin@fidelio.local", password: e.FIDELIO_ADMIN_PASSWORD },
     publicUrl: e.FIDELIO_PUBLIC_URL,
+    scoreEveryHours: e.FIDELIO_SCORE_EVERY_HOURS ?? 24,
   };
 }

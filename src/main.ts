@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "./shared/index.ts";
 import { countApiKeys, createApiKey, ensureWorkspace, type Workspace } from "./workspaces/index.ts";
 import { createApp, serve } from "./http/index.ts";
 import { countAdmins, createAdmin, generatePassword } from "./admins/index.ts";
+import { schedulePredictionRefresh } from "./predictions/index.ts";
 
 export interface Fidelio {
   config: Config;
@@ -63,5 +64,15 @@ export async function startServer(f: Fidelio): Promise<{ url: string; close: () 
   });
   const server = await serve(app, f.config.port, f.config.host);
   const host = f.config.host === "0.0.0.0" || f.config.host === "::" ? "localhost" : f.config.host;
-  return { url: `http://${host}:${server.port}/`, close: server.close };
+  const stopSchedule =
+    f.config.scoreEveryHours > 0
+      ? schedulePredictionRefresh(f.store, f.workspace, f.clock, { everyMs: f.config.scoreEveryHours * 3_600_000, log: (line) => console.log(line) })
+      : () => {};
+  return {
+    url: `http://${host}:${server.port}/`,
+    close: async () => {
+      stopSchedule();
+      await server.close();
+    },
+  };
 }

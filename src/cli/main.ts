@@ -20,7 +20,19 @@ import { HeadlineQuery, headlineReport } from "../metrics/index.ts";
 import { headlineTable } from "./metrics-table.ts";
 import { renderReport } from "../report/index.ts";
 import { AdviceQuery } from "../metrics/index.ts";
-import { FitQuery, PredictQuery, fitAndSave, predictCustomer, type CustomerPrediction, type ModelReport } from "../predictions/index.ts";
+import {
+  FitQuery,
+  PredictQuery,
+  fitSaveAndScore,
+  predictCustomer,
+  readLifecycleSettings,
+  refreshPredictions,
+  refreshScores,
+  updateLifecycleSettings,
+  type CustomerPrediction,
+  type ModelReport,
+  type ScoringRun,
+} from "../predictions/index.ts";
 
 const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -61,6 +73,12 @@ async function runServer(o: { dataDir?: string; port?: number; host?: string }, 
         const s = await loadDemo(f.store, f.workspace, { end: f.clock.now(), onProgress: (d, t) => bar.update(d, t, `${d}/${t} customers`) });
         bar.stop();
         console.log(`Demo loaded: ${s.customers} customers, ${s.orders} orders, ${s.refunds} refunds, ${s.events} events.`);
+        const fitBar = progress("models");
+        fitBar.update(0, 1, "fitting BG/NBD and Gamma-Gamma, scoring every customer");
+        const r = await refreshPredictions(f.store, f.workspace, f.clock.now());
+        fitBar.update(1, 1, "done");
+        fitBar.stop();
+        console.log(`Predictions: ${r.scoring.customers} customers scored${r.fittedVersion !== null ? ` with model version ${r.fittedVersion}` : ""}${r.fitError ? ` (no model: ${r.fitError})` : ""}.`);
       }
     }
     const server = await startServer(f);
@@ -243,13 +261,57 @@ models
     await withFidelio(o, async (f) => {
       const bar = progress("fit");
       bar.update(0, 1, `fitting BG/NBD${q.pareto ? ", Pareto/NBD" : ""} and Gamma-Gamma`);
-      const r = await fitAndSave(f.store, f.workspace, q, f.clock.now());
+      const r = await fitSaveAndScore(f.store, f.workspace, q, f.clock.now());
       const saved = r.saved;
       bar.update(1, 1, "done");
       bar.stop();
-      console.log(o.json ? JSON.stringify(r, null, 2) : `${modelTable(r)}\n\nsaved as model version ${saved.version} (refitted on every order up to ${saved.dataEnd}); predict with: fidelio predict --customer ID`);
+      console.log(
+        o.json
+          ? JSON.stringify(r, null, 2)
+          : `${modelTable(r)}\n\nsaved as model version ${saved.version} (refitted on every order up to ${saved.dataEnd}); predict with: fidelio predict --customer ID\n${scoringLine(r.scoring)}`,
+      );
     });
   });
+
+models
+  .command("score")
+  .description("rescore every customer now with the latest model: predictions, RFM, lifecycle stage, churn signals (the server does it daily)")
+  .option("--json", "as JSON")
+  .option(...dataDirOption)
+  .action(async (o: { json?: boolean; dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      const bar = progress("score");
+      bar.update(0, 1, "scoring every customer");
+      const r = await refreshScores(f.store, f.workspace, f.clock.now());
+      bar.update(1, 1, "done");
+      bar.stop();
+      console.log(o.json ? JSON.stringify(r, null, 2) : scoringLine(r));
+    });
+  });
+
+models
+  .command("settings")
+  .description("show or change the thresholds of lifecycle stages and churn signals, e.g. --set lapsedAfterRhythms=4")
+  .option("--set <name=value...>", "change a setting (repeatable)")
+  .option(...dataDirOption)
+  .action(async (o: { set?: string[]; dataDir?: string }) => {
+    const patch: Record<string, number> = {};
+    for (const pair of o.set ?? []) {
+      const m = /^([A-Za-z]+)=(-?\d*\.?\d+)$/.exec(pair);
+      if (!m?.[1] || m[2] === undefined) throw new AppError("invalid_input", `--set: "${pair}" is not name=number`, [{ field: "--set", message: "expected name=number" }]);
+      patch[m[1]] = Number(m[2]);
+    }
+    await withFidelio(o, async (f) => {
+      const settings = o.set ? await updateLifecycleSettings(f.store, f.workspace, patch) : await readLifecycleSettings(f.store, f.workspace);
+      console.log(Object.entries(settings).map(([k, v]) => `${k.padEnd(22)} ${v}`).join("\n"));
+      if (o.set) console.log("\nsaved; they apply from the next scoring run (fidelio models score)");
+    });
+  });
+
+function scoringLine(r: ScoringRun): string {
+  const stages = Object.entries(r.byStage).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n.toLocaleString("en")}`).join(", ");
+  return `scored ${r.customers.toLocaleString("en")} customers in ${r.seconds.toFixed(1)} s${r.modelVersion !== null ? ` with model version ${r.modelVersion}` : ""}: ${stages}${r.note ? `\nnote: ${r.note}` : ""}`;
+}
 
 program
   .command("predict")

@@ -239,3 +239,37 @@ export async function storeCounts(db: Queryable, ws: Workspace): Promise<{ custo
   );
   return r ?? { customers: 0, orders: 0, events: 0, products: 0 };
 }
+
+export interface OrderSummary {
+  externalId: string;
+  status: string;
+  placedAt: string;
+  currency: string;
+  totalMinor: number;
+  items: number;
+  refundedMinor: number;
+  titles: string[];
+}
+
+/** A customer's orders, newest first, with what was in them and refunded: the orders half of the customer page's timeline. */
+export async function listCustomerOrders(db: Queryable, ws: Workspace, externalId: string, page: { limit: number }): Promise<OrderSummary[]> {
+  const id = await customerId(db, ws, externalId);
+  const rows = await db.query<{ external_id: string; status: string; placed_at: Date; currency: string; total_minor: number; items: number | null; refunded: number | null; titles: string[] | null }>(
+    `SELECT o.external_id, o.status, o.placed_at, o.currency, o.total_minor,
+            (SELECT sum(quantity)::int FROM order_lines l WHERE l.order_id = o.id) AS items,
+            (SELECT sum(amount_minor)::bigint FROM refunds r WHERE r.workspace_id = o.workspace_id AND r.order_id = o.id) AS refunded,
+            (SELECT array_agg(coalesce(title, product_id, sku, '?') ORDER BY line_no) FROM order_lines l WHERE l.order_id = o.id) AS titles
+       FROM orders o WHERE o.workspace_id = $1 AND o.customer_id = $2 ORDER BY o.placed_at DESC, o.id DESC LIMIT $3`,
+    [ws.id, id, page.limit],
+  );
+  return rows.map((r) => ({
+    externalId: r.external_id,
+    status: r.status,
+    placedAt: iso(r.placed_at),
+    currency: r.currency,
+    totalMinor: Number(r.total_minor),
+    items: Number(r.items ?? 0),
+    refundedMinor: Number(r.refunded ?? 0),
+    titles: r.titles ?? [],
+  }));
+}

@@ -15,6 +15,7 @@ import { errorResponse } from "./errors.ts";
 import { trackingRoutes } from "./routes/tracking.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { modelRoutes } from "./routes/models.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { dashboard, DEFAULT_WEB_DIR } from "./dashboard.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -58,6 +59,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/v1", trackingRoutes(deps.store, deps.clock, authenticate));
   app.route("/api/session", sessionRoutes(deps.store, deps.clock, deps.publicUrl));
   app.route("/api/metrics", metricsRoutes(deps.store, deps.clock, authenticate));
+  app.route("/api/models", modelRoutes(deps.store, deps.clock, authenticate));
   app.route("/api", adminRoutes(deps.store, deps.clock, authenticate));
   app.route("/webhooks", webhookRoutes(deps.store, deps.clock, deps.workspace, deps.shopifyWebhookSecret));
   // The dashboard owns every other GET; until it is built, / is a status page.

@@ -19,8 +19,9 @@ function statusOf(e: AppError): ContentfulStatusCode {
 }
 
 /** Reads a JSON body, naming the problem when it is not JSON. */
-export async function jsonBody(c: Context): Promise<unknown> {
+export async function jsonBody(c: Context, options: { optional?: boolean } = {}): Promise<unknown> {
   const text = await c.req.text();
+  if (text.trim() === "" && options.optional) return undefined;
   if (text.trim() === "") throw new AppError("invalid_input", "the request body is empty; JSON expected", [{ field: "(body)", message: "empty" }]);
   try {
     return JSON.parse(text);

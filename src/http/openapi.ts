@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { CustomerRecord, OrderRecord, ProductRecord, RefundRecord } from "../ingest/index.ts";
+import { CustomerListQuery, FitQuery, LifecycleSettings, PredictQuery } from "../predictions/index.ts";
 import { AdviceQuery, CatalogueQuery, HeadlineQuery, IntervalsQuery, LadderQuery, PeriodQuery, SeriesQuery } from "../metrics/index.ts";
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
@@ -67,19 +68,39 @@ const trackingOp = (type: string, summary: string) => ({
   },
 });
 
-/** A GET under /api/metrics whose query parameters are the properties of its zod schema. */
-function metricsOp(summary: string, description: string, query: z.ZodObject | undefined) {
+/** A GET whose query parameters are the properties of its zod schema (path parameters named apart). */
+function queryGet(tag: string, summary: string, description: string, query: z.ZodObject | undefined, pathParams: string[] = []) {
   const json = query ? schema(query) : {};
   const props = "properties" in json && typeof json.properties === "object" && json.properties !== null ? Object.entries(json.properties) : [];
   return {
-    get: {
-      tags: ["Metrics"],
-      summary,
-      description: `${description} Definitions: src/metrics/README.md. Money in minor units of the workspace currency; rates are fractions (0.25 = 25 %).`,
-      security: [{ adminKey: [] }],
-      parameters: props.map(([name, s]) => ({ name, in: "query", schema: s })),
-      responses: { "200": { description: "The figures as JSON" }, ...errors, "403": { description: "A write key was used" } },
-    },
+    tags: [tag],
+    summary,
+    description,
+    security: [{ adminKey: [] }],
+    parameters: [
+      ...pathParams.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
+      ...props.filter(([name]) => !pathParams.includes(name)).map(([name, s]) => ({ name, in: "query", schema: s })),
+    ],
+    responses: { "200": { description: "JSON" }, "404": { description: "Not found" }, ...errors, "403": { description: "A write key was used" } },
+  };
+}
+
+/** A GET under /api/metrics. */
+function metricsOp(summary: string, description: string, query: z.ZodObject | undefined) {
+  return {
+    get: queryGet("Metrics", summary, `${description} Definitions: src/metrics/README.md. Money in minor units of the workspace currency; rates are fractions (0.25 = 25 %).`, query),
+  };
+}
+
+/** A POST/PATCH under /api/models with an optional JSON body described by a zod schema. */
+function bodyOp(summary: string, description: string, body: z.ZodType | undefined) {
+  return {
+    tags: ["Models"],
+    summary,
+    description,
+    security: [{ adminKey: [] }],
+    ...(body ? { requestBody: { required: false, content: { "application/json": { schema: schema(body) } } } } : {}),
+    responses: { "200": { description: "JSON" }, "201": { description: "Fitted and saved" }, "422": { description: "The data cannot support the fit; the message says why" }, ...errors },
   };
 }
 
@@ -124,7 +145,20 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
           responses: { "200": { description: "`{ success, accepted, duplicates, failed }`" }, ...errors },
         },
       },
-      "/api/customers": upsertPath("Customers", "#/components/schemas/Customer", "Create or update customers"),
+      "/api/customers": {
+        ...upsertPath("Customers", "#/components/schemas/Customer", "Create or update customers"),
+        get: queryGet("Customers", "Customers with their scores", "Search (external id, email, name), filter by lifecycle `stage`, `rfm` segment or churn `signal`, sort and page. `total` counts every match; each item carries its stored score (null before the first scoring run).", CustomerListQuery),
+      },
+      "/api/customers/{externalId}/predictions": {
+        get: queryGet(
+          "Customers",
+          "A customer's scores and predictions",
+          "`scores`: the stored lifecycle stage, RFM, churn signals and predictions of the last scoring run, with `meaning` in words. `prediction`: computed now from the latest model for `horizon` days at `monthlyDiscountRate` (null without a model or an order). Definitions: src/predictions/README.md.",
+          PredictQuery,
+          ["externalId"],
+        ),
+      },
+      "/api/customers/{externalId}/orders": getPath("Customers", "A customer's orders, newest first (what was bought, refunds)", "externalId"),
       "/api/customers/{externalId}": getPath("Customers", "A customer's profile: fields, traits, consents, rollups", "externalId"),
       "/api/customers/{externalId}/events": {
         get: {
@@ -159,6 +193,15 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       "/api/metrics/refunds": metricsOp("Refund rates", "By orders, by revenue and by product category.", PeriodQuery),
       "/api/metrics/catalogue": metricsOp("Catalogue replenishability", "Share of revenue from products the same customer buys again, and each product's median re-buy interval.", CatalogueQuery),
       "/api/metrics/advice": metricsOp("Budget advice", "Share of budget on retention vs acquisition from the shop's stage (inferred, or `stage`) and figures (`cac` in minor units), with the reasoning as sentences.", AdviceQuery),
+      "/api/models": {
+        get: queryGet("Models", "The latest model and the stored scores", "`fit`: the newest saved fit (version, date, parameters) with its calibration/holdout `report` (tracking, by calibration frequency, MAE, warnings), or null. `scores`: the last scoring run, customers by stage and RFM segment, churn-signal counts and the CLV distribution.", undefined),
+      },
+      "/api/models/fit": { post: bodyOp("Fit, validate, save and rescore", "Fits BG/NBD (and Pareto/NBD with `pareto`) and Gamma-Gamma on the calibration period, validates on the holdout, saves the version refitted on the whole history, and rescores every customer.", FitQuery) },
+      "/api/models/score": { post: bodyOp("Rescore every customer now", "Predictions, RFM, lifecycle stage and churn signals with the latest model and settings (the server also does it on its schedule).", undefined) },
+      "/api/models/settings": {
+        get: queryGet("Models", "Lifecycle and churn-signal thresholds", "The settings in force (defaults where unchanged).", undefined),
+        patch: bodyOp("Change lifecycle and churn-signal thresholds", "Send only the settings to change; the whole must stay consistent (e.g. lapsedAfterRhythms > atRiskAfterRhythms). Applies from the next scoring run.", LifecycleSettings),
+      },
       "/webhooks/shopify/orders": {
         post: {
           tags: ["Webhooks"],

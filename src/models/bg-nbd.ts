@@ -221,12 +221,23 @@ export function expectedPurchasesNewCustomer(p: BgNbdParams, t: number): number 
  * The denominator equals 1 / P(alive) (eq. 11).
  */
 export function expectedPurchases(p: BgNbdParams, x: number, t_x: number, T: number, t: number): number {
+  return expectedPurchasesIfAlive(p, x, T, t) * probabilityAlive(p, x, t_x, T);
+}
+
+/**
+ * Eq. 10 without its denominator: the expected transactions in (T, T+t] of
+ * a customer with x repeat transactions observed for T who is still alive.
+ * A dead customer buys nothing, so eq. 10 = this × P(alive) (eq. 11). It does
+ * not depend on t_x, so a caller scoring many customers can share it between
+ * everyone with the same x and T.
+ */
+export function expectedPurchasesIfAlive(p: BgNbdParams, x: number, T: number, t: number): number {
   checkParams(p);
   if (p.a === 1) throw new RangeError("expectedPurchases: a = 1 is a removable singularity not handled");
   if (t <= 0) return 0;
   const { r, alpha, a, b } = p;
   const z = t / (alpha + T + t);
-  return ((a + b + x - 1) / (a - 1)) * residualBracket(r, a, b, x, z) * probabilityAlive(p, x, t_x, T);
+  return ((a + b + x - 1) / (a - 1)) * residualBracket(r, a, b, x, z);
 }
 
 /**

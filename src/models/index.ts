@@ -9,6 +9,7 @@ export {
   compileBgNbdLogLikelihood,
   expectedPurchases,
   expectedPurchasesDirect,
+  expectedPurchasesIfAlive,
   expectedPurchasesNewCustomer,
   fitBgNbd,
   probabilityAlive,

@@ -3,12 +3,50 @@
  * orders: purchases read from the store, a calibration/holdout split (the
  * last quarter of the history by default), BG/NBD, Pareto/NBD and
  * Gamma-Gamma fitted on the calibration period and validated on the holdout.
- * Not yet: storing fits and per-customer predictions, the schedule, the API
- * and the pages (issue 4).
+ * Fits are stored with a version (model_fits); every customer's scores —
+ * predictions, RFM, lifecycle stage, churn signals — are stored by scoring
+ * runs (customer_scores), after each fit, on demand and on the server's
+ * schedule (refresh.ts).
  */
 import { z } from "zod";
 import { AppError, minorDigits, parseInput } from "../shared/index.ts";
-import type { Queryable } from "../store/index.ts";
+import type { Queryable, Store } from "../store/index.ts";
+import { makePredictor, type DaySummary } from "./score.ts";
+import { SavedParams, refreshScores, type ScoringRun } from "./scores-store.ts";
+
+export {
+  DEFAULT_LIFECYCLE_SETTINGS,
+  LifecycleSettings,
+  STAGES,
+  makePredictor,
+  median,
+  scoreCustomers,
+  type ChurnSignals,
+  type CustomerHistory,
+  type CustomerScore,
+  type DaySummary,
+  type OrderFact,
+  type PredictionModel,
+  type Predictor,
+  type Stage,
+} from "./score.ts";
+export {
+  CustomerListQuery,
+  customerScore,
+  describeScore,
+  latestScoringRun,
+  listCustomers,
+  readHistories,
+  readLifecycleSettings,
+  refreshScores,
+  scoreOverview,
+  updateLifecycleSettings,
+  type CustomerListItem,
+  type ScoreOverview,
+  type ScoringRun,
+  type StoredScore,
+} from "./scores-store.ts";
+export { REFIT_AFTER_DAYS, refreshPredictions, schedulePredictionRefresh, scoringDue, type RefreshResult } from "./refresh.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { CalendarDay, wholeNumber } from "../metrics/index.ts";
@@ -204,11 +242,6 @@ export async function saveFit(db: Queryable, ws: Workspace, report: ModelReport,
   return { version: row?.version ?? 0, fittedAt: now.toISOString(), unit: report.unit, dataEnd: dayText(last), params };
 }
 
-const SavedParams = z.object({
-  bgNbd: z.object({ r: z.number(), alpha: z.number(), a: z.number(), b: z.number() }),
-  gammaGamma: z.object({ p: z.number(), q: z.number(), gamma: z.number() }).nullable(),
-});
-
 export async function latestFit(db: Queryable, ws: Workspace): Promise<SavedFit> {
   const [row] = await db.query<{ version: number; fitted_at: Date; unit: string; data_end: string; params: unknown }>(
     "SELECT version, fitted_at, unit, data_end, params FROM model_fits WHERE workspace_id = $1 ORDER BY version DESC LIMIT 1",
@@ -257,53 +290,34 @@ export async function predictCustomer(db: Queryable, ws: Workspace, q: z.output<
   const fit = await latestFit(db, ws);
   const [c] = await db.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, q.customer]);
   if (!c) throw new AppError("not_found", `customer: no customer "${q.customer}"`, [{ field: "customer", message: "no such customer" }]);
-  const purchases = (await purchasesOf(db, ws, c.id)).filter((p) => p.day <= Math.floor(now.getTime() / 86_400_000));
-  if (purchases.length === 0) throw new AppError("unprocessable", `customer: "${q.customer}" has no order to predict from`, [{ field: "customer", message: "no order" }]);
   const today = Math.floor(now.getTime() / 86_400_000);
-  const [s] = summarisePurchases(purchases, { unit: fit.unit, calibrationEnd: today });
+  const purchases = (await purchasesOf(db, ws, c.id)).filter((p) => p.day <= today);
+  if (purchases.length === 0) throw new AppError("unprocessable", `customer: "${q.customer}" has no order to predict from`, [{ field: "customer", message: "no order" }]);
+  const [s] = summarisePurchases(purchases, { unit: "day", calibrationEnd: today });
   if (!s) throw new AppError("internal", "no summary for a customer with orders");
   const unitDays = UNIT_DAYS[fit.unit];
-  const p = fit.params.bgNbd;
-  const expectedIn = (days: number) => expectedPurchases(p, s.x, s.t_x, s.T, days / unitDays);
-  const alive = probabilityAlive(p, s.x, s.t_x, s.T);
-  const expected = expectedIn(q.horizon);
-  // The day one more purchase is expected: expected purchases are increasing in t, so bisect.
-  let next: number | null = null;
-  if (expectedIn(5 * 365) >= 1) {
-    let lo = 0;
-    let hi = 5 * 365;
-    while (hi - lo > 0.5) {
-      const mid = (lo + hi) / 2;
-      if (expectedIn(mid) >= 1) hi = mid;
-      else lo = mid;
-    }
-    next = today + Math.ceil(hi);
-  }
-  const aov = fit.params.gammaGamma ? expectedAverageSpend(fit.params.gammaGamma, s.x, s.m_x) : null;
-  let clv: number | null = null;
-  if (aov !== null) {
-    clv = 0;
-    const months = Math.max(1, Math.round(q.horizon / 30.4375));
-    for (let k = 1; k <= months; k++) {
-      const inMonth = expectedIn(k * 30.4375) - expectedIn((k - 1) * 30.4375);
-      clv += (inMonth * aov) / (1 + q.monthlyDiscountRate) ** k;
-    }
-  }
+  const days: DaySummary = { x: s.x, tXDays: s.t_x, TDays: s.T, meanRepeatSpend: s.m_x };
+  const predictor = makePredictor({ unit: fit.unit, ...fit.params });
+  const alive = predictor.alive(days);
+  const expected = predictor.expected(days, q.horizon);
+  const nextIn = predictor.nextOrderInDays(days);
+  const aov = predictor.averageOrderValue(days);
+  const clv = predictor.clv(days, q.horizon, q.monthlyDiscountRate);
   const money = (v: number) => `${v.toFixed(2)} ${ws.currency}`;
   const meaning = [
     `${Math.round(alive * 100)} % likely to still be a customer${s.x === 0 ? " (one purchase so far: the model assumes a customer is active until a repeat purchase shows otherwise)" : ""}.`,
     `Expected to buy ${expected.toFixed(2)} times in the next ${q.horizon} days.`,
-    next === null ? "No further purchase is expected within five years." : `One more purchase is expected by ${dayText(next)}.`,
+    nextIn === null ? "No further purchase is expected within five years." : `One more purchase is expected by ${dayText(today + nextIn)}.`,
     ...(aov !== null && clv !== null ? [`Expected order value ${money(aov)}; worth ${money(clv)} over the next ${q.horizon} days at ${(q.monthlyDiscountRate * 100).toFixed(1)} % a month.`] : []),
   ];
   return {
     externalId: q.customer,
     model: { version: fit.version, fittedAt: fit.fittedAt, unit: fit.unit },
-    summary: { x: s.x, t_x: s.t_x, T: s.T, meanRepeatSpend: s.m_x },
+    summary: { x: s.x, t_x: s.t_x / unitDays, T: s.T / unitDays, meanRepeatSpend: s.m_x },
     probabilityAlive: alive,
     horizonDays: q.horizon,
     expectedPurchases: expected,
-    expectedNextOrderOn: next === null ? null : dayText(next),
+    expectedNextOrderOn: nextIn === null ? null : dayText(today + nextIn),
     expectedAverageOrderValue: aov,
     clv,
     currency: ws.currency,
@@ -315,6 +329,12 @@ export async function predictCustomer(db: Queryable, ws: Workspace, q: z.output<
 export async function fitAndSave(db: Queryable, ws: Workspace, q: z.output<typeof FitQuery>, now: Date): Promise<ModelReport & { saved: SavedFit }> {
   const report = await fitModels(db, ws, q);
   return { ...report, saved: await saveFit(db, ws, report, now) };
+}
+
+/** Fits, saves, and rescores every customer with the new model: what `fidelio models fit` and POST /api/models/fit do. */
+export async function fitSaveAndScore(store: Store, ws: Workspace, q: z.output<typeof FitQuery>, now: Date): Promise<ModelReport & { saved: SavedFit; scoring: ScoringRun }> {
+  const fitted = await fitAndSave(store, ws, q, now);
+  return { ...fitted, scoring: await refreshScores(store, ws, now) };
 }
 
 /** The newest saved fit with its calibration/holdout report. */

@@ -13,7 +13,9 @@ import {
   writeProducts,
   writeRefunds,
 } from "../../ingest/index.ts";
-import { getCustomerProfile, getOrder, getProduct, getRefund, listCustomerEvents } from "../../customers/index.ts";
+import { getCustomerProfile, getOrder, getProduct, getRefund, listCustomerEvents, listCustomerOrders } from "../../customers/index.ts";
+import { CustomerListQuery, PredictQuery, customerScore, listCustomers, predictCustomer } from "../../predictions/index.ts";
+import { queryOf } from "../query.ts";
 import type { KeyAuthenticator, Workspace } from "../../workspaces/index.ts";
 import { adminAuth, type Env } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
@@ -74,6 +76,23 @@ export function adminRoutes(store: Store, clock: Clock, authenticate: KeyAuthent
       return { externalId: record.externalId ?? record.email ?? "", created: r.inserted > 0 };
     }),
   );
+  app.get("/customers", async (c) => c.json(await listCustomers(store, c.get("owner").workspace, parseInput(CustomerListQuery, queryOf(c)))));
+  app.get("/customers/:externalId/orders", async (c) => {
+    const page = parseInput(Page, c.req.query());
+    return c.json(await listCustomerOrders(store, c.get("owner").workspace, c.req.param("externalId"), page));
+  });
+  /**
+   * The stored scores (stage, RFM, churn signals, predictions of the last
+   * scoring run) and, when a model exists, a fresh prediction for the asked
+   * horizon and discount rate.
+   */
+  app.get("/customers/:externalId/predictions", async (c) => {
+    const ws = c.get("owner").workspace;
+    const q = parseInput(PredictQuery, { ...queryOf(c), customer: c.req.param("externalId") });
+    const scores = await customerScore(store, ws, q.customer);
+    const prediction = scores.orders > 0 && scores.modelVersion !== null ? await predictCustomer(store, ws, q, clock.now()) : null;
+    return c.json({ scores, prediction });
+  });
   app.get("/customers/:externalId", async (c) => c.json(await getCustomerProfile(store, c.get("owner").workspace, c.req.param("externalId"))));
   app.get("/customers/:externalId/events", async (c) => {
     const page = parseInput(Page, c.req.query());

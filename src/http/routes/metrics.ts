@@ -23,21 +23,7 @@ import {
 } from "../../metrics/index.ts";
 import type { KeyAuthenticator } from "../../workspaces/index.ts";
 import { adminAuth, type Env } from "../auth.ts";
-
-/**
- * The query string as one value per name; a name given twice is refused
- * (naming it) rather than silently reading one of the values. `many` names
- * the parameters that may repeat; they come back as arrays.
- */
-function queryOf(c: Context<Env>, many: string[] = []): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, values] of Object.entries(c.req.queries())) {
-    if (many.includes(name)) out[name] = values;
-    else if (values.length > 1) throw new AppError("invalid_input", `${name}: given ${values.length} times; give it once`, [{ field: name, message: "given more than once" }]);
-    else out[name] = values[0] ?? "";
-  }
-  return out;
-}
+import { queryOf } from "../query.ts";
 
 export function metricsRoutes(store: Store, clock: Clock, authenticate: KeyAuthenticator): Hono<Env> {
   const app = new Hono<Env>();

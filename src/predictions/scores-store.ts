@@ -1,0 +1,428 @@
+/**
+ * Scores kept in the store: a scoring run reads every customer's orders,
+ * scores them (score.ts) with the latest fitted model and the shop's
+ * lifecycle settings, and rewrites customer_scores in one transaction, so
+ * readers see the old scores or the new ones, never half of each.
+ */
+import { z } from "zod";
+import { AppError, minorDigits, parseInput } from "../shared/index.ts";
+import type { Queryable, Store } from "../store/index.ts";
+import type { Workspace } from "../workspaces/index.ts";
+import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
+import { wholeNumber } from "../metrics/index.ts";
+import { RFM_SEGMENTS } from "../models/index.ts";
+import {
+  DEFAULT_LIFECYCLE_SETTINGS,
+  LifecycleSettings,
+  STAGES,
+  scoreCustomers,
+  type CustomerHistory,
+  type CustomerScore,
+  type PredictionModel,
+  type Stage,
+} from "./score.ts";
+
+const dayText = (n: number) => new Date(n * 86_400_000).toISOString().slice(0, 10);
+const dayOf = (d: Date) => Math.floor(d.getTime() / 86_400_000);
+
+export async function readLifecycleSettings(db: Queryable, ws: Workspace): Promise<LifecycleSettings> {
+  const [row] = await db.query<{ lifecycle_settings: unknown }>("SELECT lifecycle_settings FROM workspaces WHERE id = $1", [ws.id]);
+  return parseInput(LifecycleSettings, row?.lifecycle_settings ?? {});
+}
+
+/** Changes some thresholds; the result must still be a valid whole (errors name the field). */
+export async function updateLifecycleSettings(db: Queryable, ws: Workspace, patch: unknown): Promise<LifecycleSettings> {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) {
+    throw new AppError("invalid_input", "(body): must be an object of settings", [{ field: "(body)", message: "must be an object" }]);
+  }
+  const known = Object.keys(DEFAULT_LIFECYCLE_SETTINGS);
+  const unknown = Object.keys(patch).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    throw new AppError("invalid_input", `${unknown[0]}: not a setting (known: ${known.join(", ")})`, unknown.map((k) => ({ field: k, message: "not a setting" })));
+  }
+  const [row] = await db.query<{ lifecycle_settings: unknown }>("SELECT lifecycle_settings FROM workspaces WHERE id = $1", [ws.id]);
+  const stored = row?.lifecycle_settings;
+  const merged = { ...(typeof stored === "object" && stored !== null ? stored : {}), ...patch };
+  const settings = parseInput(LifecycleSettings, merged);
+  await db.query("UPDATE workspaces SET lifecycle_settings = $2::jsonb WHERE id = $1", [ws.id, JSON.stringify(merged)]);
+  return settings;
+}
+
+async function latestModel(db: Queryable, ws: Workspace): Promise<{ version: number; model: PredictionModel } | null> {
+  const [row] = await db.query<{ version: number; unit: string; params: unknown }>(
+    "SELECT version, unit, params FROM model_fits WHERE workspace_id = $1 ORDER BY version DESC LIMIT 1",
+    [ws.id],
+  );
+  if (!row) return null;
+  const params = parseInput(SavedParams, row.params);
+  return { version: row.version, model: { unit: row.unit === "day" ? "day" : "week", bgNbd: params.bgNbd, gammaGamma: params.gammaGamma } };
+}
+
+export const SavedParams = z.object({
+  bgNbd: z.object({ r: z.number(), alpha: z.number(), a: z.number(), b: z.number() }),
+  gammaGamma: z.object({ p: z.number(), q: z.number(), gamma: z.number() }).nullable(),
+});
+
+/** Every customer of the workspace with their orders before `now`, oldest first. */
+export async function readHistories(db: Queryable, ws: Workspace, now: Date): Promise<CustomerHistory[]> {
+  const byCustomer = new Map<number, CustomerHistory>();
+  for (const c of await db.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1", [ws.id])) {
+    byCustomer.set(Number(c.id), { customerId: Number(c.id), orders: [], refundedMinor: 0 });
+  }
+  const orders = await db.query<{ customer_id: number; day: number; total_minor: number; unit: number | null; refunded: boolean }>(
+    `WITH o AS (
+       SELECT id, customer_id, placed_at, floor(extract(epoch FROM placed_at) / 86400)::int AS day, total_minor
+         FROM orders
+        WHERE workspace_id = $1 AND customer_id IS NOT NULL AND currency = $2 AND status <> ALL($3::text[]) AND placed_at < $4),
+     l AS (SELECT order_id, sum(total_minor)::float8 / NULLIF(sum(quantity), 0) AS unit FROM order_lines WHERE workspace_id = $1 GROUP BY order_id),
+     r AS (SELECT DISTINCT order_id FROM refunds WHERE workspace_id = $1 AND order_id IS NOT NULL AND refunded_at < $4)
+     SELECT o.customer_id, o.day, o.total_minor, l.unit, r.order_id IS NOT NULL AS refunded
+       FROM o LEFT JOIN l ON l.order_id = o.id LEFT JOIN r ON r.order_id = o.id
+      ORDER BY o.customer_id, o.placed_at, o.id`,
+    [ws.id, ws.currency, [...NON_PURCHASE_STATUSES], now],
+  );
+  for (const o of orders) {
+    byCustomer.get(Number(o.customer_id))?.orders.push({ day: Number(o.day), totalMinor: Number(o.total_minor), refunded: o.refunded, unitPriceMinor: o.unit === null ? null : Number(o.unit) });
+  }
+  const refunds = await db.query<{ customer_id: number; refunded: number }>(
+    `SELECT customer_id, sum(amount_minor)::bigint AS refunded FROM refunds
+      WHERE workspace_id = $1 AND currency = $2 AND customer_id IS NOT NULL AND refunded_at < $3 GROUP BY customer_id`,
+    [ws.id, ws.currency, now],
+  );
+  for (const r of refunds) {
+    const h = byCustomer.get(Number(r.customer_id));
+    if (h) h.refundedMinor = Number(r.refunded);
+  }
+  return [...byCustomer.values()];
+}
+
+export interface ScoringRun {
+  scoredAt: string;
+  modelVersion: number | null;
+  customers: number;
+  seconds: number;
+  byStage: Record<Stage, number>;
+  /** Why there was no model, when there was none. */
+  note: string | null;
+}
+
+const WRITE_BATCH = 5000;
+
+/**
+ * Scores every customer now and replaces the stored scores. Called after a
+ * fit, on demand (API, CLI) and by the server's schedule.
+ */
+export async function refreshScores(store: Store, ws: Workspace, now: Date): Promise<ScoringRun> {
+  const started = performance.now();
+  const settings = await readLifecycleSettings(store, ws);
+  const fit = await latestModel(store, ws);
+  const histories = await readHistories(store, ws, now);
+  const scores = scoreCustomers(histories, fit?.model ?? null, settings, dayOf(now), 10 ** minorDigits(ws.currency));
+  const note = fit ? null : "no model fitted yet: stages come from rhythms alone, and there are no predictions (fit one with `fidelio models fit`)";
+  await store.transaction(async (tx) => {
+    await tx.query("DELETE FROM customer_scores WHERE workspace_id = $1", [ws.id]);
+    for (let i = 0; i < scores.length; i += WRITE_BATCH) {
+      await tx.query(
+        `INSERT INTO customer_scores
+         SELECT $1, r.customer_id, $2, $3, r.stage, r.orders, r.net_revenue_minor, r.days_since_last_order, r.rhythm_days, r.rhythm_own,
+                r.p_alive, r.expected_purchases_90, r.expected_purchases_365, r.next_order_on, r.expected_aov_minor, r.clv_minor,
+                r.rfm_r, r.rfm_f, r.rfm_m, r.rfm_segment, r.buys_less_often, r.buys_cheaper, r.returns_more, r.big_spender_rare
+           FROM jsonb_to_recordset($4::jsonb) AS r(customer_id bigint, stage text, orders integer, net_revenue_minor bigint, days_since_last_order integer,
+                rhythm_days double precision, rhythm_own boolean, p_alive double precision, expected_purchases_90 double precision,
+                expected_purchases_365 double precision, next_order_on date, expected_aov_minor bigint, clv_minor bigint,
+                rfm_r smallint, rfm_f smallint, rfm_m smallint, rfm_segment text, buys_less_often boolean, buys_cheaper boolean,
+                returns_more boolean, big_spender_rare boolean)`,
+        [ws.id, now, fit?.version ?? null, JSON.stringify(scores.slice(i, i + WRITE_BATCH).map(toRow))],
+      );
+    }
+    const seconds = (performance.now() - started) / 1000;
+    await tx.query("INSERT INTO scoring_runs (workspace_id, scored_at, model_version, customers, seconds, settings, note) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)", [
+      ws.id,
+      now,
+      fit?.version ?? null,
+      scores.length,
+      seconds,
+      JSON.stringify(settings),
+      note,
+    ]);
+  });
+  const byStage: Record<Stage, number> = { prospect: 0, "first-time buyer": 0, repeat: 0, loyal: 0, "at risk": 0, lapsed: 0, "won back": 0 };
+  for (const s of scores) byStage[s.stage]++;
+  return { scoredAt: now.toISOString(), modelVersion: fit?.version ?? null, customers: scores.length, seconds: (performance.now() - started) / 1000, byStage, note };
+}
+
+function toRow(s: CustomerScore) {
+  return {
+    customer_id: s.customerId,
+    stage: s.stage,
+    orders: s.orders,
+    net_revenue_minor: s.netRevenueMinor,
+    days_since_last_order: s.daysSinceLastOrder,
+    rhythm_days: s.rhythmDays,
+    rhythm_own: s.rhythmOwn,
+    p_alive: s.probabilityAlive,
+    expected_purchases_90: s.expectedPurchases90,
+    expected_purchases_365: s.expectedPurchases365,
+    next_order_on: s.nextOrderDay === null ? null : dayText(s.nextOrderDay),
+    expected_aov_minor: s.expectedOrderValueMinor,
+    clv_minor: s.clvMinor,
+    rfm_r: s.rfm?.r ?? null,
+    rfm_f: s.rfm?.f ?? null,
+    rfm_m: s.rfm?.m ?? null,
+    rfm_segment: s.rfm?.segment ?? null,
+    buys_less_often: s.signals.buysLessOften,
+    buys_cheaper: s.signals.buysCheaper,
+    returns_more: s.signals.returnsMore,
+    big_spender_rare: s.bigSpenderRare,
+  };
+}
+
+export async function latestScoringRun(db: Queryable, ws: Workspace): Promise<{ scoredAt: Date; modelVersion: number | null; customers: number; seconds: number; note: string | null } | null> {
+  const [row] = await db.query<{ scored_at: Date; model_version: number | null; customers: number; seconds: number; note: string | null }>(
+    "SELECT scored_at, model_version, customers, seconds, note FROM scoring_runs WHERE workspace_id = $1 ORDER BY scored_at DESC, id DESC LIMIT 1",
+    [ws.id],
+  );
+  return row ? { scoredAt: row.scored_at, modelVersion: row.model_version, customers: row.customers, seconds: row.seconds, note: row.note } : null;
+}
+
+/** The stored score of one customer, as the API and the customer page show it. */
+export interface StoredScore {
+  scoredAt: string;
+  modelVersion: number | null;
+  stage: Stage;
+  orders: number;
+  netRevenueMinor: number;
+  currency: string;
+  daysSinceLastOrder: number | null;
+  rhythmDays: number | null;
+  rhythmOwn: boolean;
+  probabilityAlive: number | null;
+  expectedPurchases90: number | null;
+  expectedPurchases365: number | null;
+  expectedNextOrderOn: string | null;
+  expectedOrderValueMinor: number | null;
+  clvMinor: number | null;
+  rfm: { r: number; f: number; m: number; code: string; segment: string } | null;
+  signals: { buysLessOften: boolean; buysCheaper: boolean; returnsMore: boolean; bigSpenderRare: boolean };
+}
+
+const SCORE_COLUMNS = `s.scored_at, s.model_version, s.stage, s.orders, s.net_revenue_minor, s.days_since_last_order, s.rhythm_days, s.rhythm_own,
+  s.p_alive, s.expected_purchases_90, s.expected_purchases_365, to_char(s.next_order_on, 'YYYY-MM-DD') AS next_order_on, s.expected_aov_minor, s.clv_minor,
+  s.rfm_r, s.rfm_f, s.rfm_m, s.rfm_segment, s.buys_less_often, s.buys_cheaper, s.returns_more, s.big_spender_rare`;
+
+type ScoreRow = {
+  scored_at: Date;
+  model_version: number | null;
+  stage: string;
+  orders: number;
+  net_revenue_minor: number;
+  days_since_last_order: number | null;
+  rhythm_days: number | null;
+  rhythm_own: boolean;
+  p_alive: number | null;
+  expected_purchases_90: number | null;
+  expected_purchases_365: number | null;
+  next_order_on: string | null;
+  expected_aov_minor: number | null;
+  clv_minor: number | null;
+  rfm_r: number | null;
+  rfm_f: number | null;
+  rfm_m: number | null;
+  rfm_segment: string | null;
+  buys_less_often: boolean;
+  buys_cheaper: boolean;
+  returns_more: boolean;
+  big_spender_rare: boolean;
+};
+
+const numOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+function fromRow(r: ScoreRow, currency: string): StoredScore {
+  const stage = STAGES.find((s) => s === r.stage) ?? "prospect";
+  return {
+    scoredAt: r.scored_at.toISOString(),
+    modelVersion: r.model_version,
+    stage,
+    orders: Number(r.orders),
+    netRevenueMinor: Number(r.net_revenue_minor),
+    currency,
+    daysSinceLastOrder: numOrNull(r.days_since_last_order),
+    rhythmDays: numOrNull(r.rhythm_days),
+    rhythmOwn: r.rhythm_own,
+    probabilityAlive: numOrNull(r.p_alive),
+    expectedPurchases90: numOrNull(r.expected_purchases_90),
+    expectedPurchases365: numOrNull(r.expected_purchases_365),
+    expectedNextOrderOn: r.next_order_on,
+    expectedOrderValueMinor: numOrNull(r.expected_aov_minor),
+    clvMinor: numOrNull(r.clv_minor),
+    rfm:
+      r.rfm_r !== null && r.rfm_f !== null && r.rfm_m !== null && r.rfm_segment !== null
+        ? { r: r.rfm_r, f: r.rfm_f, m: r.rfm_m, code: `${r.rfm_r}${r.rfm_f}${r.rfm_m}`, segment: r.rfm_segment }
+        : null,
+    signals: { buysLessOften: r.buys_less_often, buysCheaper: r.buys_cheaper, returnsMore: r.returns_more, bigSpenderRare: r.big_spender_rare },
+  };
+}
+
+const STAGE_MEANING: Record<Stage, string> = {
+  prospect: "A prospect: known to the shop, no order yet.",
+  "first-time buyer": "A first-time buyer: one purchase so far, and still within the shop's usual wait for a second.",
+  repeat: "A repeat customer: has bought more than once and is within their usual rhythm.",
+  loyal: "Loyal / VIP: many orders, or among the shop's top spenders with repeat purchases.",
+  "at risk": "At risk: later than usual for their next order, or the model thinks they may have left.",
+  lapsed: "Lapsed: far past their usual rhythm, or the model thinks they have most likely left.",
+  "won back": "Won back: came back after a lapse, and the comeback is recent.",
+};
+
+/** The stored score in words, for people. */
+export function describeScore(s: StoredScore, settings: LifecycleSettings): string[] {
+  const money = (minor: number) => `${(minor / 10 ** minorDigits(s.currency)).toFixed(minorDigits(s.currency))} ${s.currency}`;
+  const out = [STAGE_MEANING[s.stage]];
+  if (s.daysSinceLastOrder !== null && s.rhythmDays !== null) {
+    out.push(
+      `Last order ${s.daysSinceLastOrder} days ago; ${s.rhythmOwn ? "they usually buy every" : "they have bought once; the shop's customers usually come back after"} ${Math.round(s.rhythmDays)} days ` +
+        `(at risk after ${Math.round(settings.atRiskAfterRhythms * s.rhythmDays)}, lapsed after ${Math.round(settings.lapsedAfterRhythms * s.rhythmDays)}).`,
+    );
+  }
+  if (s.probabilityAlive !== null) out.push(`${Math.round(s.probabilityAlive * 100)} % likely to still be a customer.`);
+  if (s.expectedPurchases365 !== null) out.push(`Expected to buy ${s.expectedPurchases365.toFixed(2)} times in the next 365 days.`);
+  if (s.modelVersion !== null) out.push(s.expectedNextOrderOn ? `One more purchase is expected by ${s.expectedNextOrderOn}.` : "No further purchase is expected within five years.");
+  if (s.clvMinor !== null && s.expectedOrderValueMinor !== null) {
+    out.push(`Expected order value ${money(s.expectedOrderValueMinor)}; worth ${money(s.clvMinor)} over the next ${settings.clvHorizonDays} days.`);
+  }
+  if (s.rfm) out.push(`RFM ${s.rfm.code}: ${s.rfm.segment}.`);
+  if (s.signals.buysLessOften) out.push("Churn signal: buying less often than their own rhythm.");
+  if (s.signals.buysCheaper) out.push("Churn signal: their last order's items were cheaper than they used to buy.");
+  if (s.signals.returnsMore) out.push("Churn signal: returning more of their recent orders than before.");
+  if (s.signals.bigSpenderRare) out.push("Big spender who buys rarely: large orders, fewer of them than most customers.");
+  return out;
+}
+
+/** A customer's stored score with its meaning; not_found when the customer or their score is missing. */
+export async function customerScore(db: Queryable, ws: Workspace, externalId: string): Promise<StoredScore & { externalId: string; meaning: string[] }> {
+  const [row] = await db.query<ScoreRow & { external_id: string }>(
+    `SELECT c.external_id, ${SCORE_COLUMNS} FROM customers c JOIN customer_scores s ON s.workspace_id = c.workspace_id AND s.customer_id = c.id
+      WHERE c.workspace_id = $1 AND c.external_id = $2`,
+    [ws.id, externalId],
+  );
+  if (!row) {
+    const [c] = await db.query("SELECT 1 FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, externalId]);
+    if (!c) throw new AppError("not_found", `customer: no customer "${externalId}"`, [{ field: "customer", message: "no such customer" }]);
+    throw new AppError("not_found", `customer "${externalId}" has not been scored yet: scores are refreshed daily, or now with \`fidelio models score\``);
+  }
+  const score = fromRow(row, ws.currency);
+  return { externalId, ...score, meaning: describeScore(score, await readLifecycleSettings(db, ws)) };
+}
+
+const SIGNALS = ["buysLessOften", "buysCheaper", "returnsMore", "bigSpenderRare"] as const;
+const SIGNAL_COLUMN: Record<(typeof SIGNALS)[number], string> = {
+  buysLessOften: "buys_less_often",
+  buysCheaper: "buys_cheaper",
+  returnsMore: "returns_more",
+  bigSpenderRare: "big_spender_rare",
+};
+const SORTS = { clv: "s.clv_minor", revenue: "s.net_revenue_minor", lastOrder: "s.days_since_last_order", probabilityAlive: "s.p_alive", orders: "s.orders" } as const;
+
+export const CustomerListQuery = z.object({
+  /** Part of the external id, email or name. */
+  search: z.string().trim().max(200, "at most 200 characters").optional(),
+  stage: z.enum(STAGES).optional(),
+  rfm: z.enum(RFM_SEGMENTS).optional(),
+  signal: z.enum(SIGNALS).optional(),
+  sort: z.enum(["clv", "revenue", "lastOrder", "probabilityAlive", "orders"]).default("revenue"),
+  order: z.enum(["asc", "desc"]).default("desc"),
+  limit: wholeNumber("must be a whole number").pipe(z.number().min(1, "must be at least 1").max(500, "must be at most 500")).default(50),
+  offset: wholeNumber("must be a whole number").pipe(z.number().max(10_000_000, "is too large")).default(0),
+});
+
+export interface CustomerListItem {
+  externalId: string;
+  email: string | null;
+  name: string | null;
+  score: StoredScore | null;
+}
+
+/** Customers with their scores, searched, filtered and sorted; `total` counts every match. */
+export async function listCustomers(db: Queryable, ws: Workspace, q: z.output<typeof CustomerListQuery>): Promise<{ total: number; items: CustomerListItem[] }> {
+  const where = ["c.workspace_id = $1"];
+  const params: unknown[] = [ws.id];
+  if (q.search) {
+    params.push(`%${q.search.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
+    const p = `$${params.length}`;
+    where.push(`(c.external_id ILIKE ${p} OR c.email ILIKE ${p} OR (coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) ILIKE ${p})`);
+  }
+  if (q.stage) {
+    params.push(q.stage);
+    where.push(`s.stage = $${params.length}`);
+  }
+  if (q.rfm) {
+    params.push(q.rfm);
+    where.push(`s.rfm_segment = $${params.length}`);
+  }
+  if (q.signal) where.push(`s.${SIGNAL_COLUMN[q.signal]}`); // a column name from a fixed table, never input
+  const filtered = q.stage !== undefined || q.rfm !== undefined || q.signal !== undefined;
+  const from = `FROM customers c ${filtered ? "JOIN" : "LEFT JOIN"} customer_scores s ON s.workspace_id = c.workspace_id AND s.customer_id = c.id WHERE ${where.join(" AND ")}`;
+  const [count] = await db.query<{ n: number }>(`SELECT count(*)::int AS n ${from}`, params);
+  const rows = await db.query<ScoreRow & { external_id: string; email: string | null; first_name: string | null; last_name: string | null; scored: boolean }>(
+    `SELECT c.external_id, c.email, c.first_name, c.last_name, s.customer_id IS NOT NULL AS scored, ${SCORE_COLUMNS} ${from}
+      ORDER BY ${SORTS[q.sort]} ${q.order === "asc" ? "ASC" : "DESC"} NULLS LAST, c.id
+      LIMIT ${q.limit} OFFSET ${q.offset}`,
+    params,
+  );
+  return {
+    total: count?.n ?? 0,
+    items: rows.map((r) => ({
+      externalId: r.external_id,
+      email: r.email,
+      name: [r.first_name, r.last_name].filter(Boolean).join(" ") || null,
+      score: r.scored ? fromRow(r, ws.currency) : null,
+    })),
+  };
+}
+
+export interface ScoreOverview {
+  run: { scoredAt: string; modelVersion: number | null; customers: number; seconds: number; note: string | null } | null;
+  byStage: { stage: Stage; customers: number }[];
+  byRfmSegment: { segment: string; customers: number }[];
+  signals: Record<(typeof SIGNALS)[number], number>;
+  /** CLV of the scored buyers, in bands of equal width (minor units). */
+  clvDistribution: { fromMinor: number; toMinor: number; customers: number }[];
+  currency: string;
+}
+
+/** What the Models page and GET /api/models show of the stored scores. */
+export async function scoreOverview(db: Queryable, ws: Workspace): Promise<ScoreOverview> {
+  const run = await latestScoringRun(db, ws);
+  const stages = await db.query<{ stage: string; n: number }>("SELECT stage, count(*)::int AS n FROM customer_scores WHERE workspace_id = $1 GROUP BY stage", [ws.id]);
+  const rfm = await db.query<{ segment: string; n: number }>(
+    "SELECT rfm_segment AS segment, count(*)::int AS n FROM customer_scores WHERE workspace_id = $1 AND rfm_segment IS NOT NULL GROUP BY rfm_segment",
+    [ws.id],
+  );
+  const [sig] = await db.query<{ a: number; b: number; c: number; d: number }>(
+    `SELECT count(*) FILTER (WHERE buys_less_often)::int AS a, count(*) FILTER (WHERE buys_cheaper)::int AS b,
+            count(*) FILTER (WHERE returns_more)::int AS c, count(*) FILTER (WHERE big_spender_rare)::int AS d
+       FROM customer_scores WHERE workspace_id = $1`,
+    [ws.id],
+  );
+  // 20 bands up to the 99th percentile, the rest in the last band, so one whale does not flatten the picture.
+  const [range] = await db.query<{ top: number | null }>(
+    "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY clv_minor) AS top FROM customer_scores WHERE workspace_id = $1 AND clv_minor IS NOT NULL",
+    [ws.id],
+  );
+  const top = Math.max(1, Math.ceil(Number(range?.top ?? 0)));
+  const bands = 20;
+  const width = Math.max(1, Math.ceil(top / bands));
+  const counts = await db.query<{ band: number; n: number }>(
+    `SELECT least(${bands - 1}, greatest(0, floor(clv_minor::float8 / $2)))::int AS band, count(*)::int AS n
+       FROM customer_scores WHERE workspace_id = $1 AND clv_minor IS NOT NULL GROUP BY 1`,
+    [ws.id, width],
+  );
+  const byBand = new Map(counts.map((c) => [Number(c.band), Number(c.n)]));
+  return {
+    run: run ? { ...run, scoredAt: run.scoredAt.toISOString() } : null,
+    byStage: STAGES.map((s) => ({ stage: s, customers: Number(stages.find((r) => r.stage === s)?.n ?? 0) })),
+    byRfmSegment: RFM_SEGMENTS.map((s) => ({ segment: s, customers: Number(rfm.find((r) => r.segment === s)?.n ?? 0) })),
+    signals: { buysLessOften: sig?.a ?? 0, buysCheaper: sig?.b ?? 0, returnsMore: sig?.c ?? 0, bigSpenderRare: sig?.d ?? 0 },
+    clvDistribution: counts.length === 0 ? [] : Array.from({ length: bands }, (_, i) => ({ fromMinor: i * width, toMinor: (i + 1) * width, customers: byBand.get(i) ?? 0 })),
+    currency: ws.currency,
+  };
+}
