@@ -147,6 +147,43 @@ describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
     expect(await page.inputValue("input[inputmode=decimal]")).toBe("500");
   });
 
+  it("fits the models from the Models page, then finds customers by stage and opens one", async () => {
+    await page.click('nav a[href="/models"]');
+    await page.waitForSelector('[data-testid="no-model"]');
+    await page.click('[data-testid="fit-now"]');
+    await page.waitForSelector('[data-testid="model-lead"]', { timeout: 60_000 });
+    const models = await api("/api/models");
+    const fit = models.fit;
+    const version = typeof fit === "object" && fit !== null && "version" in fit ? Number(fit.version) : NaN;
+    expect(await page.textContent('[data-testid="model-lead"]')).toContain(`Model v${version}`);
+    expect(Number(await page.evaluate("[...document.querySelectorAll('canvas')].filter((c) => c.width > 0).length"))).toBe(5);
+    await page.screenshot({ path: `${shots}dashboard-models.png`, fullPage: true });
+
+    await page.click('nav a[href="/customers"]');
+    await page.waitForSelector('[data-testid="chip-lapsed"]');
+    await page.click('[data-testid="chip-lapsed"]');
+    const lapsed = await api("/api/customers?stage=lapsed&limit=1");
+    await page.waitForFunction(`document.querySelector('[data-testid="customers-total"]')?.getAttribute("data-value") === ${JSON.stringify(String(lapsed.total))}`);
+    const stages = await page.locator('[data-testid="customers-table"] tbody .badge[class*="stage-"]').allTextContents();
+    expect(stages.length).toBeGreaterThan(0);
+    expect(new Set(stages)).toEqual(new Set(["Lapsed"]));
+    await page.screenshot({ path: `${shots}dashboard-customers.png`, fullPage: true });
+
+    await page.locator('[data-testid="customers-table"] tbody tr td a').first().click();
+    await page.waitForSelector('[data-testid="customer-meaning"]');
+    const id = decodeURIComponent(new URL(page.url()).pathname.slice("/customers/".length));
+    const p = await api(`/api/customers/${encodeURIComponent(id)}/predictions`);
+    const scores = p.scores;
+    const alive = typeof scores === "object" && scores !== null && "probabilityAlive" in scores ? Number(scores.probabilityAlive) : NaN;
+    expect(Number(await page.getAttribute('[data-testid="customer-alive"]', "data-value"))).toBeCloseTo(alive, 9);
+    expect(await page.textContent('[data-testid="customer-meaning"]')).toContain("Lapsed:");
+    expect(await page.locator('[data-testid="timeline"] li.order').count()).toBeGreaterThan(0);
+    await page.screenshot({ path: `${shots}dashboard-customer.png`, fullPage: true });
+    // The customer page survives a reload (the server answers index.html for it).
+    await page.reload();
+    await page.waitForSelector('[data-testid="customer-meaning"]');
+  });
+
   it("narrows the Overview to a chosen period", async () => {
     await page.click('nav a[href="/"]');
     await page.fill('input[aria-label="From"]', "2026-04-01");

@@ -14,6 +14,9 @@ import { Channels } from "./pages/Channels.tsx";
 import { Refunds } from "./pages/Refunds.tsx";
 import { Catalogue } from "./pages/Catalogue.tsx";
 import { Advice } from "./pages/Advice.tsx";
+import { Customers } from "./pages/Customers.tsx";
+import { Customer } from "./pages/Customer.tsx";
+import { Models } from "./pages/Models.tsx";
 import "./styles.css";
 
 const queryClient = new QueryClient({
@@ -57,7 +60,8 @@ function App() {
   if (session === undefined) return <main className="page"><Loading what="Fidelio" /></main>;
   if (session === null) return <Login onSignedIn={adopt} />;
 
-  const page = PAGES.find((p) => p.path === path);
+  const customerId = path.startsWith("/customers/") ? decodeURIComponent(path.slice("/customers/".length)) : null;
+  const page = customerId !== null ? { path, title: "Customer" } : PAGES.find((p) => p.path === path);
   const signOut = async () => {
     await api("/api/session", { method: "DELETE" }).catch(() => undefined);
     queryClient.clear();
@@ -71,7 +75,7 @@ function App() {
         </a>
         <nav aria-label="Pages">
           {PAGES.map((p) => (
-            <Link key={p.path} to={p.path} go={go} current={p.path === path}>
+            <Link key={p.path} to={p.path} go={go} current={p.path === path || (p.path === "/customers" && customerId !== null)}>
               {p.title}
             </Link>
           ))}
@@ -95,6 +99,9 @@ function App() {
           : path === "/refunds" ? <Refunds period={period} />
           : path === "/catalogue" ? <Catalogue period={period} />
           : path === "/advice" ? <Advice />
+          : path === "/customers" ? <Customers open={(id) => go(`/customers/${encodeURIComponent(id)}`)} />
+          : customerId !== null ? <Customer key={customerId} externalId={customerId} back={() => go("/customers")} />
+          : path === "/models" ? <Models />
           : <p>There is no page here. <a href="/" onClick={(e) => { e.preventDefault(); go("/"); }}>Go to the overview</a>.</p>}
       </main>
     </>

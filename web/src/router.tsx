@@ -9,6 +9,8 @@ export const PAGES = [
   { path: "/refunds", title: "Refunds" },
   { path: "/catalogue", title: "Catalogue" },
   { path: "/advice", title: "Advice" },
+  { path: "/customers", title: "Customers" },
+  { path: "/models", title: "Models" },
 ] as const;
 
 export function usePath(): [string, (to: string) => void] {

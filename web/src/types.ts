@@ -11,3 +11,15 @@ export type {
   RetentionRow,
   SeriesPoint,
 } from "../../src/metrics/index.ts";
+export type {
+  CustomerListItem,
+  CustomerPrediction,
+  LifecycleSettings,
+  ModelReport,
+  SavedFit,
+  ScoreOverview,
+  ScoringRun,
+  Stage,
+  StoredScore,
+} from "../../src/predictions/index.ts";
+export type { CustomerProfile, EventView, OrderSummary } from "../../src/customers/index.ts";

@@ -1,0 +1,140 @@
+import { useQuery } from "@tanstack/react-query";
+import { api, ApiError } from "../api.ts";
+import { count, days, decimal, money, pct } from "../format.ts";
+import type { CustomerPrediction, CustomerProfile, EventView, OrderSummary, StoredScore } from "../types.ts";
+import { ErrorBox, Loading } from "../components/States.tsx";
+import { SIGNAL_KEYS, SIGNAL_LABELS, SignalMarks, StageBadge } from "../components/Scores.tsx";
+
+type Predictions = { scores: StoredScore & { meaning: string[] }; prediction: CustomerPrediction | null };
+type TimelineItem = { at: string; kind: "order" | "event"; title: string; detail: string };
+
+/** One customer: who they are, what the models say, and what they did, newest first. */
+export function Customer(props: { externalId: string; back: () => void }) {
+  const id = encodeURIComponent(props.externalId);
+  const profile = useQuery({ queryKey: ["customer", props.externalId], queryFn: () => api<CustomerProfile>(`/api/customers/${id}`) });
+  const predictions = useQuery({ queryKey: ["customer-predictions", props.externalId], queryFn: () => api<Predictions>(`/api/customers/${id}/predictions`) });
+  const orders = useQuery({ queryKey: ["customer-orders", props.externalId], queryFn: () => api<OrderSummary[]>(`/api/customers/${id}/orders?limit=200`) });
+  const events = useQuery({ queryKey: ["customer-events", props.externalId], queryFn: () => api<{ events: EventView[] }>(`/api/customers/${id}/events?limit=200`) });
+  if (profile.isPending) return <Loading what="the customer" />;
+  if (profile.isError) return <ErrorBox error={profile.error} retry={() => void profile.refetch()} />;
+  const p = profile.data;
+  const name = [p.firstName, p.lastName].filter(Boolean).join(" ") || p.email || p.externalId;
+  const s = predictions.data?.scores;
+  const timeline: TimelineItem[] = [
+    ...(orders.data ?? []).map((o) => ({
+      at: o.placedAt,
+      kind: "order" as const,
+      title: `Order ${o.externalId} · ${money(o.totalMinor)}${o.refundedMinor > 0 ? ` (refunded ${money(o.refundedMinor)})` : ""}`,
+      detail: `${count(o.items)} item${o.items === 1 ? "" : "s"}: ${o.titles.join(", ")} · ${o.status}`,
+    })),
+    ...(events.data?.events ?? []).map((e) => ({ at: e.occurredAt, kind: "event" as const, title: e.name ?? e.type, detail: eventDetail(e) })),
+  ].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+  return (
+    <>
+      <p>
+        <a href="/customers" onClick={(e) => { e.preventDefault(); props.back(); }}>
+          ← All customers
+        </a>
+      </p>
+      <header className="customer-head">
+        <h2 data-testid="customer-name">{name}</h2>
+        {s ? <StageBadge stage={s.stage} /> : null}
+        <span className="sub">
+          {p.email ?? "no email"} · id {p.externalId}
+          {p.acquisitionChannel ? ` · came through ${p.acquisitionChannel}` : ""}
+          {p.timeZone ? ` · ${p.timeZone}` : ""}
+        </span>
+      </header>
+      {predictions.isPending ? (
+        <Loading what="predictions" />
+      ) : predictions.isError ? (
+        predictions.error instanceof ApiError && predictions.error.status === 404 ? (
+          <p className="note">{predictions.error.message}</p>
+        ) : (
+          <ErrorBox error={predictions.error} retry={() => void predictions.refetch()} />
+        )
+      ) : s ? (
+        <>
+          <section className="figures" aria-label="Predictions">
+            <article className="figure" data-testid="customer-alive" data-value={s.probabilityAlive ?? ""}>
+              <h3>Probability alive</h3>
+              <p className="value">{pct(s.probabilityAlive, 0)}</p>
+              <span className="delta none">BG/NBD, model v{s.modelVersion ?? "—"}</span>
+            </article>
+            <article className="figure">
+              <h3>Expected orders, next year</h3>
+              <p className="value">{decimal(s.expectedPurchases365)}</p>
+              <span className="delta none">next expected by {s.expectedNextOrderOn ?? "—"}</span>
+            </article>
+            <article className="figure">
+              <h3>Predicted CLV (1 year)</h3>
+              <p className="value">{money(s.clvMinor)}</p>
+              <span className="delta none">expected order {money(s.expectedOrderValueMinor)}</span>
+            </article>
+            <article className="figure">
+              <h3>Orders · net revenue</h3>
+              <p className="value">{count(s.orders)}</p>
+              <span className="delta none">{money(s.netRevenueMinor)} · rhythm {days(s.rhythmDays)}</span>
+            </article>
+            <article className="figure">
+              <h3>RFM</h3>
+              <p className="value">{s.rfm?.code ?? "—"}</p>
+              <span className="delta none">{s.rfm?.segment ?? "no order"}</span>
+            </article>
+          </section>
+          <div className="grid2">
+            <section className="card">
+              <h2>What it means</h2>
+              <ul className="meaning" data-testid="customer-meaning">
+                {s.meaning.map((m) => (
+                  <li key={m}>{m}</li>
+                ))}
+              </ul>
+            </section>
+            <section className="card">
+              <h2>Churn signals</h2>
+              <ul className="checks" data-testid="customer-signals">
+                {SIGNAL_KEYS.map((k) => (
+                  <li key={k} className={s.signals[k] ? "on" : "off"}>
+                    {s.signals[k] ? "●" : "○"} {SIGNAL_LABELS[k]}
+                  </li>
+                ))}
+              </ul>
+              <SignalMarks signals={s.signals} />
+              <p className="note">Scored {new Date(s.scoredAt).toLocaleString()}; rules in the Models page and src/predictions/README.md.</p>
+            </section>
+          </div>
+        </>
+      ) : null}
+      <section className="card">
+        <h2>Timeline</h2>
+        {orders.isPending || events.isPending ? <Loading what="the timeline" /> : timeline.length === 0 ? <p className="note">Nothing yet.</p> : (
+          <ol className="timeline" data-testid="timeline">
+            {timeline.map((t, i) => (
+              <li key={`${t.at}-${i}`} className={t.kind}>
+                <time dateTime={t.at}>{new Date(t.at).toLocaleString()}</time>
+                <strong>{t.title}</strong>
+                <span className="sub">{t.detail}</span>
+              </li>
+            ))}
+          </ol>
+        )}
+      </section>
+    </>
+  );
+}
+
+function eventDetail(e: EventView): string {
+  const props = e.properties;
+  if (typeof props === "object" && props !== null) {
+    const parts: string[] = [];
+    for (const key of ["name", "category", "url", "path", "title"]) {
+      if (key in props) {
+        const v: unknown = Reflect.get(props, key);
+        if (typeof v === "string" || typeof v === "number") parts.push(String(v));
+      }
+    }
+    if (parts.length > 0) return parts.join(" · ");
+  }
+  return e.type;
+}
