@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 
-export type Part = "import" | "tracking" | "metrics";
+export type Part = "import" | "tracking" | "metrics" | "models";
 export type StoreKind = "pglite" | "postgres";
 
 export interface BenchArgs {
@@ -16,14 +16,15 @@ export interface BenchArgs {
   customers: number;
   orders: number;
   runs: number;
+  modelCustomers: number;
 }
 
-const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics] [--store pglite|postgres]
+const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models] [--store pglite|postgres]
                           [--concurrency N] [--batch N] [--max-seconds N] [--seed N] [--no-parse-only]
-                          [--customers N] [--orders N] [--runs N]
+                          [--customers N] [--orders N] [--runs N] [--model-customers N]
   --lines N        CSV lines to generate and import (default 1,000,000)
   --events N       tracking events to send (default 100,000)
-  --only PART      run one part: import, tracking or metrics
+  --only PART      run one part: import, tracking, metrics or models
   --store KIND     run on one store only: pglite or postgres (default both)
   --concurrency N  tracking requests in flight (default 8)
   --batch N        tracking messages per /v1/batch request (default 100)
@@ -32,7 +33,8 @@ const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|t
   --no-parse-only  skip the import diagnostic run without a database
   --customers N    metrics: customers of the generated shop (default 1,000,000)
   --orders N       metrics: orders of the generated shop (default 10,000,000)
-  --runs N         metrics: times each query (and the Overview page) is run (default 3)`;
+  --runs N         metrics: times each query (and the Overview page) is run (default 3)
+  --model-customers N  models: simulated customers to fit and score (default 1,000,000)`;
 
 function count(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -57,6 +59,7 @@ export function readArgs(argv: string[]): BenchArgs {
       customers: { type: "string" },
       orders: { type: "string" },
       runs: { type: "string" },
+      "model-customers": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -67,8 +70,8 @@ export function readArgs(argv: string[]): BenchArgs {
     process.exit(0);
   }
   let only: Part | undefined;
-  if (values.only === "import" || values.only === "tracking" || values.only === "metrics") only = values.only;
-  else if (values.only !== undefined) throw new Error(`--only: expected import, tracking or metrics, got "${values.only}"\n${USAGE}`);
+  if (values.only === "import" || values.only === "tracking" || values.only === "metrics" || values.only === "models") only = values.only;
+  else if (values.only !== undefined) throw new Error(`--only: expected import, tracking, metrics or models, got "${values.only}"\n${USAGE}`);
   let stores: StoreKind[] = ["pglite", "postgres"];
   if (values.store === "pglite" || values.store === "postgres") stores = [values.store];
   else if (values.store !== undefined) throw new Error(`--store: expected pglite or postgres, got "${values.store}"\n${USAGE}`);
@@ -85,5 +88,6 @@ export function readArgs(argv: string[]): BenchArgs {
     customers: count("customers", values.customers, 1_000_000, 1),
     orders: count("orders", values.orders, 10_000_000, 1),
     runs: count("runs", values.runs, 3, 1),
+    modelCustomers: count("model-customers", values["model-customers"], 1_000_000, 100),
   };
 }

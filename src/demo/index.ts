@@ -42,7 +42,7 @@ export interface DemoSummary {
 }
 
 /** mulberry32: a small, fast, well-distributed 32-bit PRNG, enough for synthetic data. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

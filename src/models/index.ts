@@ -6,6 +6,7 @@
 export {
   bgNbdCustomerLogLikelihood,
   bgNbdLogLikelihood,
+  compileBgNbdLikelihood,
   compileBgNbdLogLikelihood,
   expectedPurchases,
   expectedPurchasesDirect,
@@ -19,6 +20,7 @@ export {
   type RfmCustomer,
 } from "./bg-nbd.ts";
 export {
+  compileGammaGammaLikelihood,
   expectedAverageSpend,
   fitGammaGamma,
   gammaGammaCustomerLogLikelihood,
@@ -27,11 +29,14 @@ export {
   type SpendCustomer,
 } from "./gamma-gamma.ts";
 export {
+  bfgs,
+  hessianFromGradient,
   invertSymmetricPositiveDefinite,
   logParameterStandardErrors,
   minimise,
   nelderMead,
   numericalHessian,
+  type BfgsOptions,
   type MinimiseOptions,
   type MinimumResult,
   type NelderMeadOptions,
@@ -39,7 +44,7 @@ export {
   PARAMETER_LOG_BOUND,
   fitOverLogParameters,
 } from "./optimise.ts";
-export { hyp2f1, lgammacor, lnBeta, lnGamma, lnHyp2f1Positive, logAddExp, type Hyp2f1Options } from "./special.ts";
+export { digamma, hyp2f1, lgammacor, lnBeta, lnGamma, lnHyp2f1Positive, logAddExp, type Hyp2f1Options } from "./special.ts";
 export {
   UNIT_DAYS,
   dayNumber,

@@ -14,6 +14,10 @@ import { readCdnowSample } from "../../test/cdnow-sample.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   bgNbdLogLikelihood,
+  bfgs,
+  compileBgNbdLikelihood,
+  compileGammaGammaLikelihood,
+  digamma,
   bgNbdCustomerLogLikelihood,
   compileBgNbdLogLikelihood,
   lnHyp2f1Positive,
@@ -70,6 +74,15 @@ describe("special functions", () => {
     expect(() => lnHyp2f1Positive(-1, 1, 2, 0.5)).toThrow(RangeError);
   });
 
+  it("digamma matches closed forms and the recurrence", () => {
+    const eulerGamma = 0.5772156649015329;
+    expect(digamma(1)).toBeCloseTo(-eulerGamma, 13); // A&S 6.3.2
+    expect(digamma(0.5)).toBeCloseTo(-eulerGamma - 2 * Math.log(2), 13); // A&S 6.3.3
+    for (const x of [0.01, 3.7, 5.99, 6, 250, 1e6]) expect(digamma(x + 1) - digamma(x)).toBeCloseTo(1 / x, 12);
+    // ψ is the derivative of ln Γ.
+    for (const x of [0.3, 7.5, 42]) expect(digamma(x)).toBeCloseTo((lnGamma(x + 1e-5) - lnGamma(x - 1e-5)) / 2e-5, 7);
+  });
+
   it("lnBeta is accurate for large arguments", () => {
     expect(lnBeta(1, 1e6)).toBeCloseTo(-Math.log(1e6), 12); // B(1, n) = 1/n
     expect(lnBeta(2, 3)).toBeCloseTo(Math.log(1 / 12), 14);
@@ -109,6 +122,15 @@ describe("optimiser", () => {
     expect(res.x[0]).toBeCloseTo(1, 5);
     expect(res.x[1]).toBeCloseTo(1, 5);
     expect(res.converged).toBe(true);
+  });
+
+  it("BFGS finds the Rosenbrock minimum with its gradient", () => {
+    const fg = ([x = 0, y = 0]: number[]) => ({ f: (1 - x) ** 2 + 100 * (y - x * x) ** 2, g: [-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)] });
+    const r = bfgs(fg, [-1.2, 1]);
+    expect(r.converged).toBe(true);
+    expect(r.x[0]).toBeCloseTo(1, 6);
+    expect(r.x[1]).toBeCloseTo(1, 6);
+    expect(r.evaluations).toBeLessThan(200);
   });
 
   it("reports a matrix that is not positive definite", () => {
@@ -197,6 +219,31 @@ describe("BG/NBD on CDNOW (Fader, Hardie & Lee 2005)", () => {
       expect(compiled(p)).toBeCloseTo(direct, 6); // ~1e-12 relative: only the order of the sums differs
     }
     expect(bgNbdLogLikelihood(PUBLISHED_BG, summaries)).toBeCloseTo(-9582.4, 1);
+  });
+
+  it("the analytic gradients of both likelihoods agree with finite differences", () => {
+    const central = (f: (v: number[]) => number, at: number[]) =>
+      at.map((v, k) => {
+        const h = 1e-6 * Math.max(1, Math.abs(v));
+        return (f(at.map((w, j) => (j === k ? w + h : w))) - f(at.map((w, j) => (j === k ? w - h : w)))) / (2 * h);
+      });
+    const bgc = compileBgNbdLikelihood(summaries);
+    const asBg = ([r = 0, alpha = 0, a = 0, b = 0]: number[]) => ({ r, alpha, a, b });
+    for (const at of [[0.243, 4.414, 0.793, 2.426], [1.3, 0.7, 2.5, 0.4], [0.9, 20, 800, 9000]]) {
+      const analytic = bgc.withGradient(asBg(at));
+      expect(analytic.value).toBeCloseTo(bgc.logLikelihood(asBg(at)), 6);
+      const numeric = central((v) => bgc.logLikelihood(asBg(v)), at);
+      analytic.gradient.forEach((g, k) => expect(Math.abs(g - (numeric[k] ?? NaN))).toBeLessThan(1e-4 * Math.max(1, Math.abs(g))));
+    }
+    const spenders = summaries.filter((c) => c.x >= 1);
+    const ggc = compileGammaGammaLikelihood(spenders);
+    const asGg = ([p = 0, q = 0, gamma = 0]: number[]) => ({ p, q, gamma });
+    for (const at of [[6.25, 3.74, 15.44], [1, 10, 2]]) {
+      const analytic = ggc.withGradient(asGg(at));
+      expect(analytic.value).toBeCloseTo(gammaGammaLogLikelihood(asGg(at), spenders), 6);
+      const numeric = central((v) => ggc.logLikelihood(asGg(v)), at);
+      analytic.gradient.forEach((g, k) => expect(Math.abs(g - (numeric[k] ?? NaN))).toBeLessThan(1e-4 * Math.max(1, Math.abs(g))));
+    }
   });
 
   it("conditional expectation: the worked example (x=2, t_x=30.43, T=38.86, 39 weeks) ≈ 1.226", () => {

@@ -90,7 +90,8 @@ export function validateModel(model: TransactionModel, purchases: readonly Purch
   // are grouped by first day, so the model is evaluated once per (first day, period).
   const firstDays = new Map<number, number>();
   for (const s of summaries) firstDays.set(s.firstDay, (firstDays.get(s.firstDay) ?? 0) + 1);
-  const start = Math.min(...firstDays.keys());
+  let start = Infinity;
+  for (const d of firstDays.keys()) if (d < start) start = d; // no spread: it overflows the stack on large shops
   const periods = Math.ceil((o.holdoutEnd - start + 1) / unitDays);
   const repeatDays: number[] = [];
   for (const set of days.values()) {

@@ -102,16 +102,29 @@ export interface ModelReport {
 
 const dayText = (n: number) => new Date(n * 86_400_000).toISOString().slice(0, 10);
 
+/** First and last purchase day (a loop: spreading millions of values into Math.min overflows the stack). */
+function dayRange(purchases: readonly Purchase[]): { first: number; last: number } {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const p of purchases) {
+    if (p.day < first) first = p.day;
+    if (p.day > last) last = p.day;
+  }
+  return { first, last };
+}
+
 /** The workspace's purchases by known customers, in its currency (amounts in currency units). */
 async function purchasesOf(db: Queryable, ws: Workspace, customerId?: number): Promise<Purchase[]> {
-  const rows = await db.query<{ customer_id: number; day: string; amount: number }>(
-    `SELECT customer_id, to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, total_minor AS amount
+  // The day as a number computed by the database: parsing millions of date
+  // strings in JS cost more than the fit itself (docs/benchmarks.md).
+  const rows = await db.query<{ customer_id: number; day: number; amount: number }>(
+    `SELECT customer_id, floor(extract(epoch FROM placed_at) / 86400)::int AS day, total_minor::float8 AS amount
        FROM orders WHERE workspace_id = $1 AND customer_id IS NOT NULL AND currency = $2 AND status <> ALL($3::text[])
         AND ($4::bigint IS NULL OR customer_id = $4)`,
     [ws.id, ws.currency, [...NON_PURCHASE_STATUSES], customerId ?? null],
   );
   const scale = 10 ** minorDigits(ws.currency);
-  return rows.map((r) => ({ customerId: String(r.customer_id), day: dayNumber(r.day), amount: r.amount / scale }));
+  return rows.map((r) => ({ customerId: String(r.customer_id), day: r.day, amount: r.amount / scale }));
 }
 
 /**
@@ -150,11 +163,10 @@ export function wallWarnings(p: BgNbdParams): string[] {
  */
 const FIT_BUDGET = { maxEvaluations: 4000, restarts: 2 };
 
-export async function fitModels(db: Queryable, ws: Workspace, query: z.output<typeof FitQuery>): Promise<ModelReport> {
-  const purchases = await purchasesOf(db, ws);
+export async function fitModels(db: Queryable, ws: Workspace, query: z.output<typeof FitQuery>, read?: readonly Purchase[]): Promise<ModelReport> {
+  const purchases = read ?? (await purchasesOf(db, ws));
   if (purchases.length === 0) throw new AppError("unprocessable", "there are no orders by known customers to fit the models on; import some first");
-  const first = Math.min(...purchases.map((p) => p.day));
-  const last = Math.max(...purchases.map((p) => p.day));
+  const { first, last } = dayRange(purchases);
   const calibrationEnd = query.calibrationEnd ? dayNumber(query.calibrationEnd) : first + Math.floor(0.75 * (last - first));
   if (calibrationEnd <= first || calibrationEnd >= last) {
     throw new AppError("invalid_input", `calibrationEnd: must fall between the first order (${dayText(first)}) and the last (${dayText(last)}), exclusive`, [
@@ -164,6 +176,12 @@ export async function fitModels(db: Queryable, ws: Workspace, query: z.output<ty
   const options = { unit: query.unit, calibrationEnd, holdoutEnd: last };
   const summaries = summarisePurchases(purchases, { unit: query.unit, calibrationEnd });
   const repeaters = summaries.filter((s) => s.x > 0);
+  if (repeaters.length === 0) {
+    throw new AppError(
+      "unprocessable",
+      `no customer bought on two different days before ${dayText(calibrationEnd)} (the calibration period), so the models have nothing to learn how often customers come back or drop out from; import a longer history or choose a later --calibration-end`,
+    );
+  }
   const warnings: string[] = [];
   const budget = FIT_BUDGET;
   const bg = fitBgNbd(summaries, budget);
@@ -227,9 +245,9 @@ export interface SavedFit {
  * its job: the parameters predictions use should see every order) and stores
  * them with the validation report under the next version number.
  */
-export async function saveFit(db: Queryable, ws: Workspace, report: ModelReport, now: Date): Promise<SavedFit> {
-  const purchases = await purchasesOf(db, ws);
-  const last = Math.max(...purchases.map((p) => p.day));
+export async function saveFit(db: Queryable, ws: Workspace, report: ModelReport, now: Date, read?: readonly Purchase[]): Promise<SavedFit> {
+  const purchases = read ?? (await purchasesOf(db, ws));
+  const { last } = dayRange(purchases);
   const summaries = summarisePurchases(purchases, { unit: report.unit, calibrationEnd: last });
   const spenders = summaries.filter((s) => s.x > 0 && s.m_x > 0).map((s) => ({ x: s.x, m_x: s.m_x }));
   const params: PredictionParams = { bgNbd: fitBgNbd(summaries, FIT_BUDGET).params, gammaGamma: spenders.length >= 2 ? fitGammaGamma(spenders, FIT_BUDGET).params : null };
@@ -327,8 +345,10 @@ export async function predictCustomer(db: Queryable, ws: Workspace, q: z.output<
 
 /** Fits, validates and saves: what `fidelio models fit` does. */
 export async function fitAndSave(db: Queryable, ws: Workspace, q: z.output<typeof FitQuery>, now: Date): Promise<ModelReport & { saved: SavedFit }> {
-  const report = await fitModels(db, ws, q);
-  return { ...report, saved: await saveFit(db, ws, report, now) };
+  // One read of the orders serves the calibration fit and the refit on everything.
+  const purchases = await purchasesOf(db, ws);
+  const report = await fitModels(db, ws, q, purchases);
+  return { ...report, saved: await saveFit(db, ws, report, now, purchases) };
 }
 
 /** Fits, saves, and rescores every customer with the new model: what `fidelio models fit` and POST /api/models/fit do. */

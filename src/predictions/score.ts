@@ -86,25 +86,34 @@ const NEXT_ORDER_LIMIT_DAYS = 5 * 365;
 export function makePredictor(model: PredictionModel) {
   const unitDays = UNIT_DAYS[model.unit];
   const p = model.bgNbd;
-  const cache = new Map<string, number>();
-  const ifAlive = (s: DaySummary, days: number): number => {
-    const key = `${s.x}|${s.TDays}|${days}`;
+  // Keyed by one number (x, T in whole days, and a slot for t: the day count
+  // itself up to 9,999, or 10,000 + k for the k-th month of a CLV horizon):
+  // number keys hash far faster than strings over millions of look-ups.
+  const cache = new Map<number, number>();
+  const SLOTS = 20_000;
+  const lookup = (s: DaySummary, slot: number, days: number): number => {
+    const key = (s.x * 1_000_000 + s.TDays) * SLOTS + slot;
     let v = cache.get(key);
     if (v === undefined) {
       v = expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, days / unitDays);
-      if (cache.size > 2_000_000) cache.clear();
+      if (cache.size > 4_000_000) cache.clear();
       cache.set(key, v);
     }
     return v;
   };
+  const wholeDays = (s: DaySummary) => Number.isInteger(s.TDays) && s.TDays >= 0 && s.TDays < 1_000_000 && s.x < 1_000_000;
+  const ifAlive = (s: DaySummary, days: number): number =>
+    wholeDays(s) && Number.isInteger(days) && days < 10_000 ? lookup(s, days, days) : expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, days / unitDays);
+  const ifAliveMonth = (s: DaySummary, k: number): number =>
+    wholeDays(s) && k < 10_000 ? lookup(s, 10_000 + k, k * MONTH_DAYS) : expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, (k * MONTH_DAYS) / unitDays);
   const alive = (s: DaySummary) => probabilityAlive(p, s.x, s.tXDays / unitDays, s.TDays / unitDays);
   return {
     alive,
-    /** Expected purchases in the next `days` days (eq. 10). */
-    expected: (s: DaySummary, days: number) => alive(s) * ifAlive(s, days),
+    /** Expected purchases in the next `days` days (eq. 10). `pAlive`: alive(s), when the caller has it already. */
+    expected: (s: DaySummary, days: number, pAlive = alive(s)) => pAlive * ifAlive(s, days),
     /** Whole days until one more purchase is expected (expected purchases reach 1), or null if not within five years. */
-    nextOrderInDays(s: DaySummary): number | null {
-      const a = alive(s);
+    nextOrderInDays(s: DaySummary, pAlive = alive(s)): number | null {
+      const a = pAlive;
       if (a * ifAlive(s, NEXT_ORDER_LIMIT_DAYS) < 1) return null;
       let lo = 0;
       let hi = NEXT_ORDER_LIMIT_DAYS;
@@ -118,15 +127,15 @@ export function makePredictor(model: PredictionModel) {
     /** Gamma-Gamma expected value of their transactions (currency units), or null without a spend model. */
     averageOrderValue: (s: DaySummary) => (model.gammaGamma ? expectedAverageSpend(model.gammaGamma, s.x, s.meanRepeatSpend) : null),
     /** Σ over the horizon's months of expected purchases × expected value, discounted monthly (currency units). */
-    clv(s: DaySummary, horizonDays: number, monthlyDiscountRate: number): number | null {
+    clv(s: DaySummary, horizonDays: number, monthlyDiscountRate: number, pAlive = alive(s)): number | null {
       if (!model.gammaGamma) return null;
       const aov = expectedAverageSpend(model.gammaGamma, s.x, s.meanRepeatSpend);
-      const a = alive(s);
+      const a = pAlive;
       const months = Math.max(1, Math.round(horizonDays / MONTH_DAYS));
       let clv = 0;
       let before = 0;
       for (let k = 1; k <= months; k++) {
-        const upTo = a * ifAlive(s, k * MONTH_DAYS);
+        const upTo = a * ifAliveMonth(s, k);
         clv += ((upTo - before) * aov) / (1 + monthlyDiscountRate) ** k;
         before = upTo;
       }
@@ -181,7 +190,8 @@ export interface CustomerScore {
 
 export function median(values: readonly number[]): number | null {
   if (values.length === 0) return null;
-  const s = [...values].sort((u, v) => u - v);
+  if (values.length === 1) return values[0] ?? null;
+  const s = Float64Array.from(values).sort();
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
@@ -189,8 +199,8 @@ export function median(values: readonly number[]): number | null {
 /** The value at or above which a `top` share of the values lie (the ⌈top·n⌉-th largest). */
 function topThreshold(values: readonly number[], top: number): number {
   if (values.length === 0 || top <= 0) return Infinity;
-  const desc = [...values].sort((u, v) => v - u);
-  return desc[Math.max(0, Math.ceil(top * desc.length) - 1)] ?? Infinity;
+  const asc = Float64Array.from(values).sort();
+  return asc[asc.length - Math.max(1, Math.ceil(top * asc.length))] ?? Infinity;
 }
 
 interface Shape {
@@ -219,34 +229,43 @@ export function scoreCustomers(
   const predictor = model ? makePredictor(model) : null;
   const shapes: Shape[] = [];
   const prospects: number[] = [];
+  // Plain loops below: this runs for every customer of the shop (a million
+  // in the benchmark), and per-customer closures and array copies cost more
+  // than the model's arithmetic.
   for (const h of histories) {
-    const orders = h.orders.filter((o) => o.day <= today);
+    const orders: OrderFact[] = [];
+    let gross = 0;
+    for (const o of h.orders) {
+      if (o.day > today) continue;
+      orders.push(o);
+      gross += o.totalMinor;
+    }
     if (orders.length === 0) {
       prospects.push(h.customerId);
       continue;
     }
     // Same-day orders are one purchase occasion, as in the models.
     const purchaseDays: { day: number; totalMinor: number }[] = [];
+    const intervals: number[] = [];
+    let repeatSpend = 0;
     for (const o of orders) {
       const lastDay = purchaseDays[purchaseDays.length - 1];
-      if (lastDay && lastDay.day === o.day) lastDay.totalMinor += o.totalMinor;
-      else purchaseDays.push({ day: o.day, totalMinor: o.totalMinor });
+      if (lastDay && lastDay.day === o.day) {
+        lastDay.totalMinor += o.totalMinor;
+      } else {
+        if (lastDay) intervals.push(o.day - lastDay.day);
+        purchaseDays.push({ day: o.day, totalMinor: o.totalMinor });
+      }
     }
+    for (let i = 1; i < purchaseDays.length; i++) repeatSpend += purchaseDays[i]?.totalMinor ?? 0;
     const first = purchaseDays[0]?.day ?? today;
     const last = purchaseDays[purchaseDays.length - 1]?.day ?? today;
-    const intervals = purchaseDays.slice(1).map((d, i) => d.day - (purchaseDays[i]?.day ?? d.day));
-    const repeat = purchaseDays.slice(1);
-    const gross = orders.reduce((sum, o) => sum + o.totalMinor, 0);
+    const x = purchaseDays.length - 1;
     shapes.push({
-      history: { ...h, orders },
+      history: { customerId: h.customerId, orders, refundedMinor: h.refundedMinor },
       purchaseDays,
       intervals,
-      summary: {
-        x: repeat.length,
-        tXDays: last - first,
-        TDays: today - first,
-        meanRepeatSpend: repeat.length > 0 ? repeat.reduce((sum, d) => sum + d.totalMinor, 0) / repeat.length / minorPerUnit : 0,
-      },
+      summary: { x, tXDays: last - first, TDays: today - first, meanRepeatSpend: x > 0 ? repeatSpend / x / minorPerUnit : 0 },
       netRevenueMinor: gross - h.refundedMinor,
       aovMinor: gross / orders.length,
       ratePerYear: (orders.length * 365) / Math.max(365, today - first + 1),
@@ -255,70 +274,89 @@ export function scoreCustomers(
 
   // The shop's typical wait for a second purchase stands in for the rhythm of
   // customers who have bought once.
-  const shopRhythm = median(shapes.flatMap((s) => (s.intervals.length > 0 ? [s.intervals[0] ?? 0] : []))) ?? settings.defaultRhythmDays;
-  const vipRevenue = topThreshold(shapes.map((s) => s.netRevenueMinor), settings.vipTopShare);
+  const firstIntervals: number[] = [];
+  for (const sh of shapes) if (sh.intervals.length > 0) firstIntervals.push(sh.intervals[0] ?? 0);
+  const shopRhythm = median(firstIntervals) ?? settings.defaultRhythmDays;
+  const revenues = shapes.map((sh) => sh.netRevenueMinor);
+  const vipRevenue = topThreshold(revenues, settings.vipTopShare);
   // In the top share by order value and above the median one, so a shop where most orders cost the same flags nobody.
-  const aovs = shapes.map((s) => s.aovMinor);
+  const aovs = shapes.map((sh) => sh.aovMinor);
   const bigAov = topThreshold(aovs, settings.bigSpenderTopShare);
   const medianAov = median(aovs) ?? 0;
-  const medianRate = median(shapes.map((s) => s.ratePerYear)) ?? 0;
-  const rfm = new Map(
-    rfmScores(shapes.map((s) => ({ id: s.history.customerId, recencyDays: today - (s.purchaseDays[s.purchaseDays.length - 1]?.day ?? today), frequency: s.history.orders.length, monetary: s.netRevenueMinor }))).map((r) => [r.id, r]),
-  );
+  const medianRate = median(shapes.map((sh) => sh.ratePerYear)) ?? 0;
+  // rfmScores keeps the order of its input: rfm[i] is shapes[i]'s.
+  const rfm = rfmScores(shapes.map((sh) => ({ id: sh.history.customerId, recencyDays: sh.summary.TDays - sh.summary.tXDays, frequency: sh.history.orders.length, monetary: sh.netRevenueMinor })));
 
-  const scored: CustomerScore[] = shapes.map((s) => {
-    const { history, intervals, summary } = s;
+  const scored: CustomerScore[] = new Array<CustomerScore>(shapes.length);
+  for (let k = 0; k < shapes.length; k++) {
+    const sh = shapes[k];
+    if (!sh) continue;
+    const { history, intervals, summary } = sh;
     const orders = history.orders;
     const gap = summary.TDays - summary.tXDays;
     const own = median(intervals);
     const rhythm = own ?? shopRhythm;
     const alive = predictor ? predictor.alive(summary) : null;
-    const earlier = intervals.slice(0, -1);
     const lastInterval = intervals[intervals.length - 1];
-    const rhythmBefore = median(earlier) ?? shopRhythm;
+    const rhythmBefore = intervals.length > 1 ? (median(intervals.slice(0, -1)) ?? shopRhythm) : shopRhythm;
 
     const lapsed = gap > settings.lapsedAfterRhythms * rhythm || (alive !== null && alive < settings.lapsedBelowAlive);
     const atRisk = gap > settings.atRiskAfterRhythms * rhythm || (alive !== null && alive < settings.atRiskBelowAlive);
     const wonBack = lastInterval !== undefined && lastInterval > settings.lapsedAfterRhythms * rhythmBefore && gap <= rhythmBefore;
-    const vip = orders.length >= settings.vipMinOrders || (orders.length >= 2 && s.netRevenueMinor >= vipRevenue);
+    const vip = orders.length >= settings.vipMinOrders || (orders.length >= 2 && sh.netRevenueMinor >= vipRevenue);
     const stage: Stage = lapsed ? "lapsed" : atRisk ? "at risk" : wonBack ? "won back" : vip ? "loyal" : intervals.length > 0 ? "repeat" : "first-time buyer";
 
-    const priced = orders.filter((o) => o.unitPriceMinor !== null);
-    const lastPriced = priced[priced.length - 1];
-    const earlierPrice = priced.length >= 2 ? priced.slice(0, -1).reduce((sum, o) => sum + (o.unitPriceMinor ?? 0), 0) / (priced.length - 1) : null;
+    // Mean item price: of the last order with lines, and over the earlier ones.
+    let lastPrice: number | null = null;
+    let earlierSum = 0;
+    let earlierCount = 0;
+    for (const o of orders) {
+      if (o.unitPriceMinor === null) continue;
+      if (lastPrice !== null) {
+        earlierSum += lastPrice;
+        earlierCount++;
+      }
+      lastPrice = o.unitPriceMinor;
+    }
+    // Refunded share of the recent orders (the last min(3, ⌈n/2⌉)) against the earlier ones.
     const recentCount = Math.min(3, Math.ceil(orders.length / 2));
-    const recent = orders.slice(orders.length - recentCount);
-    const before = orders.slice(0, orders.length - recentCount);
-    const refundedShare = (list: readonly OrderFact[]) => list.filter((o) => o.refunded).length / list.length;
+    const earlierOrders = orders.length - recentCount;
+    let recentRefunded = 0;
+    let earlierRefunded = 0;
+    for (let i = 0; i < orders.length; i++) {
+      if (!orders[i]?.refunded) continue;
+      if (i >= earlierOrders) recentRefunded++;
+      else earlierRefunded++;
+    }
     const signals: ChurnSignals = {
       buysLessOften:
-        own !== null && (gap > settings.slowerFactor * own || (earlier.length > 0 && lastInterval !== undefined && lastInterval > settings.slowerFactor * rhythmBefore)),
-      buysCheaper: lastPriced !== undefined && earlierPrice !== null && (lastPriced.unitPriceMinor ?? 0) < settings.cheaperFactor * earlierPrice,
-      returnsMore: before.length > 0 && recent.some((o) => o.refunded) && refundedShare(recent) - refundedShare(before) >= settings.returnsIncrease,
+        own !== null && (gap > settings.slowerFactor * own || (intervals.length > 1 && lastInterval !== undefined && lastInterval > settings.slowerFactor * rhythmBefore)),
+      buysCheaper: lastPrice !== null && earlierCount > 0 && lastPrice < settings.cheaperFactor * (earlierSum / earlierCount),
+      returnsMore: earlierOrders > 0 && recentRefunded > 0 && recentRefunded / recentCount - earlierRefunded / earlierOrders >= settings.returnsIncrease,
     };
-    const r = rfm.get(history.customerId);
-    const next = predictor?.nextOrderInDays(summary) ?? null;
-    const aov = predictor?.averageOrderValue(summary) ?? null;
-    const clv = predictor?.clv(summary, settings.clvHorizonDays, settings.monthlyDiscountRate) ?? null;
-    return {
+    const r = rfm[k];
+    const next = predictor && alive !== null ? predictor.nextOrderInDays(summary, alive) : null;
+    const aov = predictor ? predictor.averageOrderValue(summary) : null;
+    const clv = predictor && alive !== null ? predictor.clv(summary, settings.clvHorizonDays, settings.monthlyDiscountRate, alive) : null;
+    scored[k] = {
       customerId: history.customerId,
       stage,
       orders: orders.length,
-      netRevenueMinor: s.netRevenueMinor,
+      netRevenueMinor: sh.netRevenueMinor,
       daysSinceLastOrder: gap,
       rhythmDays: rhythm,
       rhythmOwn: own !== null,
       probabilityAlive: alive,
-      expectedPurchases90: predictor ? predictor.expected(summary, 90) : null,
-      expectedPurchases365: predictor ? predictor.expected(summary, 365) : null,
+      expectedPurchases90: predictor && alive !== null ? predictor.expected(summary, 90, alive) : null,
+      expectedPurchases365: predictor && alive !== null ? predictor.expected(summary, 365, alive) : null,
       nextOrderDay: next === null ? null : today + next,
       expectedOrderValueMinor: aov === null ? null : Math.round(aov * minorPerUnit),
       clvMinor: clv === null ? null : Math.round(clv * minorPerUnit),
       rfm: r ? { r: r.r, f: r.f, m: r.m, segment: r.segment } : null,
       signals,
-      bigSpenderRare: s.aovMinor >= bigAov && s.aovMinor > medianAov && s.ratePerYear <= medianRate,
+      bigSpenderRare: sh.aovMinor >= bigAov && sh.aovMinor > medianAov && sh.ratePerYear <= medianRate,
     };
-  });
+  }
   return [...scored, ...prospects.map(prospect)];
 }
 

@@ -1,0 +1,152 @@
+/**
+ * Workload 4: the models on a large shop. N customers are simulated from the
+ * BG/NBD and Gamma-Gamma stories themselves (Fader, Hardie & Lee 2005 §3;
+ * Fader & Hardie 2013) with known parameters, joining over 26 weeks and
+ * observed for 78, so the fit can also be checked against the truth.
+ *   1. fit: BG/NBD and Gamma-Gamma on the customers' summaries (no database);
+ *   2. end to end in the store: the orders are written (not timed), then
+ *      `fidelio models fit` — read the orders, fit on the calibration period,
+ *      validate on the holdout, refit on everything, save — and the scoring
+ *      run that writes every customer's predictions, RFM, stage and signals.
+ */
+import type { Store } from "../src/store/index.ts";
+import { ensureWorkspace } from "../src/workspaces/index.ts";
+import { fitBgNbd, fitGammaGamma, summarisePurchases, type Purchase } from "../src/models/index.ts";
+import { FitQuery, fitAndSave, refreshScores } from "../src/predictions/index.ts";
+import { RssSampler } from "./lib/rss.ts";
+import { rng } from "../src/demo/index.ts";
+import { int, secs } from "./lib/format.ts";
+
+export const MODELS_TARGETS = { fitMs: 5000, endToEndMs: 10_000, rssBytes: 1024 ** 3 } as const;
+export const TRUE_PARAMS = { r: 0.25, alpha: 4, a: 0.8, b: 2.5, p: 6, q: 4, gamma: 15 } as const;
+
+const END_DAY = Math.floor(Date.UTC(2026, 10, 1) / 86_400_000);
+const WEEKS = 78;
+
+/** Gamma(shape, scale 1) by Marsaglia & Tsang (2000), with the shape < 1 boost. */
+function gamma(rand: () => number, shape: number): number {
+  if (shape < 1) return gamma(rand, shape + 1) * rand() ** (1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number;
+    let v: number;
+    do {
+      x = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = rand();
+    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
+/** Purchases (day numbers, amounts in currency units) of `customers` simulated customers. */
+export function simulateShop(customers: number, seed: number): Purchase[] {
+  const rand = rng(seed);
+  const { r, alpha, a, b, p, q, gamma: g } = TRUE_PARAMS;
+  const out: Purchase[] = [];
+  const start = END_DAY - WEEKS * 7;
+  for (let i = 0; i < customers; i++) {
+    const id = String(i + 1);
+    const lambda = gamma(rand, r) / alpha; // per week
+    const ga = gamma(rand, a);
+    const drop = ga / (ga + gamma(rand, b));
+    const nu = gamma(rand, q) / g; // Gamma-Gamma: ν ~ Gamma(q, γ)
+    const first = start + Math.floor(rand() * 26 * 7);
+    const spend = () => Math.max(0.01, Math.round((gamma(rand, p) / nu) * 100) / 100);
+    out.push({ customerId: id, day: first, amount: spend() });
+    let t = 0; // weeks since the first purchase
+    for (;;) {
+      t += -Math.log(1 - rand()) / lambda;
+      const day = first + Math.floor(t * 7);
+      if (day > END_DAY - 1) break;
+      out.push({ customerId: id, day, amount: spend() });
+      if (rand() < drop) break;
+    }
+  }
+  return out;
+}
+
+export interface ModelsFitResult {
+  customers: number;
+  purchases: number;
+  simulateMs: number;
+  summariseMs: number;
+  bgMs: number;
+  ggMs: number;
+  bg: { r: number; alpha: number; a: number; b: number };
+  gg: { p: number; q: number; gamma: number } | null;
+  peakRss: number;
+}
+
+/** Step 1: the fits alone, on summaries built in memory. */
+export function fitOnly(customers: number, seed: number, log: (s: string) => void): ModelsFitResult & { purchasesList: Purchase[] } {
+  const rss = new RssSampler();
+  rss.start();
+  let t = performance.now();
+  const purchases = simulateShop(customers, seed);
+  const simulateMs = performance.now() - t;
+  log(`  simulated ${int(customers)} customers, ${int(purchases.length)} purchases in ${secs(simulateMs)}`);
+  t = performance.now();
+  const summaries = summarisePurchases(purchases, { unit: "week", calibrationEnd: END_DAY - 1 });
+  const summariseMs = performance.now() - t;
+  t = performance.now();
+  const bg = fitBgNbd(summaries, { maxEvaluations: 4000, restarts: 2 });
+  const bgMs = performance.now() - t;
+  log(`  BG/NBD in ${secs(bgMs)}: r ${bg.params.r.toFixed(3)} α ${bg.params.alpha.toFixed(3)} a ${bg.params.a.toFixed(3)} b ${bg.params.b.toFixed(3)} (true ${TRUE_PARAMS.r}, ${TRUE_PARAMS.alpha}, ${TRUE_PARAMS.a}, ${TRUE_PARAMS.b})`);
+  t = performance.now();
+  const spenders = summaries.filter((s) => s.x > 0).map((s) => ({ x: s.x, m_x: s.m_x }));
+  const gg = spenders.length >= 2 ? fitGammaGamma(spenders, { maxEvaluations: 4000, restarts: 2 }) : null;
+  const ggMs = performance.now() - t;
+  log(`  Gamma-Gamma in ${secs(ggMs)}: ${gg ? `p ${gg.params.p.toFixed(3)} q ${gg.params.q.toFixed(3)} γ ${gg.params.gamma.toFixed(3)}` : "—"} (true ${TRUE_PARAMS.p}, ${TRUE_PARAMS.q}, ${TRUE_PARAMS.gamma})`);
+  rss.stop();
+  return { customers, purchases: purchases.length, simulateMs, summariseMs, bgMs, ggMs, bg: bg.params, gg: gg?.params ?? null, peakRss: rss.peak, purchasesList: purchases };
+}
+
+export interface ModelsStoreResult {
+  writeMs: number;
+  fitSaveMs: number;
+  scoreMs: number;
+  scored: number;
+  storedScores: number;
+  peakRss: number;
+}
+
+const WRITE_BATCH = 20_000;
+
+/** Step 2: the same shop in a store, then fit + save + score, timed. */
+export async function modelsInStore(store: Store, purchases: readonly Purchase[], customers: number, log: (s: string) => void): Promise<ModelsStoreResult> {
+  const ws = await ensureWorkspace(store, "bench-models", "EUR");
+  let t = performance.now();
+  const now = new Date((END_DAY + 1) * 86_400_000);
+  await store.query(
+    `INSERT INTO customers (workspace_id, external_id, created_at, updated_at) SELECT $1, 'c' || g, $2, $2 FROM generate_series(1, $3::int) g`,
+    [ws.id, now, customers],
+  );
+  for (let i = 0; i < purchases.length; i += WRITE_BATCH) {
+    const chunk = purchases.slice(i, i + WRITE_BATCH).map((p, k) => ({ e: `o${i + k}`, c: `c${p.customerId}`, d: p.day, m: Math.round(p.amount * 100) }));
+    await store.query(
+      `INSERT INTO orders (workspace_id, external_id, customer_id, status, placed_at, currency, subtotal_minor, total_minor, source, created_at)
+       SELECT $1, r.e, c.id, 'fulfilled', to_timestamp(r.d * 86400.0 + 43200), 'EUR', r.m, r.m, 'bench', $2
+         FROM jsonb_to_recordset($3::jsonb) AS r(e text, c text, d integer, m bigint) JOIN customers c ON c.workspace_id = $1 AND c.external_id = r.c`,
+      [ws.id, now, JSON.stringify(chunk)],
+    );
+  }
+  await store.query("ANALYZE");
+  const writeMs = performance.now() - t;
+  log(`  wrote ${int(customers)} customers and ${int(purchases.length)} orders in ${secs(writeMs)} (not timed)`);
+  const rss = new RssSampler();
+  rss.start();
+  t = performance.now();
+  const fit = await fitAndSave(store, ws, FitQuery.parse({}), now);
+  const fitSaveMs = performance.now() - t;
+  log(`  models fit (read, calibration fit, holdout validation, refit, save) in ${secs(fitSaveMs)}; warnings: ${fit.warnings.length === 0 ? "none" : fit.warnings.join(" | ")}`);
+  t = performance.now();
+  const run = await refreshScores(store, ws, now);
+  const scoreMs = performance.now() - t;
+  log(`  scored ${int(run.customers)} customers in ${secs(scoreMs)}: read ${secs(run.phases.readSeconds * 1000)}, score ${secs(run.phases.scoreSeconds * 1000)}, write ${secs(run.phases.writeSeconds * 1000)}`);
+  rss.stop();
+  const [stored] = await store.query<{ n: number }>("SELECT count(*)::int AS n FROM customer_scores WHERE workspace_id = $1 AND p_alive IS NOT NULL", [ws.id]);
+  return { writeMs, fitSaveMs, scoreMs, scored: run.customers, storedScores: Number(stored?.n ?? 0), peakRss: rss.peak };
+}
