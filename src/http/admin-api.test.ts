@@ -69,7 +69,7 @@ describe("customers", () => {
       "ok",
       "3.externalId",
       "4.timeZone",
-      "5",
+      "5.unknownField", // the unknown field itself is named
     ]);
     expect(await count(s.store, "SELECT count(*) AS n FROM customers WHERE external_id IN ('b-1', 'b3@example.com')")).toBe(2);
   });

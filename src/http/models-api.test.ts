@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { bearer, get, issueFields, post, startTestServer, type TestServer } from "../../test/helpers.ts";
 import { loadDemo } from "../demo/index.ts";
-import { refreshPredictions, scoringDue } from "../predictions/index.ts";
+import { refreshPredictions, refreshScores, scoringDue } from "../predictions/index.ts";
 
 const CUSTOMERS = 400;
 let s: TestServer;
@@ -131,6 +131,12 @@ describe("GET /api/customers/{id}/predictions", () => {
     expect(orders.map((o) => o.placedAt)).toEqual([...orders.map((o) => o.placedAt)].sort().reverse());
   });
 
+  it("refuses a paging cursor the orders list does not have, naming it", async () => {
+    const r = await api("/customers/demo-00001/orders?before=5");
+    expect(r.status).toBe(400);
+    expect(issueFields(r.body)).toEqual(["before"]);
+  });
+
   it("says who is unknown and checks the horizon", async () => {
     expect((await api("/customers/nobody/predictions")).status).toBe(404);
     const r = await api("/customers/demo-00001/predictions?horizon=0");
@@ -170,5 +176,10 @@ describe("the refresh schedule", () => {
     expect(fresh).toMatchObject({ fittedVersion: null, fitError: null, scoring: { customers: CUSTOMERS, modelVersion: 1 } });
     const later = await refreshPredictions(s.store, s.workspace, s.clock.advance(8 * day));
     expect(later).toMatchObject({ fittedVersion: 2, scoring: { modelVersion: 2 } });
+    // Two runs started together (the schedule and a button) both finish, one after the other.
+    const both = await Promise.all([refreshScores(s.store, s.workspace, s.clock.now()), refreshScores(s.store, s.workspace, s.clock.now())]);
+    expect(both.map((b) => b.customers)).toEqual([CUSTOMERS, CUSTOMERS]);
+    const [n] = await s.store.query<{ n: number }>("SELECT count(*)::int AS n FROM customer_scores WHERE workspace_id = $1", [s.workspace.id]);
+    expect(n?.n).toBe(CUSTOMERS);
   });
 });

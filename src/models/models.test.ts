@@ -133,6 +133,14 @@ describe("optimiser", () => {
     expect(r.evaluations).toBeLessThan(200);
   });
 
+  it("BFGS does not call a point against a wall converged", () => {
+    // f = (x − 3)², infinite beyond x = 1: the search ends at the wall with the gradient still −4.
+    const fg = ([x = 0]: number[]) => (x > 1 ? { f: Infinity, g: [NaN] } : { f: (x - 3) ** 2, g: [2 * (x - 3)] });
+    const r = bfgs(fg, [0]);
+    expect(r.x[0]).toBeCloseTo(1, 6);
+    expect(r.converged).toBe(false);
+  });
+
   it("reports a matrix that is not positive definite", () => {
     expect(invertSymmetricPositiveDefinite([[1, 2], [2, 1]])).toBeUndefined();
     const inv = invertSymmetricPositiveDefinite([[4, 2], [2, 3]]);

@@ -224,6 +224,7 @@ export function bfgs(fg: (x: number[]) => { f: number; g: number[] }, x0: number
     let step = Math.min(1, 2 / Math.max(...d.map(Math.abs)));
     let next: { x: number[]; r: { f: number; g: number[] } } | undefined;
     let invisible = false;
+    let blocked = false;
     for (let k = 0; k < 60; k++) {
       // A decrease smaller than f's rounding cannot be seen: f is at its minimum to rounding.
       if (-step * slope < 1e-15 * Math.max(1, Math.abs(cur.f))) {
@@ -233,6 +234,7 @@ export function bfgs(fg: (x: number[]) => { f: number; g: number[] }, x0: number
       const xn = x.map((xi, i) => xi + step * (d[i] ?? 0));
       const r = fg(xn);
       evaluations++;
+      if (!finite(r)) blocked = true;
       if (finite(r) && r.f <= cur.f + 1e-4 * step * slope) {
         next = { x: xn, r };
         break;
@@ -242,7 +244,7 @@ export function bfgs(fg: (x: number[]) => { f: number; g: number[] }, x0: number
     if (!next) {
       // Converged when no decrease is visible any more; not when every trial
       // step failed (non-finite f: stuck against a wall or a singularity).
-      converged = invisible;
+      converged = invisible && !blocked;
       break;
     }
     const sVec = next.x.map((xi, i) => xi - (x[i] ?? 0));

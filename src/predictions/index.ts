@@ -211,6 +211,9 @@ export async function fitModels(db: Queryable, ws: Workspace, query: z.output<ty
   };
   flat("BG/NBD", bg);
   if (pareto) flat("Pareto/NBD", pareto);
+  if (gg && gg.params.q <= 1) {
+    warnings.push(`Gamma-Gamma: q = ${gg.params.q.toFixed(2)} ≤ 1, so the average spend across customers is unbounded (a few very large baskets dominate); customers with one purchase get no expected order value or CLV.`);
+  }
   if (gg) flat("Gamma-Gamma", gg);
   else warnings.push("Gamma-Gamma: fewer than two repeat customers with a spend; no spend model.");
   return {

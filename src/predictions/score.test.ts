@@ -124,4 +124,11 @@ describe("scoring with a model", () => {
     const s3 = scores.get(3);
     expect(s3?.clvMinor).toBe(Math.round((predictor.clv({ x: 3, tXDays: 90, TDays: 100, meanRepeatSpend: 50 }, 365, 0.01) ?? 0) * 100));
   });
+
+  it("gives no expected order value where Gamma-Gamma has none (q ≤ 1), instead of failing the run", () => {
+    const heavyTailed = { ...model, gammaGamma: { p: 6, q: 0.9, gamma: 15 } };
+    const byId = new Map(scoreCustomers(shop, heavyTailed, DEFAULT_LIFECYCLE_SETTINGS, TODAY, 100).map((x) => [x.customerId, x]));
+    expect(byId.get(2)).toMatchObject({ expectedOrderValueMinor: null, clvMinor: null }); // one purchase: p·0 + 0.9 ≤ 1
+    expect(byId.get(3)?.expectedOrderValueMinor).toBeGreaterThan(0); // x = 3: 18.9 > 1
+  });
 });

@@ -101,12 +101,15 @@ export function makePredictor(model: PredictionModel) {
     }
     return v;
   };
-  const wholeDays = (s: DaySummary) => Number.isInteger(s.TDays) && s.TDays >= 0 && s.TDays < 1_000_000 && s.x < 1_000_000;
+  // The key is exact while it stays below 2^53: x·1e6 + T < MAX_SAFE_INTEGER / SLOTS.
+  const wholeDays = (s: DaySummary) => Number.isInteger(s.TDays) && s.TDays >= 0 && s.TDays < 1_000_000 && s.x * 1_000_000 + s.TDays < Number.MAX_SAFE_INTEGER / SLOTS;
   const ifAlive = (s: DaySummary, days: number): number =>
     wholeDays(s) && Number.isInteger(days) && days < 10_000 ? lookup(s, days, days) : expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, days / unitDays);
   const ifAliveMonth = (s: DaySummary, k: number): number =>
     wholeDays(s) && k < 10_000 ? lookup(s, 10_000 + k, k * MONTH_DAYS) : expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, (k * MONTH_DAYS) / unitDays);
   const alive = (s: DaySummary) => probabilityAlive(p, s.x, s.tXDays / unitDays, s.TDays / unitDays);
+  const gg = model.gammaGamma;
+  const spendOf = (s: DaySummary): number | null => (gg && gg.p * s.x + gg.q > 1 ? expectedAverageSpend(gg, s.x, s.meanRepeatSpend) : null);
   return {
     alive,
     /** Expected purchases in the next `days` days (eq. 10). `pAlive`: alive(s), when the caller has it already. */
@@ -124,12 +127,17 @@ export function makePredictor(model: PredictionModel) {
       }
       return hi;
     },
-    /** Gamma-Gamma expected value of their transactions (currency units), or null without a spend model. */
-    averageOrderValue: (s: DaySummary) => (model.gammaGamma ? expectedAverageSpend(model.gammaGamma, s.x, s.meanRepeatSpend) : null),
+    /**
+     * Gamma-Gamma expected value of their transactions (currency units), or
+     * null without a spend model — or where eq. 5 has no finite value
+     * (p x + q ≤ 1: with q ≤ 1 the population's mean spend is infinite, so a
+     * one-time buyer has no expected value).
+     */
+    averageOrderValue: (s: DaySummary) => spendOf(s),
     /** Σ over the horizon's months of expected purchases × expected value, discounted monthly (currency units). */
     clv(s: DaySummary, horizonDays: number, monthlyDiscountRate: number, pAlive = alive(s)): number | null {
-      if (!model.gammaGamma) return null;
-      const aov = expectedAverageSpend(model.gammaGamma, s.x, s.meanRepeatSpend);
+      const aov = spendOf(s);
+      if (aov === null) return null;
       const a = pAlive;
       const months = Math.max(1, Math.round(horizonDays / MONTH_DAYS));
       let clv = 0;

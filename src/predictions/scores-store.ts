@@ -125,6 +125,10 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date): Pro
   const scored = performance.now();
   const note = fit ? null : "no model fitted yet: stages come from rhythms alone, and there are no predictions (fit one with `fidelio models fit`)";
   await store.transaction(async (tx) => {
+    // One scoring run at a time per workspace (the schedule, the CLI and the
+    // API can start one together): on PostgreSQL two concurrent
+    // delete-then-insert transactions would collide on the primary key.
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext('fidelio:customer_scores:' || $1))", [ws.id]);
     await tx.query("DELETE FROM customer_scores WHERE workspace_id = $1", [ws.id]);
     for (let i = 0; i < scores.length; i += WRITE_BATCH) {
       await tx.query(

@@ -8,9 +8,11 @@ z.config({
 
 /** Turns zod issues into field issues whose `field` is the dotted path, prefixed. */
 export function issuesOf(error: z.ZodError, prefix = ""): FieldIssue[] {
-  return error.issues.map((i) => {
-    const path = [prefix, ...i.path.map(String)].filter((p) => p !== "").join(".");
-    return { field: path || "(body)", message: i.message };
+  return error.issues.flatMap((i) => {
+    const at = (extra: string[]) => [prefix, ...i.path.map(String), ...extra].filter((p) => p !== "").join(".") || "(body)";
+    // A field we do not know is named itself, not its parent object.
+    if (i.code === "unrecognized_keys") return i.keys.map((k) => ({ field: at([k]), message: "is not a known field" }));
+    return [{ field: at([]), message: i.message }];
   });
 }
 

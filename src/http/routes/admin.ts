@@ -78,7 +78,7 @@ export function adminRoutes(store: Store, clock: Clock, authenticate: KeyAuthent
   );
   app.get("/customers", async (c) => c.json(await listCustomers(store, c.get("owner").workspace, parseInput(CustomerListQuery, queryOf(c)))));
   app.get("/customers/:externalId/orders", async (c) => {
-    const page = parseInput(Page, c.req.query());
+    const page = parseInput(Page.pick({ limit: true }).strict(), c.req.query());
     return c.json(await listCustomerOrders(store, c.get("owner").workspace, c.req.param("externalId"), page));
   });
   /**
