@@ -176,6 +176,10 @@ describe("the refresh schedule", () => {
     expect(fresh).toMatchObject({ fittedVersion: null, fitError: null, scoring: { customers: CUSTOMERS, modelVersion: 1 } });
     const later = await refreshPredictions(s.store, s.workspace, s.clock.advance(8 * day));
     expect(later).toMatchObject({ fittedVersion: 2, scoring: { modelVersion: 2 } });
+    const versions = await fetch(`${s.url}/api/models/versions`, { headers: bearer(s.adminKey) });
+    const list = z.array(z.object({ version: z.number(), dataEnd: z.string(), holdout: z.object({ actual: z.number(), predicted: z.number() }).nullable() })).parse(await versions.json());
+    expect(list.map((v) => v.version)).toEqual([2, 1]);
+    expect(list[0]?.holdout?.actual).toBeGreaterThan(0);
     // Two runs started together (the schedule and a button) both finish, one after the other.
     const both = await Promise.all([refreshScores(s.store, s.workspace, s.clock.now()), refreshScores(s.store, s.workspace, s.clock.now())]);
     expect(both.map((b) => b.customers)).toEqual([CUSTOMERS, CUSTOMERS]);

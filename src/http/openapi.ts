@@ -196,6 +196,9 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       "/api/models": {
         get: queryGet("Models", "The latest model and the stored scores", "`fit`: the newest saved fit (version, date, parameters) with its calibration/holdout `report` (tracking, by calibration frequency, MAE, warnings), or null. `scores`: the last scoring run, customers by stage and RFM segment, churn-signal counts and the CLV distribution.", undefined),
       },
+      "/api/models/versions": {
+        get: queryGet("Models", "Every saved model version", "Newest first: version, date, unit, last order day seen, customers, the holdout check in brief (actual and predicted repeat purchases, mean absolute error) and the warnings.", undefined),
+      },
       "/api/models/fit": { post: bodyOp("Fit, validate, save and rescore", "Fits BG/NBD (and Pareto/NBD with `pareto`) and Gamma-Gamma on the calibration period, validates on the holdout, saves the version refitted on the whole history, and rescores every customer.", FitQuery) },
       "/api/models/score": { post: bodyOp("Rescore every customer now", "Predictions, RFM, lifecycle stage and churn signals with the latest model and settings (the server also does it on its schedule).", undefined) },
       "/api/models/settings": {

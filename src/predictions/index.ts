@@ -366,3 +366,40 @@ export async function latestFitReport(db: Queryable, ws: Workspace): Promise<Sav
   const [row] = await db.query<{ report: unknown }>("SELECT report FROM model_fits WHERE workspace_id = $1 AND version = $2", [ws.id, fit.version]);
   return { ...fit, report: row?.report ?? null };
 }
+
+export interface FitVersion {
+  version: number;
+  fittedAt: string;
+  unit: "day" | "week";
+  dataEnd: string;
+  customers: number | null;
+  holdout: { actual: number; predicted: number; meanAbsoluteError: number } | null;
+  warnings: string[];
+}
+
+const StoredReportSummary = z.object({
+  customers: z.number(),
+  bgNbd: z.object({ validation: z.object({ actual: z.number(), predicted: z.number(), meanAbsoluteError: z.number() }) }),
+  warnings: z.array(z.string()),
+});
+
+/** Every saved model version, newest first, with its holdout check in brief: how the models have done over time. */
+export async function listFitVersions(db: Queryable, ws: Workspace): Promise<FitVersion[]> {
+  const rows = await db.query<{ version: number; fitted_at: Date; unit: string; data_end: string; report: unknown }>(
+    "SELECT version, fitted_at, unit, to_char(data_end, 'YYYY-MM-DD') AS data_end, report FROM model_fits WHERE workspace_id = $1 ORDER BY version DESC",
+    [ws.id],
+  );
+  return rows.map((r) => {
+    const report = StoredReportSummary.safeParse(r.report);
+    const v = report.success ? report.data.bgNbd.validation : null;
+    return {
+      version: r.version,
+      fittedAt: r.fitted_at.toISOString(),
+      unit: r.unit === "day" ? "day" : "week",
+      dataEnd: r.data_end,
+      customers: report.success ? report.data.customers : null,
+      holdout: v ? { actual: v.actual, predicted: v.predicted, meanAbsoluteError: v.meanAbsoluteError } : null,
+      warnings: report.success ? report.data.warnings : [],
+    };
+  });
+}

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import type { Store } from "../../store/index.ts";
 import { parseInput, toAppError, type Clock } from "../../shared/index.ts";
-import { FitQuery, fitSaveAndScore, latestFitReport, readLifecycleSettings, refreshScores, scoreOverview, updateLifecycleSettings } from "../../predictions/index.ts";
+import { FitQuery, fitSaveAndScore, latestFitReport, listFitVersions, readLifecycleSettings, refreshScores, scoreOverview, updateLifecycleSettings } from "../../predictions/index.ts";
 import type { KeyAuthenticator } from "../../workspaces/index.ts";
 import { adminAuth, type Env } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
@@ -20,6 +20,7 @@ export function modelRoutes(store: Store, clock: Clock, authenticate: KeyAuthent
     });
     return c.json({ fit, scores: await scoreOverview(store, ws) });
   });
+  app.get("/versions", async (c) => c.json(await listFitVersions(store, c.get("owner").workspace)));
   app.post("/fit", async (c) => {
     const body = await jsonBody(c, { optional: true });
     return c.json(await fitSaveAndScore(store, c.get("owner").workspace, parseInput(FitQuery, body ?? {}), clock.now()), 201);
