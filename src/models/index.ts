@@ -48,6 +48,8 @@ export { digamma, hyp2f1, lgammacor, lnBeta, lnGamma, lnHyp2f1Positive, logAddEx
 export {
   UNIT_DAYS,
   dayNumber,
+  dayOf,
+  dayText,
   summarisePurchases,
   type CustomerSummary,
   type Purchase,

@@ -116,6 +116,22 @@ export function hyp2f1(a: number, b: number, c: number, z: number, options: Hyp2
     const w = z / (z - 1);
     return Math.pow(1 - z, -a) * hyp2f1(a, c - b, c, w, options);
   }
+  const { sum } = sumSeries(a, b, c, z, tol, maxTerms, false);
+  return sum;
+}
+
+/**
+ * The 2F1 series Σ t_n with t_{n+1}/t_n = (a+n)(b+n) z / ((c+n)(n+1)), shared
+ * by hyp2f1 and lnHyp2f1Positive. The sum ends when two consecutive terms are
+ * both below tolerance × |sum| once the term ratio is below 1 and the tail,
+ * bounded by a geometric series, is negligible; otherwise a RangeError. With
+ * `rescale`, terms and sum are divided by 1e200 whenever a term passes it and
+ * `lnScale` counts the divisions (the answer is e^lnScale · sum), for series
+ * of positive terms that climb beyond the double range before decaying.
+ */
+function sumSeries(a: number, b: number, c: number, z: number, tol: number, maxTerms: number, rescale: boolean): { sum: number; lnScale: number } {
+  const BIG = 1e200;
+  let lnScale = 0;
   let term = 1;
   let sum = 1;
   let smallRun = 0;
@@ -123,14 +139,19 @@ export function hyp2f1(a: number, b: number, c: number, z: number, options: Hyp2
     const ratio = ((a + n) * (b + n) * z) / ((c + n) * (n + 1));
     term *= ratio;
     sum += term;
-    if (term === 0) return sum; // a or b a non-positive integer: a polynomial
+    if (term === 0) return { sum, lnScale }; // a or b a non-positive integer: a polynomial
+    if (rescale && term > BIG) {
+      term /= BIG;
+      sum /= BIG;
+      lnScale += Math.log(BIG);
+    }
     if (Math.abs(term) <= tol * Math.abs(sum) && Math.abs(ratio) < 1) {
       smallRun++;
       if (smallRun >= 2) {
         // Tail ≤ |term| · q / (1 − q) with q bounding every later ratio; the
         // ratios tend to z, from above or below, so max(|ratio|, |z|) serves.
         const q = Math.max(Math.abs(ratio), Math.abs(z));
-        if ((Math.abs(term) * q) / (1 - q) <= 10 * tol * Math.abs(sum)) return sum;
+        if ((Math.abs(term) * q) / (1 - q) <= 10 * tol * Math.abs(sum)) return { sum, lnScale };
       }
     } else {
       smallRun = 0;
@@ -148,7 +169,6 @@ export function hyp2f1(a: number, b: number, c: number, z: number, options: Hyp2
  * hundreds; or b and c in the hundreds of thousands when the Beta mixing
  * distribution collapses to a point) is summed without overflow: a positive
  * sum has no cancellation, so the result keeps full relative precision.
- * Stopping rule as in hyp2f1.
  */
 export function lnHyp2f1Positive(a: number, b: number, c: number, z: number, options: Hyp2f1Options = {}): number {
   if (!(a > 0 && b > 0 && c > 0)) throw new RangeError(`lnHyp2f1Positive needs a, b, c > 0, got ${a}, ${b}, ${c}`);
@@ -156,32 +176,8 @@ export function lnHyp2f1Positive(a: number, b: number, c: number, z: number, opt
   if (z === 0) return 0;
   const tol = options.tolerance ?? 1e-15;
   const maxTerms = options.maxTerms ?? 1_000_000;
-  const BIG = 1e200;
-  const LN_BIG = Math.log(BIG);
-  let lnScale = 0;
-  let term = 1;
-  let sum = 1;
-  let smallRun = 0;
-  for (let n = 0; n < maxTerms; n++) {
-    const ratio = ((a + n) * (b + n) * z) / ((c + n) * (n + 1));
-    term *= ratio;
-    sum += term;
-    if (term > BIG) {
-      term /= BIG;
-      sum /= BIG;
-      lnScale += LN_BIG;
-    }
-    if (term <= tol * sum && ratio < 1) {
-      smallRun++;
-      if (smallRun >= 2) {
-        const q = Math.max(ratio, z);
-        if ((term * q) / (1 - q) <= 10 * tol * sum) return lnScale + Math.log(sum);
-      }
-    } else {
-      smallRun = 0;
-    }
-  }
-  throw new RangeError(`lnHyp2f1Positive(${a}, ${b}; ${c}; ${z}) did not converge in ${maxTerms} terms`);
+  const { sum, lnScale } = sumSeries(a, b, c, z, tol, maxTerms, true);
+  return lnScale + Math.log(sum);
 }
 
 /**

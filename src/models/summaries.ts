@@ -62,6 +62,16 @@ export function dayNumber(date: string): number {
   return Math.round(ms / 86_400_000);
 }
 
+/** The calendar date "YYYY-MM-DD" of a day number (the inverse of dayNumber). */
+export function dayText(day: number): string {
+  return new Date(day * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The day number (UTC) an instant falls on. */
+export function dayOf(instant: Date): number {
+  return Math.floor(instant.getTime() / 86_400_000);
+}
+
 /**
  * Summaries sorted by customerId. Non-integer days are floored to the day
  * (same-day merging is by whole day).

@@ -9,10 +9,13 @@
  * schedule (refresh.ts).
  */
 import { z } from "zod";
-import { AppError, minorDigits, parseInput } from "../shared/index.ts";
+import { AppError, formatMoney, minorDigits } from "../shared/index.ts";
 import type { Queryable, Store } from "../store/index.ts";
 import { makePredictor, type DaySummary } from "./score.ts";
-import { SavedParams, refreshScores, type ScoringRun } from "./scores-store.ts";
+import { refreshScores, type ScoringRun } from "./scores-store.ts";
+import { latestFit, type PredictionParams, type SavedFit } from "./fits.ts";
+
+export { findLatestFit, latestFit, type PredictionParams, type SavedFit } from "./fits.ts";
 
 export {
   DEFAULT_LIFECYCLE_SETTINGS,
@@ -54,9 +57,9 @@ import {
   PARAMETER_LOG_BOUND,
   UNIT_DAYS,
   dayNumber,
-  expectedAverageSpend,
+  dayOf,
+  dayText,
   expectedPurchases,
-  probabilityAlive,
   fitBgNbd,
   fitGammaGamma,
   fitParetoNbd,
@@ -100,7 +103,6 @@ export interface ModelReport {
   warnings: string[];
 }
 
-const dayText = (n: number) => new Date(n * 86_400_000).toISOString().slice(0, 10);
 
 /** First and last purchase day (a loop: spreading millions of values into Math.min overflows the stack). */
 function dayRange(purchases: readonly Purchase[]): { first: number; last: number } {
@@ -230,19 +232,6 @@ export async function fitModels(db: Queryable, ws: Workspace, query: z.output<ty
   };
 }
 
-export interface PredictionParams {
-  bgNbd: BgNbdParams;
-  gammaGamma: GammaGammaParams | null;
-}
-
-export interface SavedFit {
-  version: number;
-  fittedAt: string;
-  unit: "day" | "week";
-  dataEnd: string;
-  params: PredictionParams;
-}
-
 /**
  * Refits BG/NBD and Gamma-Gamma on the whole history (the holdout has done
  * its job: the parameters predictions use should see every order) and stores
@@ -261,21 +250,6 @@ export async function saveFit(db: Queryable, ws: Workspace, report: ModelReport,
     [ws.id, now, report.unit, dayText(last), JSON.stringify(params), JSON.stringify(report)],
   );
   return { version: row?.version ?? 0, fittedAt: now.toISOString(), unit: report.unit, dataEnd: dayText(last), params };
-}
-
-export async function latestFit(db: Queryable, ws: Workspace): Promise<SavedFit> {
-  const [row] = await db.query<{ version: number; fitted_at: Date; unit: string; data_end: string; params: unknown }>(
-    "SELECT version, fitted_at, unit, data_end, params FROM model_fits WHERE workspace_id = $1 ORDER BY version DESC LIMIT 1",
-    [ws.id],
-  );
-  if (!row) throw new AppError("not_found", "no model has been fitted yet: run `fidelio models fit` first");
-  return {
-    version: row.version,
-    fittedAt: row.fitted_at.toISOString(),
-    unit: row.unit === "day" ? "day" : "week",
-    dataEnd: row.data_end,
-    params: parseInput(SavedParams, row.params),
-  };
 }
 
 export const PredictQuery = z.object({
@@ -311,7 +285,7 @@ export async function predictCustomer(db: Queryable, ws: Workspace, q: z.output<
   const fit = await latestFit(db, ws);
   const [c] = await db.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, q.customer]);
   if (!c) throw new AppError("not_found", `customer: no customer "${q.customer}"`, [{ field: "customer", message: "no such customer" }]);
-  const today = Math.floor(now.getTime() / 86_400_000);
+  const today = dayOf(now);
   const purchases = (await purchasesOf(db, ws, c.id)).filter((p) => p.day <= today);
   if (purchases.length === 0) throw new AppError("unprocessable", `customer: "${q.customer}" has no order to predict from`, [{ field: "customer", message: "no order" }]);
   const [s] = summarisePurchases(purchases, { unit: "day", calibrationEnd: today });
@@ -324,7 +298,8 @@ export async function predictCustomer(db: Queryable, ws: Workspace, q: z.output<
   const nextIn = predictor.nextOrderInDays(days);
   const aov = predictor.averageOrderValue(days);
   const clv = predictor.clv(days, q.horizon, q.monthlyDiscountRate);
-  const money = (v: number) => `${v.toFixed(2)} ${ws.currency}`;
+  const scale = 10 ** minorDigits(ws.currency);
+  const money = (v: number) => formatMoney(Math.round(v * scale), ws.currency);
   const meaning = [
     `${Math.round(alive * 100)} % likely to still be a customer${s.x === 0 ? " (one purchase so far: the model assumes a customer is active until a repeat purchase shows otherwise)" : ""}.`,
     `Expected to buy ${expected.toFixed(2)} times in the next ${q.horizon} days.`,
@@ -358,13 +333,6 @@ export async function fitAndSave(db: Queryable, ws: Workspace, q: z.output<typeo
 export async function fitSaveAndScore(store: Store, ws: Workspace, q: z.output<typeof FitQuery>, now: Date): Promise<ModelReport & { saved: SavedFit; scoring: ScoringRun }> {
   const fitted = await fitAndSave(store, ws, q, now);
   return { ...fitted, scoring: await refreshScores(store, ws, now) };
-}
-
-/** The newest saved fit with its calibration/holdout report. */
-export async function latestFitReport(db: Queryable, ws: Workspace): Promise<SavedFit & { report: unknown }> {
-  const fit = await latestFit(db, ws);
-  const [row] = await db.query<{ report: unknown }>("SELECT report FROM model_fits WHERE workspace_id = $1 AND version = $2", [ws.id, fit.version]);
-  return { ...fit, report: row?.report ?? null };
 }
 
 export interface FitVersion {

@@ -7,7 +7,8 @@
 import { toAppError, type Clock } from "../shared/index.ts";
 import type { Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import { FitQuery, fitAndSave, latestFit } from "./index.ts";
+import { FitQuery, fitAndSave } from "./index.ts";
+import { findLatestFit } from "./fits.ts";
 import { latestScoringRun, refreshScores, type ScoringRun } from "./scores-store.ts";
 
 export const REFIT_AFTER_DAYS = 7;
@@ -24,7 +25,7 @@ export interface RefreshResult {
 export async function refreshPredictions(store: Store, ws: Workspace, now: Date): Promise<RefreshResult> {
   let fittedVersion: number | null = null;
   let fitError: string | null = null;
-  const fit = await latestFit(store, ws).catch(() => null);
+  const fit = await findLatestFit(store, ws);
   if (!fit || now.getTime() - Date.parse(fit.fittedAt) > REFIT_AFTER_DAYS * 86_400_000) {
     try {
       fittedVersion = (await fitAndSave(store, ws, FitQuery.parse({ unit: fit?.unit ?? "week" }), now)).saved.version;

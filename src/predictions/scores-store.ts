@@ -5,25 +5,25 @@
  * readers see the old scores or the new ones, never half of each.
  */
 import { z } from "zod";
-import { AppError, minorDigits, parseInput } from "../shared/index.ts";
+import { AppError, formatMoney, minorDigits, parseInput } from "../shared/index.ts";
 import type { Queryable, Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { wholeNumber } from "../metrics/index.ts";
-import { RFM_SEGMENTS } from "../models/index.ts";
+import { RFM_SEGMENTS, dayOf, dayText } from "../models/index.ts";
+import { findLatestFit } from "./fits.ts";
 import {
   DEFAULT_LIFECYCLE_SETTINGS,
   LifecycleSettings,
   STAGES,
   scoreCustomers,
   type CustomerHistory,
+  type ChurnSignals,
   type CustomerScore,
   type PredictionModel,
   type Stage,
 } from "./score.ts";
 
-const dayText = (n: number) => new Date(n * 86_400_000).toISOString().slice(0, 10);
-const dayOf = (d: Date) => Math.floor(d.getTime() / 86_400_000);
 
 export async function readLifecycleSettings(db: Queryable, ws: Workspace): Promise<LifecycleSettings> {
   const [row] = await db.query<{ lifecycle_settings: unknown }>("SELECT lifecycle_settings FROM workspaces WHERE id = $1", [ws.id]);
@@ -47,21 +47,6 @@ export async function updateLifecycleSettings(db: Queryable, ws: Workspace, patc
   await db.query("UPDATE workspaces SET lifecycle_settings = $2::jsonb WHERE id = $1", [ws.id, JSON.stringify(merged)]);
   return settings;
 }
-
-async function latestModel(db: Queryable, ws: Workspace): Promise<{ version: number; model: PredictionModel } | null> {
-  const [row] = await db.query<{ version: number; unit: string; params: unknown }>(
-    "SELECT version, unit, params FROM model_fits WHERE workspace_id = $1 ORDER BY version DESC LIMIT 1",
-    [ws.id],
-  );
-  if (!row) return null;
-  const params = parseInput(SavedParams, row.params);
-  return { version: row.version, model: { unit: row.unit === "day" ? "day" : "week", bgNbd: params.bgNbd, gammaGamma: params.gammaGamma } };
-}
-
-export const SavedParams = z.object({
-  bgNbd: z.object({ r: z.number(), alpha: z.number(), a: z.number(), b: z.number() }),
-  gammaGamma: z.object({ p: z.number(), q: z.number(), gamma: z.number() }).nullable(),
-});
 
 /** Every customer of the workspace with their orders before `now`, oldest first. */
 export async function readHistories(db: Queryable, ws: Workspace, now: Date): Promise<CustomerHistory[]> {
@@ -118,10 +103,11 @@ const WRITE_BATCH = 5000;
 export async function refreshScores(store: Store, ws: Workspace, now: Date): Promise<ScoringRun> {
   const started = performance.now();
   const settings = await readLifecycleSettings(store, ws);
-  const fit = await latestModel(store, ws);
+  const fit = await findLatestFit(store, ws);
   const histories = await readHistories(store, ws, now);
   const read = performance.now();
-  const scores = scoreCustomers(histories, fit?.model ?? null, settings, dayOf(now), 10 ** minorDigits(ws.currency));
+  const model: PredictionModel | null = fit ? { unit: fit.unit, ...fit.params } : null;
+  const scores = scoreCustomers(histories, model, settings, dayOf(now), 10 ** minorDigits(ws.currency));
   const scored = performance.now();
   const note = fit ? null : "no model fitted yet: stages come from rhythms alone, and there are no predictions (fit one with `fidelio models fit`)";
   await store.transaction(async (tx) => {
@@ -203,26 +189,19 @@ export async function latestScoringRun(db: Queryable, ws: Workspace): Promise<{ 
   return row ? { scoredAt: row.scored_at, modelVersion: row.model_version, customers: row.customers, seconds: row.seconds, note: row.note } : null;
 }
 
-/** The stored score of one customer, as the API and the customer page show it. */
-export interface StoredScore {
+/**
+ * The stored score of one customer, as the API and the customer page show it:
+ * the scored fields, with the run's date and model, the next order as a
+ * date, the RFM code, and the big-spender flag among the signals.
+ */
+export type StoredScore = Omit<CustomerScore, "customerId" | "nextOrderDay" | "rfm" | "signals" | "bigSpenderRare"> & {
   scoredAt: string;
   modelVersion: number | null;
-  stage: Stage;
-  orders: number;
-  netRevenueMinor: number;
   currency: string;
-  daysSinceLastOrder: number | null;
-  rhythmDays: number | null;
-  rhythmOwn: boolean;
-  probabilityAlive: number | null;
-  expectedPurchases90: number | null;
-  expectedPurchases365: number | null;
   expectedNextOrderOn: string | null;
-  expectedOrderValueMinor: number | null;
-  clvMinor: number | null;
   rfm: { r: number; f: number; m: number; code: string; segment: string } | null;
-  signals: { buysLessOften: boolean; buysCheaper: boolean; returnsMore: boolean; bigSpenderRare: boolean };
-}
+  signals: ChurnSignals & { bigSpenderRare: boolean };
+};
 
 const SCORE_COLUMNS = `s.scored_at, s.model_version, s.stage, s.orders, s.net_revenue_minor, s.days_since_last_order, s.rhythm_days, s.rhythm_own,
   s.p_alive, s.expected_purchases_90, s.expected_purchases_365, to_char(s.next_order_on, 'YYYY-MM-DD') AS next_order_on, s.expected_aov_minor, s.clv_minor,
@@ -293,7 +272,7 @@ const STAGE_MEANING: Record<Stage, string> = {
 
 /** The stored score in words, for people. */
 export function describeScore(s: StoredScore, settings: LifecycleSettings): string[] {
-  const money = (minor: number) => `${(minor / 10 ** minorDigits(s.currency)).toFixed(minorDigits(s.currency))} ${s.currency}`;
+  const money = (minor: number) => formatMoney(minor, s.currency);
   const out = [STAGE_MEANING[s.stage]];
   if (s.daysSinceLastOrder !== null && s.rhythmDays !== null) {
     out.push(

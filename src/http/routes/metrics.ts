@@ -1,7 +1,7 @@
 /** Retention analytics under /api/metrics (Bearer admin key). Each handler parses its query and calls one report. */
 import { Hono, type Context } from "hono";
 import type { Store } from "../../store/index.ts";
-import { AppError, parseInput, type Clock } from "../../shared/index.ts";
+import { parseInput, type Clock } from "../../shared/index.ts";
 import {
   AdviceQuery,
   CatalogueQuery,

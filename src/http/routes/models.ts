@@ -1,8 +1,8 @@
 /** Models and scores under /api/models (admin key or dashboard session). Handlers parse, call one domain function, return. */
 import { Hono } from "hono";
 import type { Store } from "../../store/index.ts";
-import { parseInput, toAppError, type Clock } from "../../shared/index.ts";
-import { FitQuery, fitSaveAndScore, latestFitReport, listFitVersions, readLifecycleSettings, refreshScores, scoreOverview, updateLifecycleSettings } from "../../predictions/index.ts";
+import { parseInput, type Clock } from "../../shared/index.ts";
+import { FitQuery, fitSaveAndScore, findLatestFit, listFitVersions, readLifecycleSettings, refreshScores, scoreOverview, updateLifecycleSettings } from "../../predictions/index.ts";
 import type { KeyAuthenticator } from "../../workspaces/index.ts";
 import { adminAuth, type Env } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
@@ -14,11 +14,7 @@ export function modelRoutes(store: Store, clock: Clock, authenticate: KeyAuthent
   /** The newest fit with its validation (null before the first fit) and what the stored scores look like. */
   app.get("/", async (c) => {
     const ws = c.get("owner").workspace;
-    const fit = await latestFitReport(store, ws).catch((err: unknown) => {
-      if (toAppError(err).code === "not_found") return null;
-      throw err;
-    });
-    return c.json({ fit, scores: await scoreOverview(store, ws) });
+    return c.json({ fit: await findLatestFit(store, ws, { withReport: true }), scores: await scoreOverview(store, ws) });
   });
   app.get("/versions", async (c) => c.json(await listFitVersions(store, c.get("owner").workspace)));
   app.post("/fit", async (c) => {
