@@ -23,6 +23,7 @@ const Env = z.object({
   FIDELIO_ADMIN_PASSWORD: z.string().min(12, "at least 12 characters").optional(),
   FIDELIO_PUBLIC_URL: z.url("must be a URL such as https://fidelio.example.com").optional(),
   FIDELIO_SCORE_EVERY_HOURS: z.coerce.number().min(0, "must be 0 (off) or more").max(24 * 365, "must be at most a year").optional(),
+  FIDELIO_SEGMENTS_EVERY_MINUTES: z.coerce.number().min(0, "must be 0 (off) or more").max(24 * 60, "must be at most a day").optional(),
 });
 
 export interface Config {
@@ -45,6 +46,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** How often the server rescores every customer (refitting weekly); 0 = never. */
   scoreEveryHours: number;
+  /** How often every segment is re-evaluated over every customer (time-relative rules); 0 turns the worker off. */
+  segmentsEveryMinutes: number;
 }
 
 export interface ConfigOverrides {
@@ -83,5 +86,6 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     firstAdmin: { email: e.FIDELIO_ADMIN_EMAIL ?? "admin@fidelio.local", password: e.FIDELIO_ADMIN_PASSWORD },
     publicUrl: e.FIDELIO_PUBLIC_URL,
     scoreEveryHours: e.FIDELIO_SCORE_EVERY_HOURS ?? 24,
+    segmentsEveryMinutes: e.FIDELIO_SEGMENTS_EVERY_MINUTES ?? 15,
   };
 }

@@ -2,7 +2,7 @@
  * @module ingest — every way data comes in: normalised records and the one
  * idempotent write path, the Segment tracking API, Shopify webhooks and CSV imports.
  */
-export { CustomerRecord, OrderRecord, RefundRecord, ProductRecord, CustomerRef, Consent } from "./records.ts";
+export { CustomerRecord, OrderRecord, RefundRecord, ProductRecord, CustomerRef, Consent, CONSENT_CHANNELS } from "./records.ts";
 export {
   writeCustomers,
   writeOrders,

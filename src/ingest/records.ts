@@ -44,8 +44,11 @@ export const TimeZone = z.string().trim().refine(
   { message: "is not an IANA time zone such as Europe/Paris" },
 );
 
+/** Channels a customer gives or refuses consent for; `ads` covers retargeting audiences. */
+export const CONSENT_CHANNELS = ["email", "sms", "push", "ads", "whatsapp", "post"] as const;
+
 export const Consent = z.object({
-  channel: z.enum(["email", "sms", "push", "ads", "whatsapp", "post"]),
+  channel: z.enum(CONSENT_CHANNELS),
   granted: z.boolean(),
   source: text(100).optional(),
   at: Instant.optional(),

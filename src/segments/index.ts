@@ -1,0 +1,33 @@
+/**
+ * @module segments — live segments: a typed rule language compiled to SQL
+ * with bound parameters, membership kept current (on every change and on a
+ * schedule) with `Segment Entered` / `Segment Exited` in the event log, the
+ * built-in segments, previews, and exports (CSV, ad-platform audiences).
+ */
+export { Rule, checkRule, type CheckedRule } from "./rule.ts";
+export { fieldCatalogue, FIELDS, OPERATORS, OPERATORS_BY_TYPE, type FieldType, type Operator } from "./fields.ts";
+export { BUILT_IN_SEGMENTS, type BuiltInSegment } from "./built-in.ts";
+export {
+  SegmentInput,
+  SegmentPatch,
+  MembersQuery,
+  PreviewInput,
+  HistoryQuery,
+  createSegment,
+  updateSegment,
+  deleteSegment,
+  getSegment,
+  listSegments,
+  listMembers,
+  previewSegment,
+  segmentHistory,
+  customerSegments,
+  ensureBuiltInSegments,
+  type Segment,
+  type SavedSegment,
+  type MemberView,
+  type Preview,
+} from "./segments-store.ts";
+export { evaluateSegments, processCustomerChanges, pendingChanges, type EvaluationResult, type ChangesResult } from "./membership.ts";
+export { scheduleSegments, fullEvaluationDue, type SegmentWorker } from "./schedule.ts";
+export { exportSegment, ExportQuery, CSV_COLUMNS, AUDIENCE_FORMATS, normaliseEmail, normalisePhone, csvField, type ExportSummary, type AudienceFormat } from "./export.ts";

@@ -1,0 +1,180 @@
+/**
+ * Keeping membership current. One statement per segment compares who the
+ * rule matches with who is a member now, closes the stays of those who left,
+ * opens stays for those who came, and writes `Segment Entered` /
+ * `Segment Exited` to the event log, all at the evaluation's `now`.
+ *
+ * Two ways in:
+ * - `evaluateSegments` re-evaluates every customer (after a segment is saved,
+ *   after a scoring run, and on the worker's schedule, which is what turns
+ *   "no order for 90 days" true on day 90 with no new data);
+ * - `processCustomerChanges` re-evaluates the customers the triggers of
+ *   migration 007 noted in `customer_changes` when their data changed.
+ * Both take a per-workspace advisory lock, so two evaluations never race.
+ */
+import type { Queryable, Store } from "../store/index.ts";
+import type { Workspace } from "../workspaces/index.ts";
+import { compileRule, parameters, type CompileContext } from "./compile.ts";
+import type { Rule } from "./rule.ts";
+
+export interface SegmentForEvaluation {
+  id: number;
+  name: string;
+  rule: Rule;
+  dependsOn: number[];
+}
+
+export interface SyncResult {
+  segmentId: number;
+  entered: number;
+  exited: number;
+}
+
+/** The statement selecting the members a rule matches, parameters bound through `bind`. */
+export function matchSelect(rule: Rule, ws: Workspace, now: Date, bind: (v: unknown) => string, ids?: string): string {
+  let currency: string | undefined;
+  const ctx: CompileContext = { bind, ws: bind(ws.id), currency: () => (currency ??= bind(ws.currency)), now, ...(ids ? { ids } : {}) };
+  return (
+    `SELECT c.id AS customer_id FROM customers c` +
+    ` LEFT JOIN customer_rollups r ON r.customer_id = c.id` +
+    ` LEFT JOIN customer_scores s ON s.workspace_id = c.workspace_id AND s.customer_id = c.id` +
+    ` WHERE c.workspace_id = ${ctx.ws}${ids ? ` AND c.id = ANY(${ids}::bigint[])` : ""} AND ${compileRule(rule, ctx)}`
+  );
+}
+
+/** Brings one segment's membership up to date, for every customer or for `ids`. */
+export async function syncSegment(tx: Queryable, ws: Workspace, segment: SegmentForEvaluation, now: Date, ids?: readonly number[]): Promise<SyncResult> {
+  const { params, bind } = parameters();
+  const idsParam = ids ? bind(ids) : undefined;
+  const target = matchSelect(segment.rule, ws, now, bind, idsParam);
+  const seg = bind(segment.id);
+  const at = bind(now);
+  const wsId = bind(ws.id);
+  const rows = await tx.query<{ entered: number; exited: number }>(
+    `WITH target AS (${target}),
+     current AS (SELECT customer_id FROM segment_memberships WHERE segment_id = ${seg} AND exited_at IS NULL${idsParam ? ` AND customer_id = ANY(${idsParam}::bigint[])` : ""}),
+     gone AS (SELECT customer_id FROM current EXCEPT SELECT customer_id FROM target),
+     came AS (SELECT customer_id FROM target EXCEPT SELECT customer_id FROM current),
+     exited AS (UPDATE segment_memberships m SET exited_at = ${at} FROM gone
+                 WHERE m.segment_id = ${seg} AND m.customer_id = gone.customer_id AND m.exited_at IS NULL RETURNING m.customer_id),
+     entered AS (INSERT INTO segment_memberships (workspace_id, segment_id, customer_id, entered_at)
+                 SELECT ${wsId}, ${seg}, customer_id, ${at} FROM came ORDER BY customer_id RETURNING customer_id),
+     logged AS (INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
+                SELECT ${wsId}, concat('segment:', ${seg}::text, ':', x.customer_id, ':', x.kind, ':', ${bind(now.toISOString())}::text), 'segment',
+                       CASE x.kind WHEN 'entered' THEN 'Segment Entered' ELSE 'Segment Exited' END, x.customer_id,
+                       jsonb_build_object('segmentId', ${seg}::bigint, 'segmentName', ${bind(segment.name)}::text), ${at}, ${at}
+                  FROM (SELECT customer_id, 'entered' AS kind FROM entered UNION ALL SELECT customer_id, 'exited' FROM exited) x
+                ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING 1)
+     SELECT (SELECT count(*) FROM entered) AS entered, (SELECT count(*) FROM exited) AS exited`,
+    params,
+  );
+  const r = rows[0];
+  return { segmentId: segment.id, entered: Number(r?.entered ?? 0), exited: Number(r?.exited ?? 0) };
+}
+
+/** Segments in an order where every segment comes after those its rule refers to. */
+export function dependencyOrder<S extends { id: number; dependsOn: number[] }>(segments: readonly S[]): S[] {
+  const byId = new Map(segments.map((s) => [s.id, s]));
+  const done = new Set<number>();
+  const out: S[] = [];
+  const visit = (s: S, path: Set<number>) => {
+    if (done.has(s.id) || path.has(s.id)) return;
+    path.add(s.id);
+    for (const d of s.dependsOn) {
+      const dep = byId.get(d);
+      if (dep) visit(dep, path);
+    }
+    path.delete(s.id);
+    done.add(s.id);
+    out.push(s);
+  };
+  for (const s of [...segments].sort((a, b) => a.id - b.id)) visit(s, new Set());
+  return out;
+}
+
+export async function lockSegments(tx: Queryable, ws: Workspace): Promise<void> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`fidelio:segments:${ws.id}`]);
+}
+
+export async function readSegmentsForEvaluation(db: Queryable, ws: Workspace): Promise<SegmentForEvaluation[]> {
+  const rows = await db.query<{ id: number; name: string; rule: Rule; depends_on: number[] }>(
+    "SELECT id, name, rule, depends_on FROM segments WHERE workspace_id = $1 ORDER BY id",
+    [ws.id],
+  );
+  return dependencyOrder(rows.map((r) => ({ id: r.id, name: r.name, rule: r.rule, dependsOn: r.depends_on.map(Number) })));
+}
+
+export interface EvaluationResult {
+  segments: (SyncResult & { seconds: number })[];
+  seconds: number;
+}
+
+/**
+ * Re-evaluates segments over every customer, in dependency order, in one
+ * transaction. With `only`, those segments and the segments that depend on
+ * them.
+ */
+export async function evaluateSegments(store: Store, ws: Workspace, now: Date, only?: readonly number[]): Promise<EvaluationResult> {
+  const started = performance.now();
+  const results = await store.transaction(async (tx) => {
+    await lockSegments(tx, ws);
+    const all = await readSegmentsForEvaluation(tx, ws);
+    const chosen = only ? withDependents(all, only) : all;
+    const out: EvaluationResult["segments"] = [];
+    for (const s of chosen) {
+      const t0 = performance.now();
+      const r = await syncSegment(tx, ws, s, now);
+      out.push({ ...r, seconds: (performance.now() - t0) / 1000 });
+    }
+    if (chosen.length > 0) await tx.query("UPDATE segments SET evaluated_at = $3 WHERE workspace_id = $1 AND id = ANY($2::bigint[])", [ws.id, chosen.map((s) => s.id), now]);
+    return out;
+  });
+  return { segments: results, seconds: (performance.now() - started) / 1000 };
+}
+
+function withDependents(all: readonly SegmentForEvaluation[], only: readonly number[]): SegmentForEvaluation[] {
+  const chosen = new Set(only);
+  // `all` is in dependency order, so one pass finds dependents of dependents.
+  for (const s of all) if (s.dependsOn.some((d) => chosen.has(d))) chosen.add(s.id);
+  return all.filter((s) => chosen.has(s.id));
+}
+
+export interface ChangesResult {
+  customers: number;
+  entered: number;
+  exited: number;
+}
+
+/**
+ * Re-evaluates every segment for up to `limit` customers whose data changed.
+ * Their change marks are removed in the same transaction, before the rules
+ * are read, so a change committed meanwhile leaves a new mark and is
+ * evaluated on the next pass: nothing is lost.
+ */
+export async function processCustomerChanges(store: Store, ws: Workspace, now: Date, limit = 5000): Promise<ChangesResult> {
+  return store.transaction(async (tx) => {
+    await lockSegments(tx, ws);
+    const taken = await tx.query<{ customer_id: number }>(
+      `DELETE FROM customer_changes WHERE workspace_id = $1 AND customer_id IN (
+         SELECT customer_id FROM customer_changes WHERE workspace_id = $1 ORDER BY customer_id LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING customer_id`,
+      [ws.id, limit],
+    );
+    if (taken.length === 0) return { customers: 0, entered: 0, exited: 0 };
+    const ids = taken.map((t) => t.customer_id).sort((a, b) => a - b);
+    let entered = 0;
+    let exited = 0;
+    for (const s of await readSegmentsForEvaluation(tx, ws)) {
+      const r = await syncSegment(tx, ws, s, now, ids);
+      entered += r.entered;
+      exited += r.exited;
+    }
+    return { customers: ids.length, entered, exited };
+  });
+}
+
+/** How many customers wait to be re-evaluated. */
+export async function pendingChanges(db: Queryable, ws: Workspace): Promise<number> {
+  const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM customer_changes WHERE workspace_id = $1", [ws.id]);
+  return rows[0]?.n ?? 0;
+}

@@ -1,0 +1,67 @@
+/**
+ * The segment worker, run by the server: every `pollMs` it re-evaluates the
+ * customers whose data changed (so membership follows an event within about
+ * a second), and every `fullEveryMs` — or when a scoring run has rewritten
+ * the predictions since — it re-evaluates every segment over every customer,
+ * which is what moves time-relative rules with no new data. One pass at a
+ * time; the timer does not keep the process alive.
+ */
+import { toAppError, type Clock } from "../shared/index.ts";
+import type { Queryable, Store } from "../store/index.ts";
+import type { Workspace } from "../workspaces/index.ts";
+import { evaluateSegments, processCustomerChanges } from "./membership.ts";
+
+/** Whether a full evaluation is due: a segment never evaluated, one evaluated before `now - everyMs`, or scores newer than it. */
+export async function fullEvaluationDue(db: Queryable, ws: Workspace, now: Date, everyMs: number): Promise<boolean> {
+  const [row] = await db.query<{ oldest: Date | null; never: boolean; scored: Date | null }>(
+    `SELECT min(evaluated_at) AS oldest, bool_or(evaluated_at IS NULL) AS never,
+            (SELECT max(scored_at) FROM scoring_runs WHERE workspace_id = $1) AS scored
+       FROM segments WHERE workspace_id = $1`,
+    [ws.id],
+  );
+  if (!row || row.never === null) return false; // no segment
+  if (row.never || !row.oldest) return true;
+  if (now.getTime() - row.oldest.getTime() >= everyMs) return true;
+  return row.scored !== null && row.scored > row.oldest;
+}
+
+export interface SegmentWorker {
+  stop(): void;
+  /** Runs one pass now (changes, then a full evaluation if due) and resolves when it is done. */
+  tick(): Promise<void>;
+}
+
+export function scheduleSegments(
+  store: Store,
+  ws: Workspace,
+  clock: Clock,
+  options: { pollMs?: number; fullEveryMs: number; log?: (line: string) => void },
+): SegmentWorker {
+  let running: Promise<void> | null = null;
+  const pass = async () => {
+    try {
+      // Drain what changed; a big backlog (an import) goes a batch per loop.
+      for (let i = 0; i < 100; i++) {
+        const r = await processCustomerChanges(store, ws, clock.now());
+        if (r.customers === 0) break;
+      }
+      if (await fullEvaluationDue(store, ws, clock.now(), options.fullEveryMs)) {
+        const r = await evaluateSegments(store, ws, clock.now());
+        const moved = r.segments.reduce((n, s) => n + s.entered + s.exited, 0);
+        if (moved > 0) options.log?.(`segments evaluated in ${r.seconds.toFixed(1)} s: ${moved} customers entered or left`);
+      }
+    } catch (err) {
+      options.log?.(`segment evaluation failed: ${toAppError(err).message}`);
+    }
+  };
+  const tick = () => {
+    running ??= pass().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+  const timer = setInterval(() => void tick(), options.pollMs ?? 250);
+  timer.unref();
+  void tick();
+  return { stop: () => clearInterval(timer), tick };
+}

@@ -1,0 +1,316 @@
+/**
+ * Live segments as scenarios: submit events through the real tracking path →
+ * move the simulated clock → recompute → assert members and the
+ * Segment Entered / Exited events. Runs on PGlite and on PostgreSQL.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openTestStore, type TestStore } from "../../test/helpers.ts";
+import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
+import { processMessages, throwIfFailed } from "../ingest/index.ts";
+import { SimulatedClock, sha256Hex } from "../shared/index.ts";
+import {
+  createSegment,
+  deleteSegment,
+  ensureBuiltInSegments,
+  evaluateSegments,
+  exportSegment,
+  listMembers,
+  listSegments,
+  normalisePhone,
+  previewSegment,
+  processCustomerChanges,
+  segmentHistory,
+  updateSegment,
+  type Segment,
+} from "./index.ts";
+
+const DAY = 86_400_000;
+let t: TestStore;
+let ws: Workspace;
+const clock = new SimulatedClock(new Date("2026-03-10T12:00:00Z"));
+let n = 0;
+
+async function send(...messages: Record<string, unknown>[]) {
+  const r = await processMessages(t.store, ws, messages.map((m) => ({ messageId: `m${++n}`, timestamp: clock.now().toISOString(), ...m })), clock.now());
+  throwIfFailed(r);
+}
+const order = (userId: string, id: string, total: number, products: { price: number; quantity: number; category?: string }[] = [{ price: total, quantity: 1 }]) =>
+  send({ type: "track", userId, event: "Order Completed", properties: { order_id: id, total, currency: "EUR", products: products.map((p, i) => ({ product_id: `p${i}`, ...p })) } });
+
+/** Applies what changed since the last call, as the worker does. */
+async function settle() {
+  while ((await processCustomerChanges(t.store, ws, clock.now())).customers > 0);
+}
+
+async function members(seg: Segment): Promise<string[]> {
+  const page = await listMembers(t.store, ws, seg.id, { limit: 1000 });
+  return page.items.map((m) => m.externalId).sort();
+}
+
+async function logged(externalId: string): Promise<string[]> {
+  const rows = await t.store.query<{ name: string; segment: string; at: Date }>(
+    `SELECT e.name, e.properties->>'segmentName' AS segment, e.occurred_at AS at FROM events e JOIN customers c ON c.id = e.customer_id
+      WHERE c.workspace_id = $1 AND c.external_id = $2 AND e.type = 'segment' ORDER BY e.id`,
+    [ws.id, externalId],
+  );
+  return rows.map((r) => `${r.name}: ${r.segment} @ ${r.at.toISOString().slice(0, 10)}`);
+}
+
+const make = (name: string, rule: unknown) => createSegment(t.store, ws, { name, rule }, clock.now());
+
+beforeAll(async () => {
+  t = await openTestStore();
+  ws = await ensureWorkspace(t.store, "shop", "EUR");
+}, 60_000);
+afterAll(async () => {
+  await t.cleanup();
+});
+
+describe("a shop's week, segment by segment", () => {
+  let cart: Segment;
+  let repeat: Segment;
+  let lapsed: Segment;
+  let repeatActive: Segment;
+
+  it("an anonymous cart joins the customer on identify, and the order takes them out again", async () => {
+    cart = await make("Abandoned cart", { event: "Product Added", window: { lastDays: 1 }, noOrderSince: true });
+    repeat = await make("Repeat buyers", { field: "orderCount", op: "gte", value: 2 });
+    lapsed = await make("No order for 90 days", { field: "daysSinceLastOrder", op: "gte", value: 90 });
+    repeatActive = await make("Repeat and active", { all: [{ segment: repeat.id }, { not: { segment: lapsed.id } }] });
+    expect(repeatActive.dependsOn).toEqual([repeat.id, lapsed.id]);
+
+    await send({ type: "track", anonymousId: "anon-1", event: "Product Added", properties: { product_id: "p1", price: 30 } });
+    await settle();
+    expect(await members(cart)).toEqual([]);
+
+    clock.advance(10 * 60_000);
+    await send({ type: "identify", anonymousId: "anon-1", userId: "u1", traits: { email: "U1@Example.com" } });
+    await settle();
+    expect(await members(cart)).toEqual(["u1"]);
+
+    clock.advance(60 * 60_000);
+    await order("u1", "o1", 30);
+    await settle();
+    expect(await members(cart)).toEqual([]);
+    expect(await logged("u1")).toEqual(["Segment Entered: Abandoned cart @ 2026-03-10", "Segment Exited: Abandoned cart @ 2026-03-10"]);
+  });
+
+  it("a cart left for more than a day leaves the segment with no new data", async () => {
+    await send({ type: "track", userId: "u9", event: "Product Added", properties: { product_id: "p2" } });
+    await settle();
+    expect(await members(cart)).toEqual(["u9"]);
+    clock.advance(DAY - 60_000);
+    await evaluateSegments(t.store, ws, clock.now());
+    expect(await members(cart)).toEqual(["u9"]);
+    clock.advance(2 * 60_000);
+    await evaluateSegments(t.store, ws, clock.now());
+    expect(await members(cart)).toEqual([]);
+  });
+
+  it("a second order makes a repeat buyer; 90 days without one makes them lapsed, on day 90 exactly", async () => {
+    clock.set(new Date("2026-03-15T12:00:00Z"));
+    await order("u1", "o2", 45);
+    await settle();
+    expect(await members(repeat)).toEqual(["u1"]);
+    expect(await members(repeatActive)).toEqual(["u1"]);
+
+    clock.set(new Date(Date.parse("2026-03-15T12:00:00Z") + 90 * DAY - 1000));
+    await evaluateSegments(t.store, ws, clock.now());
+    expect(await members(lapsed)).toEqual([]);
+    clock.advance(1000);
+    await evaluateSegments(t.store, ws, clock.now());
+    expect(await members(lapsed)).toEqual(["u1"]);
+    expect(await members(repeatActive)).toEqual([]);
+    const log = await logged("u1");
+    expect(log.slice(-2)).toEqual(["Segment Entered: No order for 90 days @ 2026-06-13", "Segment Exited: Repeat and active @ 2026-06-13"]);
+  });
+
+  it("an identity merge changes membership: two one-order customers become one repeat buyer", async () => {
+    await order("u2", "o3", 20);
+    await order("u3", "o4", 25);
+    await settle();
+    expect(await members(repeat)).toEqual(["u1"]);
+    await send({ type: "alias", previousId: "u3", userId: "u2" });
+    await settle();
+    expect(await members(repeat)).toEqual(["u1", "u2"]);
+    expect(await members(repeatActive)).toEqual(["u2"]);
+  });
+
+  it("keeps the history: size over time and every stay", async () => {
+    const h = await segmentHistory(t.store, ws, cart.id, { days: 120 }, clock.now());
+    const day = (d: string) => h.days.find((x) => x.day === d);
+    expect(day("2026-03-10")).toMatchObject({ entered: 2, exited: 1, size: 1 });
+    expect(day("2026-03-11")).toMatchObject({ entered: 0, exited: 1, size: 0 });
+    const stays = await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM segment_memberships WHERE segment_id = $1", [cart.id]);
+    expect(stays[0]?.n).toBe(2);
+  });
+});
+
+describe("operators", () => {
+  let base: number;
+  beforeAll(async () => {
+    clock.set(new Date("2026-07-01T09:00:00Z"));
+    base = clock.now().getTime();
+    await send(
+      { type: "identify", userId: "ana", traits: { email: "ana@example.com", firstName: "Ana", birthday: "1990-07-05", phone: "+33 6 12 34 56 78", plan: "gold", visits: 12, vip_since: "2024-01-15" }, context: { timezone: "Europe/Paris" } },
+      { type: "identify", userId: "bob", traits: { email: "bob@example.com", firstName: "Bob", birthday: "1985-12-31", plan: "free", visits: 3 } },
+      { type: "identify", userId: "cy", traits: { email: "cy@example.org" } },
+    );
+    // Ana: two orders, the recent one of cheaper items; Bob: one big order.
+    clock.set(new Date(base - 200 * DAY));
+    await order("ana", "a1", 100, [{ price: 50, quantity: 2, category: "shoes" }]);
+    clock.set(new Date(base - 10 * DAY));
+    await order("ana", "a2", 60, [{ price: 20, quantity: 3, category: "socks" }]);
+    await order("bob", "b1", 300, [{ price: 300, quantity: 1, category: "coats" }]);
+    clock.set(new Date(base));
+    for (const cat of ["shoes", "shoes", "hats"]) await send({ type: "track", userId: "cy", event: "Product Viewed", properties: { product_id: "x", category: cat, price: 80 } });
+    await send({ type: "track", userId: "bob", event: "Product Viewed", properties: { product_id: "y", category: "shoes", price: 10 } });
+    await t.store.query(
+      `INSERT INTO customer_consents (workspace_id, customer_id, channel, granted, source, changed_at)
+       SELECT workspace_id, id, 'ads', external_id <> 'cy', 'test', $2 FROM customers WHERE workspace_id = $1 AND external_id IN ('ana', 'bob', 'cy')`,
+      [ws.id, clock.now()],
+    );
+  });
+
+  const cases: [string, unknown, string[]][] = [
+    ["string eq", { field: "firstName", op: "eq", value: "Ana" }, ["ana"]],
+    ["string contains, any case", { field: "email", op: "contains", value: "EXAMPLE.COM" }, ["ana", "bob"]],
+    ["string startsWith", { field: "email", op: "startsWith", value: "cy@" }, ["cy"]],
+    ["string in", { field: "firstName", op: "in", value: ["Ana", "Bob"] }, ["ana", "bob"]],
+    ["string notIn keeps customers without a value", { field: "firstName", op: "notIn", value: ["Ana"] }, ["bob", "cy"]],
+    ["exists", { field: "birthday", op: "exists" }, ["ana", "bob"]],
+    ["notExists", { field: "birthday", op: "notExists" }, ["cy"]],
+    ["number gte", { field: "orderCount", op: "gte", value: 2 }, ["ana"]],
+    ["number between", { field: "revenue", op: "between", value: [10000, 20000] }, ["ana"]],
+    ["number ne", { field: "orderCount", op: "ne", value: 2 }, ["bob", "cy"]],
+    ["days since last order", { field: "daysSinceLastOrder", op: "eq", value: 10 }, ["ana", "bob"]],
+    ["date withinLastDays", { field: "firstOrderAt", op: "withinLastDays", value: 30 }, ["bob"]],
+    ["date moreThanDaysAgo", { field: "firstOrderAt", op: "moreThanDaysAgo", value: 100 }, ["ana"]],
+    ["birthday within the next 7 days", { field: "birthday", op: "anniversaryWithinDays", value: 7 }, ["ana"]],
+    ["birthday this month", { field: "birthday", op: "anniversaryThisMonth" }, ["ana"]],
+    ["trait eq (text)", { field: "trait.plan", op: "eq", value: "gold" }, ["ana"]],
+    ["trait gt (number)", { field: "trait.visits", op: "gt", value: 5 }, ["ana"]],
+    ["trait date", { field: "trait.vip_since", op: "before", value: "2025-01-01" }, ["ana"]],
+    ["trait in", { field: "trait.plan", op: "in", value: ["gold", "free"] }, ["ana", "bob"]],
+    ["consent", { field: "consent.ads", op: "is", value: false }, ["cy"]],
+    ["event with a property filter and a count", { event: "Product Viewed", where: [{ property: "category", op: "eq", value: "shoes" }], count: { atLeast: 2 }, window: { lastDays: 7 } }, ["cy"]],
+    ["event never performed", { event: "Product Viewed", count: { atMost: 0 } }, ["ana"]],
+    ["event property number", { event: "Product Viewed", where: [{ property: "price", op: "gte", value: 50 }] }, ["cy"]],
+    ["orders sum in a window", { orders: "sum", window: { lastDays: 90 }, op: "gt", value: 20000 }, ["bob"]],
+    ["orders count in a window, zero included", { orders: "count", window: { lastDays: 90 }, op: "lt", value: 1 }, ["cy"]],
+    ["average item price fell", { orders: "averageItemPrice", window: { lastDays: 30 }, op: "lt", comparedTo: "before" }, ["ana"]],
+    ["or / not", { any: [{ field: "firstName", op: "eq", value: "Bob" }, { not: { field: "orderCount", op: "gte", value: 1 } }] }, ["bob", "cy"]],
+  ];
+  it.each(cases)("%s", async (_label, rule, expected) => {
+    const p = await previewSegment(t.store, ws, { rule, sample: 50 }, clock.now());
+    const ours = p.sample.map((s) => s.externalId).filter((id) => ["ana", "bob", "cy"].includes(id)).sort();
+    expect(ours).toEqual(expected);
+  });
+
+  it("previews say when an event rule has no window", async () => {
+    const p = await previewSegment(t.store, ws, { rule: { event: "Product Viewed" } }, clock.now());
+    expect(p.warnings[0]).toMatch(/no time window/);
+    expect(p.timeRelative).toBe(false);
+  });
+});
+
+describe("bad rules", () => {
+  const bad: [string, unknown, string, RegExp][] = [
+    ["unknown field", { all: [{ field: "orderCount", op: "gte", value: 1 }, { field: "shoeSize", op: "eq", value: 3 }] }, "rule.all.1.field", /not a known field/],
+    ["operator of another type", { field: "orderCount", op: "contains", value: "1" }, "rule.op", /not an operator for number/],
+    ["value of the wrong shape", { field: "orderCount", op: "gte", value: "many" }, "rule.value", /number/],
+    ["impossible window", { event: "Product Added", window: { from: "2026-02-01", to: "2026-01-01" } }, "rule.window.to", /empty/],
+    ["zero-day window", { not: { event: "Product Added", window: { lastDays: 0 } } }, "rule.not.window.lastDays", /between/],
+    ["unknown key", { field: "orderCount", op: "gte", value: 1, extra: true }, "rule.extra", /not a known field/],
+    ["enum value", { field: "stage", op: "eq", value: "champion" }, "rule.value", /one of/],
+    ["not a rule", { any: [42] }, "rule.any.0", /must be an object/],
+    ["missing segment", { segment: 999999 }, "rule", /does not exist/],
+    ["count the wrong way round", { event: "X", window: { lastDays: 1 }, count: { atLeast: 3, atMost: 1 } }, "rule.count", /atLeast/],
+  ];
+  it.each(bad)("%s", async (_label, rule, field, message) => {
+    const err = await previewSegment(t.store, ws, { rule }, clock.now()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "invalid_input", issues: [{ field, message: expect.stringMatching(message) }] });
+  });
+
+  it("values and names that look like SQL are only ever data", async () => {
+    const evil = "x'); DROP TABLE customers; --";
+    for (const rule of [
+      { field: "email", op: "eq", value: evil },
+      { field: `trait.${evil}`, op: "exists" },
+      { event: evil, window: { lastDays: 1 }, where: [{ property: `a'.b"); DELETE FROM events; --`, op: "eq", value: evil }] },
+      { field: "email", op: "contains", value: "%' OR 1=1 --" },
+    ]) {
+      const p = await previewSegment(t.store, ws, { rule }, clock.now());
+      expect(p.count).toBe(0);
+    }
+    const seg = await make(evil, { field: "firstName", op: "eq", value: evil });
+    expect(seg.name).toBe(evil);
+    const [c] = await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM customers WHERE workspace_id = $1", [ws.id]);
+    expect(c?.n).toBeGreaterThan(3);
+  });
+
+  it("a segment cannot refer to itself through another, nor be deleted while used", async () => {
+    const a = await make("A", { field: "orderCount", op: "gte", value: 1 });
+    const b = await make("B", { segment: a.id });
+    await expect(updateSegment(t.store, ws, a.id, { rule: { segment: b.id } }, clock.now())).rejects.toMatchObject({ code: "invalid_input", issues: [{ field: "rule" }] });
+    await expect(deleteSegment(t.store, ws, a.id)).rejects.toMatchObject({ code: "conflict" });
+    await expect(make("A", { field: "orderCount", op: "gte", value: 1 })).rejects.toMatchObject({ code: "conflict", issues: [{ field: "name" }] });
+    await deleteSegment(t.store, ws, b.id);
+    await deleteSegment(t.store, ws, a.id);
+  });
+});
+
+describe("exports", () => {
+  it("a CSV with the chosen columns, money in major units, formulas defused", async () => {
+    const seg = await make("Named", { field: "firstName", op: "exists" });
+    await t.store.query("UPDATE customers SET last_name = '=HYPERLINK(1)' WHERE workspace_id = $1 AND external_id = 'bob'", [ws.id]);
+    let out = "";
+    const s = await exportSegment(t.store, ws, seg.id, { format: "csv", columns: "externalId,lastName,revenue" }, (c) => {
+      out += c;
+    });
+    expect(s.rows).toBe(2);
+    expect(out).toBe("externalId,lastName,revenue_EUR\r\nana,,160.00\r\nbob,'=HYPERLINK(1),300.00\r\n");
+    await expect(exportSegment(t.store, ws, seg.id, { columns: "externalId,password" }, () => {})).rejects.toMatchObject({ issues: [{ field: "columns" }] });
+  });
+
+  it("an audience: only customers who consented to ads, normalised then SHA-256", async () => {
+    const seg = await make("Everyone named", { any: [{ field: "firstName", op: "exists" }, { field: "externalId", op: "eq", value: "cy" }] });
+    let out = "";
+    const s = await exportSegment(t.store, ws, seg.id, { format: "audience", platform: "google" }, (c) => {
+      out += c;
+    });
+    expect(s).toEqual({ rows: 2, withoutAdsConsent: 1, unreachable: 0, invalidPhones: 0 });
+    const lines = out.trim().split("\r\n");
+    expect(lines[0]).toBe("Email,Phone");
+    expect(lines).toContain(`${sha256Hex("ana@example.com")},${sha256Hex("+33612345678")}`);
+    expect(lines).toContain(`${sha256Hex("bob@example.com")},`);
+    let meta = "";
+    await exportSegment(t.store, ws, seg.id, { format: "audience", platform: "meta" }, (c) => {
+      meta += c;
+    });
+    expect(meta).toContain(`${sha256Hex("ana@example.com")},${sha256Hex("33612345678")}`);
+  });
+
+  it("phones become E.164, with the shop's country for national numbers", () => {
+    expect(normalisePhone("06 12 34 56 78", "FR")).toBe("+33612345678");
+    expect(normalisePhone("0033612345678", undefined)).toBe("+33612345678");
+    expect(normalisePhone("06 12 34 56 78", undefined)).toBeNull();
+    expect(normalisePhone("12", "FR")).toBeNull();
+  });
+});
+
+describe("built-in segments", () => {
+  it("are copied once, evaluated, and stay deleted when the shop deletes one", async () => {
+    const other = await ensureWorkspace(t.store, "builtins", "EUR");
+    expect(await ensureBuiltInSegments(t.store, other, clock.now())).toBe(9);
+    expect(await ensureBuiltInSegments(t.store, other, clock.now())).toBe(0);
+    const list = await listSegments(t.store, other);
+    expect(list.map((s) => s.builtIn)).toEqual(["vip", "big-spenders-rare", "one-time-buyers", "at-risk", "lapsed", "new-customers", "birthday-this-month", "abandoned-cart", "subscribers-never-bought"]);
+    const first = list[0];
+    if (!first) throw new Error("no segment");
+    await deleteSegment(t.store, other, first.id);
+    expect(await ensureBuiltInSegments(t.store, other, clock.now())).toBe(0);
+    const r = await evaluateSegments(t.store, other, clock.now());
+    expect(r.segments).toHaveLength(8);
+  });
+});
