@@ -10,6 +10,7 @@ import { countApiKeys, createApiKey, ensureWorkspace, type Workspace } from "./w
 import { createApp, serve } from "./http/index.ts";
 import { countAdmins, createAdmin, generatePassword } from "./admins/index.ts";
 import { schedulePredictionRefresh } from "./predictions/index.ts";
+import { ensureBuiltInSegments, scheduleSegments } from "./segments/index.ts";
 
 export interface Fidelio {
   config: Config;
@@ -26,6 +27,7 @@ export async function openFidelio(config: Config, clock: Clock = systemClock): P
     // Keys given in the environment are registered (idempotently) so deployments can fix them.
     if (config.adminKey) await createApiKey(store, workspace, "admin", "from FIDELIO_ADMIN_KEY", config.adminKey);
     if (config.writeKey) await createApiKey(store, workspace, "write", "from FIDELIO_WRITE_KEY", config.writeKey);
+    await ensureBuiltInSegments(store, workspace, clock.now());
     return { config, store, workspace, clock };
   } catch (err) {
     await store.close();
@@ -68,10 +70,16 @@ export async function startServer(f: Fidelio): Promise<{ url: string; close: () 
     f.config.scoreEveryHours > 0
       ? schedulePredictionRefresh(f.store, f.workspace, f.clock, { everyMs: f.config.scoreEveryHours * 3_600_000, log: (line) => console.log(line) })
       : () => {};
+  const segmentWorker =
+    f.config.segmentsEveryMinutes > 0
+      ? scheduleSegments(f.store, f.workspace, f.clock, { fullEveryMs: f.config.segmentsEveryMinutes * 60_000, log: (line) => console.log(line) })
+      : undefined;
   return {
     url: `http://${host}:${server.port}/`,
     close: async () => {
       stopSchedule();
+      segmentWorker?.stop();
+      await segmentWorker?.idle();
       await server.close();
     },
   };

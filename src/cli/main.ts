@@ -1,5 +1,5 @@
 /**
- * `fidelio <command>`: start, serve, import, keys, admins, demo, metrics, report, backup, restore, status.
+ * `fidelio <command>`: start, serve, import, keys, admins, demo, metrics, report, models, predict, segments, backup, restore, status.
  * Errors print one line and exit with the code the error table gives.
  */
 import { Command, InvalidArgumentError } from "commander";
@@ -33,6 +33,20 @@ import {
   type ModelReport,
   type ScoringRun,
 } from "../predictions/index.ts";
+import {
+  createSegment,
+  deleteSegment,
+  evaluateSegments,
+  exportSegment,
+  getSegment,
+  listMembers,
+  listSegments,
+  previewSegment,
+  updateSegment,
+  type EvaluationResult,
+  type Segment,
+} from "../segments/index.ts";
+import { createWriteStream } from "node:fs";
 
 const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -79,6 +93,8 @@ async function runServer(o: { dataDir?: string; port?: number; host?: string }, 
         fitBar.update(1, 1, "done");
         fitBar.stop();
         console.log(`Predictions: ${r.scoring.customers} customers scored${r.fittedVersion !== null ? ` with model version ${r.fittedVersion}` : ""}${r.fitError ? ` (no model: ${r.fitError})` : ""}.`);
+        const e = await evaluateSegments(f.store, f.workspace, f.clock.now());
+        console.log(`Segments: ${e.segments.length} evaluated in ${e.seconds.toFixed(1)} s.`);
       }
     }
     const server = await startServer(f);
@@ -312,6 +328,185 @@ function scoringLine(r: ScoringRun): string {
   const stages = Object.entries(r.byStage).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n.toLocaleString("en")}`).join(", ");
   return `scored ${r.customers.toLocaleString("en")} customers in ${r.seconds.toFixed(1)} s${r.modelVersion !== null ? ` with model version ${r.modelVersion}` : ""}: ${stages}${r.note ? `\nnote: ${r.note}` : ""}`;
 }
+
+const segments = program.command("segments").description("live segments: rules over customers, kept current, exported as CSV or ad audiences");
+const segmentIdArg = (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError("the segment id must be a positive whole number");
+  return Number(v);
+};
+
+/** Reads a JSON file: the whole segment ({name, description?, rule}) or just a rule. */
+async function readJsonFile(file: string): Promise<unknown> {
+  const text = await readFile(file, "utf8").catch((err: unknown) => {
+    throw new AppError("invalid_input", `--file: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`, [{ field: "--file", message: "cannot be read" }]);
+  });
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new AppError("invalid_input", `--file: ${file} is not JSON: ${err instanceof Error ? err.message : String(err)}`, [{ field: "--file", message: "is not JSON" }]);
+  }
+}
+
+function segmentLine(s: Segment): string {
+  return `${String(s.id).padStart(4)}  ${s.name.padEnd(34)} ${s.size.toLocaleString("en").padStart(9)}  ${s.builtIn ? "built-in" : "        "}  ${s.evaluatedAt ? `evaluated ${s.evaluatedAt.slice(0, 16).replace("T", " ")}` : "not evaluated yet"}`;
+}
+
+function evaluationLine(e: EvaluationResult): string {
+  const moved = e.segments.reduce((n, s) => n + s.entered + s.exited, 0);
+  return `${e.segments.length} segment(s) evaluated in ${e.seconds.toFixed(2)} s; ${moved.toLocaleString("en")} customers entered or left`;
+}
+
+segments
+  .command("list")
+  .description("every segment with its size")
+  .option("--json", "as JSON")
+  .option(...dataDirOption)
+  .action(async (o: { json?: boolean; dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      const list = await listSegments(f.store, f.workspace);
+      console.log(o.json ? JSON.stringify(list, null, 2) : ["  id  name                                   members", ...list.map(segmentLine)].join("\n"));
+    });
+  });
+
+segments
+  .command("show")
+  .description("a segment: its rule, size and state")
+  .argument("<id>", "segment id", segmentIdArg)
+  .option("--json", "as JSON")
+  .option(...dataDirOption)
+  .action(async (id: number, o: { json?: boolean; dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      const s = await getSegment(f.store, f.workspace, id);
+      console.log(o.json ? JSON.stringify(s, null, 2) : `${segmentLine(s)}\n${s.description ? `${s.description}\n` : ""}rule: ${JSON.stringify(s.rule, null, 2)}`);
+    });
+  });
+
+segments
+  .command("create")
+  .description("create a segment from a JSON file {name, description?, rule} and evaluate it")
+  .requiredOption("--file <file>", "the segment as JSON")
+  .option("--name <name>", "name (when the file holds only the rule, or to override)")
+  .option("--json", "as JSON")
+  .option(...dataDirOption)
+  .action(async (o: { file: string; name?: string; json?: boolean; dataDir?: string }) => {
+    const body = await readJsonFile(o.file);
+    const input = typeof body === "object" && body !== null && "rule" in body ? { ...body, ...(o.name ? { name: o.name } : {}) } : { name: o.name, rule: body };
+    await withFidelio(o, async (f) => {
+      const s = await createSegment(f.store, f.workspace, input, f.clock.now());
+      if (o.json) return console.log(JSON.stringify(s, null, 2));
+      console.log(`created segment ${s.id} "${s.name}": ${s.size.toLocaleString("en")} members (${evaluationLine(s.evaluation)})`);
+      for (const w of s.warnings) console.log(`warning: ${w}`);
+    });
+  });
+
+segments
+  .command("update")
+  .description("change a segment from a JSON file holding any of {name, description, rule}")
+  .argument("<id>", "segment id", segmentIdArg)
+  .requiredOption("--file <file>", "the changes as JSON")
+  .option(...dataDirOption)
+  .action(async (id: number, o: { file: string; dataDir?: string }) => {
+    const patch = await readJsonFile(o.file);
+    await withFidelio(o, async (f) => {
+      const s = await updateSegment(f.store, f.workspace, id, patch, f.clock.now());
+      console.log(`updated segment ${s.id} "${s.name}": ${s.size.toLocaleString("en")} members`);
+      for (const w of s.warnings) console.log(`warning: ${w}`);
+    });
+  });
+
+segments
+  .command("delete")
+  .description("delete a segment and its membership history")
+  .argument("<id>", "segment id", segmentIdArg)
+  .option(...dataDirOption)
+  .action(async (id: number, o: { dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      await deleteSegment(f.store, f.workspace, id);
+      console.log(`deleted segment ${id}`);
+    });
+  });
+
+segments
+  .command("preview")
+  .description("count and sample the customers a rule (JSON file) matches now, without saving it")
+  .requiredOption("--file <file>", "the rule, or a segment holding one, as JSON")
+  .option("--json", "as JSON")
+  .option(...dataDirOption)
+  .action(async (o: { file: string; json?: boolean; dataDir?: string }) => {
+    const body = await readJsonFile(o.file);
+    const rule = typeof body === "object" && body !== null && "rule" in body ? body.rule : body;
+    await withFidelio(o, async (f) => {
+      const p = await previewSegment(f.store, f.workspace, { rule }, f.clock.now());
+      if (o.json) return console.log(JSON.stringify(p, null, 2));
+      console.log(`${p.count.toLocaleString("en")} customers match (${p.seconds.toFixed(2)} s)${p.sample.length > 0 ? "; for example:" : ""}`);
+      for (const m of p.sample) console.log(`  ${m.externalId.padEnd(24)} ${(m.email ?? "").padEnd(32)} ${m.orders} orders`);
+      for (const w of p.warnings) console.log(`warning: ${w}`);
+    });
+  });
+
+segments
+  .command("evaluate")
+  .description("re-evaluate every segment over every customer now (the server does it on its schedule)")
+  .option(...dataDirOption)
+  .action(async (o: { dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      const bar = progress("segments");
+      bar.update(0, 1, "evaluating every segment");
+      const r = await evaluateSegments(f.store, f.workspace, f.clock.now());
+      bar.update(1, 1, "done");
+      bar.stop();
+      console.log(evaluationLine(r));
+    });
+  });
+
+segments
+  .command("members")
+  .description("the current members of a segment")
+  .argument("<id>", "segment id", segmentIdArg)
+  .option("--limit <n>", "how many", int("--limit"), 50)
+  .option("--after <customerId>", "the last customer id of the previous page", int("--after"))
+  .option("--json", "as JSON")
+  .option(...dataDirOption)
+  .action(async (id: number, o: { limit: number; after?: number; json?: boolean; dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      const page = await listMembers(f.store, f.workspace, id, { limit: o.limit, after: o.after });
+      if (o.json) return console.log(JSON.stringify(page, null, 2));
+      console.log(`${page.total.toLocaleString("en")} members${page.next !== null ? ` (next page: --after ${page.next})` : ""}`);
+      for (const m of page.items) console.log(`  ${m.externalId.padEnd(24)} ${(m.email ?? "").padEnd(32)} ${String(m.orders).padStart(4)} orders  ${m.stage ?? ""}`);
+    });
+  });
+
+segments
+  .command("export")
+  .description("write a segment's members as CSV, or as an ad-platform audience (hashed, consent for ads only)")
+  .argument("<id>", "segment id", segmentIdArg)
+  .option("--format <format>", "csv or audience", "csv")
+  .option("--columns <list>", "CSV columns, comma-separated (default externalId,email,firstName,lastName,orders,revenue,stage,enteredAt)")
+  .option("--platform <platform>", "audience format: google, meta or tiktok", "google")
+  .option("--country <code>", "country of phone numbers written without a country code, e.g. FR")
+  .option("--out <file>", "where to write it (default: standard output)")
+  .option(...dataDirOption)
+  .action(async (id: number, o: { format: string; columns?: string; platform: string; country?: string; out?: string; dataDir?: string }) => {
+    await withFidelio(o, async (f) => {
+      const query = { format: o.format, columns: o.columns, platform: o.platform, country: o.country };
+      const seg = await getSegment(f.store, f.workspace, id);
+      const out = o.out ? createWriteStream(o.out) : process.stdout;
+      const bar = o.out ? progress("export") : undefined;
+      let written = 0;
+      const summary = await exportSegment(f.store, f.workspace, id, query, (chunk) => {
+        written += Math.max(0, chunk.split("\n").length - 1);
+        bar?.update(Math.min(written, seg.size + 1), seg.size + 1, `${Math.max(0, written - 1)} rows`);
+        return new Promise<void>((resolve, reject) => {
+          if (out.write(chunk)) resolve();
+          else out.once("drain", resolve).once("error", reject);
+        });
+      });
+      bar?.stop();
+      if (o.out && out !== process.stdout) await new Promise<void>((resolve) => out.end(resolve));
+      const notes = o.format === "audience" ? `; left out: ${summary.withoutAdsConsent} without consent for ads, ${summary.unreachable} with no usable email or phone; ${summary.invalidPhones} invalid phones` : "";
+      console.error(`${summary.rows.toLocaleString("en")} rows written${o.out ? ` to ${o.out}` : ""}${notes}`);
+    });
+  });
 
 program
   .command("predict")

@@ -16,6 +16,7 @@ import { trackingRoutes } from "./routes/tracking.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { modelRoutes } from "./routes/models.ts";
+import { segmentRoutes } from "./routes/segments.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { dashboard, DEFAULT_WEB_DIR } from "./dashboard.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/api/session", sessionRoutes(deps.store, deps.clock, deps.publicUrl));
   app.route("/api/metrics", metricsRoutes(deps.store, deps.clock, authenticate));
   app.route("/api/models", modelRoutes(deps.store, deps.clock, authenticate));
+  app.route("/api/segments", segmentRoutes(deps.store, deps.clock, authenticate));
   app.route("/api", adminRoutes(deps.store, deps.clock, authenticate));
   app.route("/webhooks", webhookRoutes(deps.store, deps.clock, deps.workspace, deps.shopifyWebhookSecret));
   // The dashboard owns every other GET; until it is built, / is a status page.

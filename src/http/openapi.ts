@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { CustomerRecord, OrderRecord, ProductRecord, RefundRecord } from "../ingest/index.ts";
 import { CustomerListQuery, FitQuery, LifecycleSettings, PredictQuery } from "../predictions/index.ts";
+import { ExportQuery, HistoryQuery, MembersQuery, PreviewInput, SegmentInput, SegmentPatch } from "../segments/index.ts";
 import { AdviceQuery, CatalogueQuery, HeadlineQuery, IntervalsQuery, LadderQuery, PeriodQuery, SeriesQuery } from "../metrics/index.ts";
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
@@ -103,6 +104,22 @@ function bodyOp(summary: string, description: string, body: z.ZodType | undefine
     responses: { "200": { description: "JSON" }, "201": { description: "Fitted and saved" }, "422": { description: "The data cannot support the fit; the message says why" }, ...errors },
   };
 }
+
+/** A POST/PATCH under /api/segments with a JSON body described by a zod schema. */
+function segmentBodyOp(summary: string, description: string, body: z.ZodType | undefined, pathParams: string[] = []) {
+  return {
+    tags: ["Segments"],
+    summary,
+    description,
+    security: [{ adminKey: [] }],
+    parameters: pathParams.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
+    ...(body ? { requestBody: { required: true, content: { "application/json": { schema: schema(body) } } } } : {}),
+    responses: { "200": { description: "JSON" }, "201": { description: "Created and evaluated" }, "404": { description: "No such segment" }, "409": { description: "Name taken, or the segment is used by another" }, ...errors },
+  };
+}
+
+const RULE_HELP =
+  "`rule` is a tree: {all:[…]}, {any:[…]}, {not:…}, a field condition {field, op, value} (fields and their operators: GET /api/segments/fields), an event condition {event, window, count, where, noOrderSince}, an order aggregate {orders: count|sum|average|averageItemPrice, window, op, value | comparedTo: before} or {segment: id}. The language is documented in src/segments/README.md. A bad rule is refused with the path of the offending node (rule.all.2.op).";
 
 export function openApiDocument(serverUrl: string): Record<string, unknown> {
   return {
@@ -205,6 +222,27 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         get: queryGet("Models", "Lifecycle and churn-signal thresholds", "The settings in force (defaults where unchanged).", undefined),
         patch: bodyOp("Change lifecycle and churn-signal thresholds", "Send only the settings to change; the whole must stay consistent (e.g. lapsedAfterRhythms > atRiskAfterRhythms). Applies from the next scoring run.", LifecycleSettings),
       },
+      "/api/segments": {
+        get: queryGet("Segments", "Every segment with its size", "Rule, whether it moves with time, when it was last evaluated over every customer, and its current size.", undefined),
+        post: segmentBodyOp("Create a segment", `Saves the rule and evaluates it over every customer; responds with the segment, its size, \`warnings\` (e.g. an event rule with no window) and the evaluation. ${RULE_HELP}`, SegmentInput),
+      },
+      "/api/segments/fields": { get: queryGet("Segments", "The fields a rule can test", "Each field with its label, group, type, operators, options (enums) and unit (money fields are minor units).", undefined) },
+      "/api/segments/preview": { post: segmentBodyOp("Preview a draft rule", `Counts and samples the customers the rule matches now, without saving. ${RULE_HELP}`, PreviewInput) },
+      "/api/segments/evaluate": { post: segmentBodyOp("Re-evaluate every segment now", "Over every customer, in dependency order; the server also does it every FIDELIO_SEGMENTS_EVERY_MINUTES and after each scoring run.", undefined) },
+      "/api/segments/{id}": {
+        get: queryGet("Segments", "A segment", "", undefined, ["id"]),
+        patch: segmentBodyOp("Change a segment", "Any of name, description, rule; a new rule is evaluated at once, with the segments built on it.", SegmentPatch, ["id"]),
+        delete: { tags: ["Segments"], summary: "Delete a segment and its membership history", security: [{ adminKey: [] }], parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { "204": { description: "Deleted" }, "404": { description: "No such segment" }, "409": { description: "Another segment's rule refers to it" }, ...errors } },
+      },
+      "/api/segments/{id}/members": { get: queryGet("Segments", "Current members, a page at a time", "In customer id order; pass `next` as `after` for the next page. `total` is the segment's size.", MembersQuery, ["id"]) },
+      "/api/segments/{id}/history": { get: queryGet("Segments", "Size over time", "Per UTC day: size at the end of the day, and how many entered and left, from the membership history.", HistoryQuery, ["id"]) },
+      "/api/segments/{id}/export": {
+        get: {
+          ...queryGet("Segments", "Export the members as a file", "`format=csv` with `columns` (comma-separated; money in major units of the workspace currency). `format=audience` with `platform` google|meta|tiktok: the customer-list file of that ad platform, only customers who granted consent for ads, emails trimmed and lower-cased and phones in E.164 (`country` for national numbers), SHA-256 hashed. Streamed as text/csv.", ExportQuery, ["id"]),
+          responses: { "200": { description: "text/csv" }, "404": { description: "No such segment" }, ...errors },
+        },
+      },
+      "/api/customers/{externalId}/segments": { get: queryGet("Segments", "The segments a customer is in now", "With when they entered each.", undefined, ["externalId"]) },
       "/webhooks/shopify/orders": {
         post: {
           tags: ["Webhooks"],

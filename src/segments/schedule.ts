@@ -29,6 +29,8 @@ export interface SegmentWorker {
   stop(): void;
   /** Runs one pass now (changes, then a full evaluation if due) and resolves when it is done. */
   tick(): Promise<void>;
+  /** Resolves when the pass under way, if any, is done. */
+  idle(): Promise<void>;
 }
 
 export function scheduleSegments(
@@ -63,5 +65,5 @@ export function scheduleSegments(
   const timer = setInterval(() => void tick(), options.pollMs ?? 250);
   timer.unref();
   void tick();
-  return { stop: () => clearInterval(timer), tick };
+  return { stop: () => clearInterval(timer), tick, idle: () => running ?? Promise.resolve() };
 }

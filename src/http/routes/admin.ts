@@ -1,4 +1,5 @@
 /** The admin REST API under /api (Bearer admin key). Handlers parse, call one domain function, return. */
+import { customerSegments } from "../../segments/index.ts";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import type { Store } from "../../store/index.ts";
@@ -92,6 +93,11 @@ export function adminRoutes(store: Store, clock: Clock, authenticate: KeyAuthent
     const scores = await customerScore(store, ws, q.customer);
     const prediction = scores.orders > 0 && scores.modelVersion !== null ? await predictCustomer(store, ws, q, clock.now()) : null;
     return c.json({ scores, prediction });
+  });
+  app.get("/customers/:externalId/segments", async (c) => {
+    const ws = c.get("owner").workspace;
+    await getCustomerProfile(store, ws, c.req.param("externalId"));
+    return c.json(await customerSegments(store, ws, c.req.param("externalId")));
   });
   app.get("/customers/:externalId", async (c) => c.json(await getCustomerProfile(store, c.get("owner").workspace, c.req.param("externalId"))));
   app.get("/customers/:externalId/events", async (c) => {
