@@ -141,6 +141,44 @@ describe("fidelio metrics", () => {
   });
 });
 
+describe("fidelio segments", () => {
+  // Same store: c-1 has two orders, c-2 one (orders.csv above).
+  it("creates a segment from a file, lists it with the built-ins, shows its members and exports them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fidelio-segments-"));
+    const file = join(dir, "repeat.json");
+    writeFileSync(file, JSON.stringify({ name: "Two orders or more", rule: { field: "orderCount", op: "gte", value: 2 } }));
+    const made = await fidelio(["segments", "create", "--file", file]);
+    expect(made.code).toBe(0);
+    const id = /created segment (\d+) "Two orders or more": 1 members/.exec(made.stdout)?.[1];
+    expect(id).toBeDefined();
+    const list = await fidelio(["segments", "list"]);
+    expect(list.stdout).toMatch(/One-time buyers\s+\d+\s+built-in/);
+    expect(list.stdout).toMatch(/Two orders or more\s+1\s/);
+    const members = await fidelio(["segments", "members", String(id), "--json"]);
+    expect(JSON.parse(members.stdout)).toMatchObject({ total: 1, items: [{ externalId: "c-1", orders: 2 }] });
+    const out = join(dir, "repeat.csv");
+    const exported = await fidelio(["segments", "export", String(id), "--columns", "externalId,orders,revenue", "--out", out]);
+    expect(exported.code).toBe(0);
+    expect(exported.stderr).toContain("1 rows written");
+    expect(readFileSync(out, "utf8")).toBe("externalId,orders,revenue_EUR\r\nc-1,2,66.40\r\n");
+  });
+
+  it("names the offending node of a bad rule, and exits with 2", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "fidelio-segments-")), "bad.json");
+    writeFileSync(file, JSON.stringify({ name: "Bad", rule: { all: [{ field: "orderCount", op: "contains", value: 1 }] } }));
+    const r = await fidelio(["segments", "create", "--file", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^fidelio: rule\.all\.0\.op: "contains" is not an operator for number field orderCount/);
+    const missing = await fidelio(["segments", "show", "424242"]);
+    expect(missing.code).toBe(5);
+    const notJson = join(mkdtempSync(join(tmpdir(), "fidelio-segments-")), "x.json");
+    writeFileSync(notJson, "{nope");
+    const bad = await fidelio(["segments", "preview", "--file", notJson]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("is not JSON");
+  });
+});
+
 describe("fidelio start", () => {
   it("loads the demo into an empty store, serves, and prints the URL, keys and dashboard sign-in", async () => {
     const own = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-start-")));

@@ -147,11 +147,15 @@ export function* generateDemo(options: { customers: number; seed: number; end: D
     const email = `${first}.${last}.${i}@example.com`.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
     const birthday = rand() < 0.6 ? new Date(Date.UTC(1960 + Math.floor(rand() * 45), Math.floor(rand() * 12), 1 + Math.floor(rand() * 28))).toISOString().slice(0, 10) : undefined;
     const emailConsent = rand() < 0.72;
+    // Derived from the customer number, not drawn, so the rest of the demo stays the same draw for draw.
+    const adsConsent = emailConsent && i % 5 !== 0;
+    const phone = zone.tz === "Europe/Paris" && i % 3 === 0 ? `+33 6 ${String((i * 7919) % 100_000_000).padStart(8, "0").replace(/(\d\d)(?=\d)/g, "$1 ")}` : undefined;
     const customer: CustomerRecord = {
       externalId: id,
       email,
       firstName: first,
       lastName: last,
+      ...(phone ? { phone } : {}),
       ...(birthday ? { birthday } : {}),
       timeZone: zone.tz,
       locale: zone.locale,
@@ -159,6 +163,7 @@ export function* generateDemo(options: { customers: number; seed: number; end: D
       ...(channel.utm ? { firstTouch: { ...channel.utm, landingPage: "https://shop.example.com/", at: new Date(joined) } } : {}),
       consents: [
         { channel: "email", granted: emailConsent, source: "checkout", at: new Date(joined) },
+        { channel: "ads", granted: adsConsent, source: "cookie banner", at: new Date(joined) },
         ...(rand() < 0.3 ? [{ channel: "sms" as const, granted: true, source: "checkout", at: new Date(joined) }] : []),
       ],
       createdAt: new Date(joined),
