@@ -124,13 +124,25 @@ export function fieldOf(name: string): FieldDef | KeyedField | undefined {
   return undefined;
 }
 
-/** The catalogue as the rule builder and `GET /api/segments/fields` show it. */
-export function fieldCatalogue(): {
-  fields: { name: string; label: string; group: string; type: FieldType; operators: readonly Operator[]; options?: readonly string[]; unit?: string }[];
+export interface CatalogueField {
+  name: string;
+  label: string;
+  group: string;
+  type: FieldType;
+  operators: readonly Operator[];
+  options?: readonly string[];
+  unit?: string;
+}
+
+export interface FieldCatalogue {
+  fields: CatalogueField[];
   consentChannels: readonly string[];
   traitPrefix: string;
   traitOperators: readonly Operator[];
-} {
+}
+
+/** The catalogue as the rule builder and `GET /api/segments/fields` show it. */
+export function fieldCatalogue(): FieldCatalogue {
   return {
     fields: [
       ...FIELDS.map((d) => ({

@@ -5,7 +5,7 @@
  * built-in segments, previews, and exports (CSV, ad-platform audiences).
  */
 export { Rule, checkRule, type CheckedRule } from "./rule.ts";
-export { fieldCatalogue, FIELDS, OPERATORS, OPERATORS_BY_TYPE, type FieldType, type Operator } from "./fields.ts";
+export { fieldCatalogue, FIELDS, OPERATORS, OPERATORS_BY_TYPE, type FieldType, type Operator, type FieldCatalogue, type CatalogueField } from "./fields.ts";
 export { BUILT_IN_SEGMENTS, type BuiltInSegment } from "./built-in.ts";
 export {
   SegmentInput,
@@ -28,6 +28,6 @@ export {
   type MemberView,
   type Preview,
 } from "./segments-store.ts";
-export { evaluateSegments, processCustomerChanges, pendingChanges, type EvaluationResult, type ChangesResult } from "./membership.ts";
+export { evaluateSegments, processCustomerChanges, pendingChanges, type EvaluationResult, type ChangesResult, type SyncResult } from "./membership.ts";
 export { scheduleSegments, fullEvaluationDue, type SegmentWorker } from "./schedule.ts";
 export { exportSegment, ExportQuery, CSV_COLUMNS, AUDIENCE_FORMATS, normaliseEmail, normalisePhone, csvField, type ExportSummary, type AudienceFormat } from "./export.ts";

@@ -7,6 +7,7 @@ import type { Queryable, Store } from "../store/index.ts";
 import { StoreError } from "../store/index.ts";
 import { AppError, invalidField, parseInput } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
+import type { Stage } from "../predictions/index.ts";
 import { checkRule, type CheckedRule, type Rule } from "./rule.ts";
 import { parameters } from "./compile.ts";
 import { evaluateSegments, matchSelect, type EvaluationResult } from "./membership.ts";
@@ -191,7 +192,7 @@ export interface MemberView {
   name: string | null;
   orders: number;
   revenueMinor: number;
-  stage: string | null;
+  stage: Stage | null;
   clvMinor: number | null;
   enteredAt: string;
 }
@@ -204,7 +205,7 @@ type MemberRow = {
   last_name: string | null;
   orders: number;
   revenue: number;
-  stage: string | null;
+  stage: Stage | null;
   clv: number | null;
   entered_at: Date;
 };

@@ -14,6 +14,9 @@ import { bearer, get, startTestServer, type TestServer } from "../helpers.ts";
 import { createAdmin } from "../../src/admins/index.ts";
 import { loadDemo } from "../../src/demo/index.ts";
 import { renderReport } from "../../src/report/index.ts";
+import { ensureBuiltInSegments, evaluateSegments } from "../../src/segments/index.ts";
+import { post } from "../helpers.ts";
+import { z } from "zod";
 import { writeFileSync } from "node:fs";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -182,6 +185,44 @@ describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
     // The customer page survives a reload (the server answers index.html for it).
     await page.reload();
     await page.waitForSelector('[data-testid="customer-meaning"]');
+  });
+
+  it("builds a segment without typing JSON, with a live count that matches the API, and shows its members", async () => {
+    await ensureBuiltInSegments(s.store, s.workspace, s.clock.now());
+    await evaluateSegments(s.store, s.workspace, s.clock.now());
+    await page.click('nav a[href="/segments"]');
+    await page.waitForSelector('[data-testid="segments-table"]');
+    const list = z.array(z.object({ id: z.number(), size: z.number() })).parse(Object.values(await api("/api/segments")));
+    expect(list).toHaveLength(9);
+    for (const seg of list) expect(Number(await page.getAttribute(`[data-testid="segment-${seg.id}"] td.num`, "data-value"))).toBe(seg.size);
+    await page.screenshot({ path: `${shots}dashboard-segments.png`, fullPage: true });
+
+    await page.click('[data-testid="new-segment"]');
+    await page.waitForSelector('[data-testid="rule-builder"]');
+    await page.fill('input[aria-label="Segment name"]', "Loyal with three orders");
+    await page.fill('[data-testid="rule-row"] input[aria-label="Value"]', "3");
+    await page.click("text=+ condition");
+    const second = page.locator('[data-testid="rule-row"]').nth(1);
+    await second.locator('select[aria-label="Field"]').selectOption("stage");
+    await second.locator('select[aria-label="Value"]').selectOption("loyal");
+    const rule = { all: [{ field: "orderCount", op: "gte", value: 3 }, { field: "stage", op: "eq", value: "loyal" }] };
+    const expected = z.number().parse((await post(`${s.url}/api/segments/preview`, { rule }, bearer(s.adminKey))).body.count);
+    expect(expected).toBeGreaterThan(0);
+    await page.waitForSelector(`[data-testid="live-count"][data-value="${expected}"]`);
+    await page.screenshot({ path: `${shots}dashboard-segment-builder.png`, fullPage: true });
+
+    await page.click('[data-testid="save-segment"]');
+    await page.waitForSelector('[data-testid="members-table"] tbody tr');
+    expect(Number(await page.getAttribute('[data-testid="segment-size"]', "data-value"))).toBe(expected);
+    expect(await page.locator('[data-testid="members-table"] tbody tr').count()).toBe(Math.min(50, expected));
+    const id = new URL(page.url()).pathname.slice("/segments/".length);
+    expect(z.object({ rule: z.unknown() }).parse(await api(`/api/segments/${id}`)).rule).toEqual(rule);
+    const hrefs = await page.locator('[data-testid="exports"] a').evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+    expect(hrefs).toContain(`/api/segments/${id}/export?format=audience&platform=google`);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-testid="exports"] a:has-text("Export CSV")')]);
+    const file = await download.path();
+    expect(readFileSync(file, "utf8").trim().split("\r\n")).toHaveLength(expected + 1);
+    await page.screenshot({ path: `${shots}dashboard-segment.png`, fullPage: true });
   });
 
   it("narrows the Overview to a chosen period", async () => {

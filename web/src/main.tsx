@@ -17,6 +17,8 @@ import { Advice } from "./pages/Advice.tsx";
 import { Customers } from "./pages/Customers.tsx";
 import { Customer } from "./pages/Customer.tsx";
 import { Models } from "./pages/Models.tsx";
+import { Segments } from "./pages/Segments.tsx";
+import { Segment } from "./pages/Segment.tsx";
 import "./styles.css";
 
 const queryClient = new QueryClient({
@@ -61,7 +63,9 @@ function App() {
   if (session === null) return <Login onSignedIn={adopt} />;
 
   const customerId = path.startsWith("/customers/") ? decodeURIComponent(path.slice("/customers/".length)) : null;
-  const page = customerId !== null ? { path, title: "Customer" } : PAGES.find((p) => p.path === path);
+  const segmentPath = path.startsWith("/segments/") ? path.slice("/segments/".length) : null;
+  const segmentId = segmentPath === "new" ? "new" : segmentPath !== null && /^\d+$/.test(segmentPath) ? Number(segmentPath) : null;
+  const page = customerId !== null ? { path, title: "Customer" } : segmentId !== null ? { path, title: segmentId === "new" ? "New segment" : "Segment" } : PAGES.find((p) => p.path === path);
   const signOut = async () => {
     await api("/api/session", { method: "DELETE" }).catch(() => undefined);
     queryClient.clear();
@@ -75,7 +79,7 @@ function App() {
         </a>
         <nav aria-label="Pages">
           {PAGES.map((p) => (
-            <Link key={p.path} to={p.path} go={go} current={p.path === path || (p.path === "/customers" && customerId !== null)}>
+            <Link key={p.path} to={p.path} go={go} current={p.path === path || (p.path === "/customers" && customerId !== null) || (p.path === "/segments" && segmentId !== null)}>
               {p.title}
             </Link>
           ))}
@@ -102,6 +106,8 @@ function App() {
           : path === "/customers" ? <Customers open={(id) => go(`/customers/${encodeURIComponent(id)}`)} />
           : customerId !== null ? <Customer key={customerId} externalId={customerId} back={() => go("/customers")} />
           : path === "/models" ? <Models />
+          : path === "/segments" ? <Segments open={(id) => go(`/segments/${id}`)} />
+          : segmentId !== null ? <Segment key={segmentId} id={segmentId} open={(id) => go(`/segments/${id}`)} back={() => go("/segments")} />
           : <p>There is no page here. <a href="/" onClick={(e) => { e.preventDefault(); go("/"); }}>Go to the overview</a>.</p>}
       </main>
     </>

@@ -10,6 +10,7 @@ export const PAGES = [
   { path: "/catalogue", title: "Catalogue" },
   { path: "/advice", title: "Advice" },
   { path: "/customers", title: "Customers" },
+  { path: "/segments", title: "Segments" },
   { path: "/models", title: "Models" },
 ] as const;
 

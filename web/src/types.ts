@@ -23,3 +23,4 @@ export type {
   StoredScore,
 } from "../../src/predictions/index.ts";
 export type { CustomerProfile, EventView, OrderSummary } from "../../src/customers/index.ts";
+export type { CatalogueField, FieldCatalogue, MemberView, Operator, Preview, Rule, SavedSegment, Segment } from "../../src/segments/index.ts";
