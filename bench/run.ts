@@ -1,5 +1,5 @@
 /**
- * Fidelio benchmark: `npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models]`.
+ * Fidelio benchmark: `npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models|segments]`.
  * Generates its own seeded data, runs each workload on embedded PGlite and on
  * PostgreSQL (when a server answers), checks that nothing was lost, and prints
  * a table against the targets. See docs/benchmarks.md.
@@ -18,6 +18,7 @@ import { IMPORT_TARGET_LINES_PER_SEC, FLAT_RSS_SLACK_BYTES, importInto, importWi
 import { TRACKING_TARGETS, printTrackingResult, trackInto } from "./tracking-bench.ts";
 import { METRICS_TARGETS, median, metricsOn } from "./metrics-bench.ts";
 import { MODELS_TARGETS, TRUE_PARAMS, fitOnly, modelsInStore } from "./models-bench.ts";
+import { SEGMENTS_TARGETS, segmentsOn } from "./segments-bench.ts";
 import { execFileSync } from "node:child_process";
 
 interface Row {
@@ -44,7 +45,7 @@ console.log(`Fidelio benchmark — ${new Date().toISOString()}`);
 console.log(`node ${process.version}, ${cpus().length} CPU (${cpus()[0]?.model ?? "?"}), ${mb(totalmem())} RAM, ${process.platform}/${process.arch}`);
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 console.log(`load average at start: ${load()} (other work on the machine skews the figures)`);
-console.log(`lines ${int(args.lines)}, events ${int(args.events)}, metrics shop ${int(args.customers)} customers / ${int(args.orders)} orders, models ${int(args.modelCustomers)} customers, only ${args.only ?? "all"}, stores ${args.stores.join("+")}, seed ${args.seed}`);
+console.log(`lines ${int(args.lines)}, events ${int(args.events)}, metrics shop ${int(args.customers)} customers / ${int(args.orders)} orders, models ${int(args.modelCustomers)} customers, segments ${int(args.segmentCustomers)} customers at ${int(args.rate)} events/s, only ${args.only ?? "all"}, stores ${args.stores.join("+")}, seed ${args.seed}`);
 
 let postgresUrl: string | undefined;
 if (args.stores.includes("postgres")) {
@@ -219,6 +220,27 @@ try {
         const ok = r.scored === args.modelCustomers && r.storedScores === args.modelCustomers;
         if (!ok) correctnessFailed = true;
         rows.push({ workload: "models correctness", store: kind, figure: `${int(r.storedScores)} of ${int(args.modelCustomers)} customers with predictions stored`, target: "all", pass: ok });
+      } finally {
+        await s.done();
+      }
+    }
+  }
+
+  if (args.only === undefined || args.only === "segments") {
+    const n = args.segmentCustomers;
+    console.log(`\n== Segments, ${int(n)} customers / ${int(n * 10)} orders / ${int(n * 20)} events ==`);
+    for (const kind of kinds) {
+      const s = await freshStore(kind, "segments");
+      try {
+        const r = await segmentsOn(kind, s.store, { customers: n, seed: args.seed, rate: args.rate, seconds: args.latencySeconds });
+        console.log(`  ${kind}: generated in ${secs(r.generateMs)}; ${await s.where()}`);
+        rows.push({ workload: "9 built-in segments, first evaluation (all enter)", store: kind, figure: secs(r.firstEvaluationMs), target: `≤ ${secs(SEGMENTS_TARGETS.fullEvaluationMs)}`, pass: r.firstEvaluationMs <= SEGMENTS_TARGETS.fullEvaluationMs });
+        rows.push({ workload: "9 built-in segments, scheduled re-evaluation", store: kind, figure: secs(r.steadyEvaluationMs), target: `≤ ${secs(SEGMENTS_TARGETS.fullEvaluationMs)}`, pass: r.steadyEvaluationMs <= SEGMENTS_TARGETS.fullEvaluationMs });
+        const l = r.latency;
+        rows.push({ workload: "event → membership p99", store: kind, figure: `${l.p99.toFixed(0)} ms (p50 ${l.p50.toFixed(0)} ms, max ${l.max.toFixed(0)} ms, ${l.rate.toFixed(0)} events/s)`, target: `≤ ${SEGMENTS_TARGETS.p99Ms} ms at ${int(args.rate)}/s`, pass: l.p99 <= SEGMENTS_TARGETS.p99Ms && l.rate >= args.rate * 0.9 });
+        const ok = l.measured === l.sent;
+        if (!ok) correctnessFailed = true;
+        rows.push({ workload: "segments correctness", store: kind, figure: `${int(l.measured)} of ${int(l.sent)} carted customers became members`, target: "all", pass: ok });
       } finally {
         await s.done();
       }

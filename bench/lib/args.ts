@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 
-export type Part = "import" | "tracking" | "metrics" | "models";
+export type Part = "import" | "tracking" | "metrics" | "models" | "segments";
 export type StoreKind = "pglite" | "postgres";
 
 export interface BenchArgs {
@@ -17,14 +17,18 @@ export interface BenchArgs {
   orders: number;
   runs: number;
   modelCustomers: number;
+  segmentCustomers: number;
+  rate: number;
+  latencySeconds: number;
 }
 
-const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models] [--store pglite|postgres]
+const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models|segments] [--store pglite|postgres]
                           [--concurrency N] [--batch N] [--max-seconds N] [--seed N] [--no-parse-only]
                           [--customers N] [--orders N] [--runs N] [--model-customers N]
+                          [--segment-customers N] [--rate N] [--latency-seconds N]
   --lines N        CSV lines to generate and import (default 1,000,000)
   --events N       tracking events to send (default 100,000)
-  --only PART      run one part: import, tracking, metrics or models
+  --only PART      run one part: import, tracking, metrics, models or segments
   --store KIND     run on one store only: pglite or postgres (default both)
   --concurrency N  tracking requests in flight (default 8)
   --batch N        tracking messages per /v1/batch request (default 100)
@@ -34,7 +38,10 @@ const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|t
   --customers N    metrics: customers of the generated shop (default 1,000,000)
   --orders N       metrics: orders of the generated shop (default 10,000,000)
   --runs N         metrics: times each query (and the Overview page) is run (default 3)
-  --model-customers N  models: simulated customers to fit and score (default 1,000,000)`;
+  --model-customers N  models: simulated customers to fit and score (default 1,000,000)
+  --segment-customers N  segments: customers of the generated shop, with 10 orders and 20 events each (default 1,000,000)
+  --rate N         segments: tracked events per second while measuring event-to-membership time (default 1,000)
+  --latency-seconds N  segments: how long to send them (default 30)`;
 
 function count(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -60,6 +67,9 @@ export function readArgs(argv: string[]): BenchArgs {
       orders: { type: "string" },
       runs: { type: "string" },
       "model-customers": { type: "string" },
+      "segment-customers": { type: "string" },
+      rate: { type: "string" },
+      "latency-seconds": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -70,8 +80,8 @@ export function readArgs(argv: string[]): BenchArgs {
     process.exit(0);
   }
   let only: Part | undefined;
-  if (values.only === "import" || values.only === "tracking" || values.only === "metrics" || values.only === "models") only = values.only;
-  else if (values.only !== undefined) throw new Error(`--only: expected import, tracking, metrics or models, got "${values.only}"\n${USAGE}`);
+  if (values.only === "import" || values.only === "tracking" || values.only === "metrics" || values.only === "models" || values.only === "segments") only = values.only;
+  else if (values.only !== undefined) throw new Error(`--only: expected import, tracking, metrics, models or segments, got "${values.only}"\n${USAGE}`);
   let stores: StoreKind[] = ["pglite", "postgres"];
   if (values.store === "pglite" || values.store === "postgres") stores = [values.store];
   else if (values.store !== undefined) throw new Error(`--store: expected pglite or postgres, got "${values.store}"\n${USAGE}`);
@@ -89,5 +99,8 @@ export function readArgs(argv: string[]): BenchArgs {
     orders: count("orders", values.orders, 10_000_000, 1),
     runs: count("runs", values.runs, 3, 1),
     modelCustomers: count("model-customers", values["model-customers"], 1_000_000, 100),
+    segmentCustomers: count("segment-customers", values["segment-customers"], 1_000_000, 1000),
+    rate: count("rate", values.rate, 1000, 10),
+    latencySeconds: count("latency-seconds", values["latency-seconds"], 30, 1),
   };
 }
