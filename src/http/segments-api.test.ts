@@ -85,6 +85,8 @@ describe("/api/segments", () => {
     const second = Members.parse((await api(`/segments/${id}/members?limit=7&after=${first.next}`)).body);
     expect(second.items[0]?.customerId).toBeGreaterThan(first.items[6]?.customerId ?? Infinity);
     expect((await api(`/segments/${id}/members?limit=0`)).status).toBe(400);
+    const listed = await api(`/customers?segment=${id}&limit=1`);
+    expect(listed.body.total).toBe(size);
 
     const renamed = await send("PATCH", `/segments/${id}`, { name: "Repeat buyers (2+)" });
     expect(renamed.status).toBe(200);

@@ -325,6 +325,8 @@ export const CustomerListQuery = z.object({
   stage: z.enum(STAGES).optional(),
   rfm: z.enum(RFM_SEGMENTS).optional(),
   signal: z.enum(SIGNALS).optional(),
+  /** Current members of this segment only (src/segments). */
+  segment: wholeNumber("must be a whole number").pipe(z.number().min(1, "must be a segment id")).optional(),
   sort: z.enum(["clv", "revenue", "lastOrder", "probabilityAlive", "orders"]).default("revenue"),
   order: z.enum(["asc", "desc"]).default("desc"),
   limit: wholeNumber("must be a whole number").pipe(z.number().min(1, "must be at least 1").max(500, "must be at most 500")).default(50),
@@ -356,6 +358,10 @@ export async function listCustomers(db: Queryable, ws: Workspace, q: z.output<ty
     where.push(`s.rfm_segment = $${params.length}`);
   }
   if (q.signal) where.push(`s.${SIGNAL_COLUMN[q.signal]}`); // a column name from a fixed table, never input
+  if (q.segment !== undefined) {
+    params.push(q.segment);
+    where.push(`EXISTS (SELECT 1 FROM segment_memberships m WHERE m.segment_id = $${params.length} AND m.customer_id = c.id AND m.exited_at IS NULL)`);
+  }
   const filtered = q.stage !== undefined || q.rfm !== undefined || q.signal !== undefined;
   const from = `FROM customers c ${filtered ? "JOIN" : "LEFT JOIN"} customer_scores s ON s.workspace_id = c.workspace_id AND s.customer_id = c.id WHERE ${where.join(" AND ")}`;
   const [count] = await db.query<{ n: number }>(`SELECT count(*)::int AS n ${from}`, params);

@@ -14,6 +14,7 @@ export function Customer(props: { externalId: string; back: () => void }) {
   const profile = useQuery({ queryKey: ["customer", props.externalId], queryFn: () => api<CustomerProfile>(`/api/customers/${id}`) });
   const predictions = useQuery({ queryKey: ["customer-predictions", props.externalId], queryFn: () => api<Predictions>(`/api/customers/${id}/predictions`) });
   const orders = useQuery({ queryKey: ["customer-orders", props.externalId], queryFn: () => api<OrderSummary[]>(`/api/customers/${id}/orders?limit=200`) });
+  const segments = useQuery({ queryKey: ["customer-segments", props.externalId], queryFn: () => api<{ id: number; name: string; enteredAt: string }[]>(`/api/customers/${id}/segments`) });
   const events = useQuery({ queryKey: ["customer-events", props.externalId], queryFn: () => api<{ events: EventView[] }>(`/api/customers/${id}/events?limit=200`) });
   if (profile.isPending) return <Loading what="the customer" />;
   if (profile.isError) return <ErrorBox error={profile.error} retry={() => void profile.refetch()} />;
@@ -45,6 +46,15 @@ export function Customer(props: { externalId: string; back: () => void }) {
           {p.timeZone ? ` · ${p.timeZone}` : ""}
         </span>
       </header>
+      {segments.data && segments.data.length > 0 ? (
+        <p className="stage-chips" data-testid="customer-segments" aria-label="Segments">
+          {segments.data.map((g) => (
+            <a key={g.id} className="chip" href={`/segments/${g.id}`} title={`member since ${g.enteredAt.slice(0, 16).replace("T", " ")}`}>
+              {g.name}
+            </a>
+          ))}
+        </p>
+      ) : null}
       {predictions.isPending ? (
         <Loading what="predictions" />
       ) : predictions.isError ? (

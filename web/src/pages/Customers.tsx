@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api, query } from "../api.ts";
 import { count, days, money, pct } from "../format.ts";
-import type { CustomerListItem, ScoreOverview } from "../types.ts";
+import type { CustomerListItem, ScoreOverview, Segment } from "../types.ts";
 import { ErrorBox, Loading } from "../components/States.tsx";
 import { StageBadge, SignalMarks, STAGE_LABELS, SIGNAL_KEYS, SIGNAL_LABELS } from "../components/Scores.tsx";
 
@@ -22,11 +22,13 @@ export function Customers(props: { open: (externalId: string) => void }) {
   const [stage, setStage] = useState("");
   const [rfm, setRfm] = useState("");
   const [signal, setSignal] = useState("");
+  const [segment, setSegment] = useState("");
+  const segments = useQuery({ queryKey: ["segments"], queryFn: () => api<Segment[]>("/api/segments") });
   const [sort, setSort] = useState("revenue");
   const [order, setOrder] = useState<"asc" | "desc">("desc");
   const [offset, setOffset] = useState(0);
   const overview = useQuery({ queryKey: ["models"], queryFn: () => api<{ scores: ScoreOverview }>("/api/models") });
-  const params = { search, stage, rfm, signal, sort, order, limit: PAGE, offset };
+  const params = { search, stage, rfm, signal, segment, sort, order, limit: PAGE, offset };
   const list = useQuery({
     queryKey: ["customers", params],
     queryFn: () => api<{ total: number; items: CustomerListItem[] }>(`/api/customers${query(params)}`),
@@ -81,6 +83,17 @@ export function Customers(props: { open: (externalId: string) => void }) {
             {SIGNAL_KEYS.map((k) => (
               <option key={k} value={k}>
                 {SIGNAL_LABELS[k]} ({count(overview.data?.scores.signals[k])})
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Segment
+          <select value={segment} onChange={(e) => reset(() => setSegment(e.target.value))} aria-label="Segment">
+            <option value="">any</option>
+            {(segments.data ?? []).map((s) => (
+              <option key={s.id} value={String(s.id)}>
+                {s.name} ({count(s.size)})
               </option>
             ))}
           </select>
