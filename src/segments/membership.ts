@@ -146,22 +146,22 @@ export interface ChangesResult {
 }
 
 /**
- * Re-evaluates every segment for up to `limit` customers whose data changed.
- * Their change marks are removed in the same transaction, before the rules
- * are read, so a change committed meanwhile leaves a new mark and is
+ * Re-evaluates every segment for the customers of up to `limit` change marks
+ * (oldest first). The marks are removed in the same transaction, before the
+ * rules are read, so a change committed meanwhile leaves a new mark and is
  * evaluated on the next pass: nothing is lost.
  */
-export async function processCustomerChanges(store: Store, ws: Workspace, now: Date, limit = 5000): Promise<ChangesResult> {
+export async function processCustomerChanges(store: Store, ws: Workspace, now: Date, limit = 20_000): Promise<ChangesResult> {
   return store.transaction(async (tx) => {
     await lockSegments(tx, ws);
     const taken = await tx.query<{ customer_id: number }>(
-      `DELETE FROM customer_changes WHERE workspace_id = $1 AND customer_id IN (
-         SELECT customer_id FROM customer_changes WHERE workspace_id = $1 ORDER BY customer_id LIMIT $2 FOR UPDATE SKIP LOCKED)
+      `DELETE FROM customer_changes WHERE id IN (
+         SELECT id FROM customer_changes WHERE workspace_id = $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
        RETURNING customer_id`,
       [ws.id, limit],
     );
     if (taken.length === 0) return { customers: 0, entered: 0, exited: 0 };
-    const ids = taken.map((t) => t.customer_id).sort((a, b) => a - b);
+    const ids = [...new Set(taken.map((t) => Number(t.customer_id)))].sort((a, b) => a - b);
     let entered = 0;
     let exited = 0;
     for (const s of await readSegmentsForEvaluation(tx, ws)) {
@@ -175,6 +175,6 @@ export async function processCustomerChanges(store: Store, ws: Workspace, now: D
 
 /** How many customers wait to be re-evaluated. */
 export async function pendingChanges(db: Queryable, ws: Workspace): Promise<number> {
-  const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM customer_changes WHERE workspace_id = $1", [ws.id]);
+  const rows = await db.query<{ n: number }>("SELECT count(DISTINCT customer_id)::int AS n FROM customer_changes WHERE workspace_id = $1", [ws.id]);
   return rows[0]?.n ?? 0;
 }

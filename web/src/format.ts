@@ -52,3 +52,8 @@ export function change(a: number | null | undefined, b: number | null | undefine
   if (a === null || a === undefined || b === null || b === undefined || b === 0) return null;
   return a / b - 1;
 }
+
+/** An ISO time as "YYYY-MM-DD HH:MM" (UTC), for tables. */
+export function minuteOf(iso: string): string {
+  return iso.slice(0, 16).replace("T", " ");
+}

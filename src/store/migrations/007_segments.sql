@@ -31,20 +31,22 @@ CREATE INDEX segment_memberships_history ON segment_memberships (segment_id, ent
 -- Customers whose data changed since their segments were last evaluated.
 -- Filled by the triggers below in the transaction that changes the data, so
 -- no change is lost; emptied by the segment worker as it re-evaluates them.
+-- Append-only marks with their own id, not one row per customer: writers
+-- never wait on each other's marks (a unique key would make two concurrent
+-- transactions touching the same customers in different orders deadlock).
 CREATE TABLE customer_changes (
+  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   workspace_id text NOT NULL,
-  customer_id  bigint NOT NULL,
-  PRIMARY KEY (workspace_id, customer_id)
+  customer_id  bigint NOT NULL
 );
+CREATE INDEX customer_changes_ws ON customer_changes (workspace_id, id);
 
--- One statement-level trigger function per shape of table: each inserts the
--- distinct customers a statement touched (in id order, so concurrent writers
--- take their locks in the same order and cannot deadlock).
+-- One statement-level trigger function per shape of table: each appends the
+-- distinct customers a statement touched.
 CREATE FUNCTION note_customer_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO customer_changes (workspace_id, customer_id)
-  SELECT DISTINCT n.workspace_id, n.customer_id FROM changed n WHERE n.customer_id IS NOT NULL ORDER BY 1, 2
-  ON CONFLICT DO NOTHING;
+  SELECT DISTINCT n.workspace_id, n.customer_id FROM changed n WHERE n.customer_id IS NOT NULL;
   RETURN NULL;
 END $$;
 
@@ -53,16 +55,14 @@ END $$;
 CREATE FUNCTION note_event_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO customer_changes (workspace_id, customer_id)
-  SELECT DISTINCT n.workspace_id, n.customer_id FROM changed n WHERE n.customer_id IS NOT NULL AND n.type <> 'segment' ORDER BY 1, 2
-  ON CONFLICT DO NOTHING;
+  SELECT DISTINCT n.workspace_id, n.customer_id FROM changed n WHERE n.customer_id IS NOT NULL AND n.type <> 'segment';
   RETURN NULL;
 END $$;
 
 CREATE FUNCTION note_customer_row_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO customer_changes (workspace_id, customer_id)
-  SELECT DISTINCT n.workspace_id, n.id FROM changed n ORDER BY 1, 2
-  ON CONFLICT DO NOTHING;
+  SELECT DISTINCT n.workspace_id, n.id FROM changed n;
   RETURN NULL;
 END $$;
 

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { api, ApiError } from "../api.ts";
-import { count, days, decimal, money, pct } from "../format.ts";
+import { count, days, decimal, money, pct, minuteOf } from "../format.ts";
 import type { CustomerPrediction, CustomerProfile, EventView, OrderSummary, StoredScore } from "../types.ts";
 import { ErrorBox, Loading } from "../components/States.tsx";
 import { SIGNAL_KEYS, SIGNAL_LABELS, SignalMarks, StageBadge } from "../components/Scores.tsx";
@@ -49,7 +49,7 @@ export function Customer(props: { externalId: string; back: () => void }) {
       {segments.data && segments.data.length > 0 ? (
         <p className="stage-chips" data-testid="customer-segments" aria-label="Segments">
           {segments.data.map((g) => (
-            <a key={g.id} className="chip" href={`/segments/${g.id}`} title={`member since ${g.enteredAt.slice(0, 16).replace("T", " ")}`}>
+            <a key={g.id} className="chip" href={`/segments/${g.id}`} title={`member since ${minuteOf(g.enteredAt)}`}>
               {g.name}
             </a>
           ))}

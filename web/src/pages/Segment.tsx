@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, query } from "../api.ts";
-import { count, money } from "../format.ts";
+import { count, money, minuteOf } from "../format.ts";
 import type { FieldCatalogue, MemberView, Preview, Rule, SavedSegment, Segment as SegmentType } from "../types.ts";
 import { ErrorBox, Loading } from "../components/States.tsx";
 import { LineChart } from "../components/Charts.tsx";
@@ -208,7 +208,7 @@ function SegmentDetail({ segment }: { segment: SegmentType }) {
                     <td className="num">{count(m.orders)}</td>
                     <td className="num">{money(m.revenueMinor)}</td>
                     <td className="num">{money(m.clvMinor)}</td>
-                    <td>{m.enteredAt.slice(0, 16).replace("T", " ")}</td>
+                    <td>{minuteOf(m.enteredAt)}</td>
                   </tr>
                 ))}
               </tbody>

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { api } from "../api.ts";
-import { count } from "../format.ts";
+import { count, minuteOf } from "../format.ts";
 import type { Segment } from "../types.ts";
 import { ErrorBox, Loading } from "../components/States.tsx";
 import { BarChart } from "../components/Charts.tsx";
@@ -63,7 +63,7 @@ export function Segments(props: { open: (id: number | "new") => void }) {
                   </td>
                   <td className="num" data-value={s.size}>{count(s.size)}</td>
                   <td>{s.builtIn ? "built-in" : "custom"}{s.timeRelative ? " · moves with time" : ""}</td>
-                  <td>{s.evaluatedAt ? s.evaluatedAt.slice(0, 16).replace("T", " ") : "not yet"}</td>
+                  <td>{s.evaluatedAt ? minuteOf(s.evaluatedAt) : "not yet"}</td>
                 </tr>
               ))}
             </tbody>
