@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { CustomerRecord, OrderRecord, ProductRecord, RefundRecord } from "../ingest/index.ts";
 import { CustomerListQuery, FitQuery, LifecycleSettings, PredictQuery } from "../predictions/index.ts";
-import { ExportQuery, HistoryQuery, MembersQuery, PreviewInput, SegmentInput, SegmentPatch } from "../segments/index.ts";
+import { ExportQuery, HistoryQuery, MembersQuery, PreviewInput, Rule, SegmentInput, SegmentPatch } from "../segments/index.ts";
 import { AdviceQuery, CatalogueQuery, HeadlineQuery, IntervalsQuery, LadderQuery, PeriodQuery, SeriesQuery } from "../metrics/index.ts";
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
@@ -105,6 +105,21 @@ function bodyOp(summary: string, description: string, body: z.ZodType | undefine
   };
 }
 
+const RULE_REF = "#/components/schemas/SegmentRule";
+
+/** The rule tree's JSON Schema; its recursion ($ref "#") is pointed at its place among the components. */
+function ruleSchema(): unknown {
+  const { $schema: _drop, ...json } = schema(Rule);
+  return JSON.parse(JSON.stringify(json).replaceAll('"$ref":"#"', `"$ref":"${RULE_REF}"`));
+}
+
+/** A body schema whose `rule` property is the rule tree (zod sees it as unknown: it is checked node by node). */
+function withRule(body: z.ZodType): Record<string, unknown> {
+  const json = schema(body);
+  const properties = "properties" in json && typeof json.properties === "object" && json.properties !== null ? json.properties : {};
+  return { ...json, properties: { ...properties, rule: { $ref: RULE_REF } } };
+}
+
 /** A POST/PATCH under /api/segments with a JSON body described by a zod schema. */
 function segmentBodyOp(summary: string, description: string, body: z.ZodType | undefined, pathParams: string[] = []) {
   return {
@@ -113,7 +128,7 @@ function segmentBodyOp(summary: string, description: string, body: z.ZodType | u
     description,
     security: [{ adminKey: [] }],
     parameters: pathParams.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
-    ...(body ? { requestBody: { required: true, content: { "application/json": { schema: schema(body) } } } } : {}),
+    ...(body ? { requestBody: { required: true, content: { "application/json": { schema: withRule(body) } } } } : {}),
     responses: { "200": { description: "JSON" }, "201": { description: "Created and evaluated" }, "404": { description: "No such segment" }, "409": { description: "Name taken, or the segment is used by another" }, ...errors },
   };
 }
@@ -141,6 +156,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         Order: schema(OrderRecord),
         Refund: schema(RefundRecord),
         Product: schema(ProductRecord),
+        SegmentRule: ruleSchema(),
         Error: ErrorBody,
       },
     },

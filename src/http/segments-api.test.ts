@@ -131,6 +131,18 @@ describe("/api/segments", () => {
     expect(issueFields(bad.body)).toEqual(["platform"]);
   });
 
+  it("are described in the OpenAPI document, with the rule schema of their bodies", async () => {
+    const doc = await get(`${s.url}/api/openapi.json`);
+    const paths = Object.keys(Object(doc.body.paths));
+    for (const p of ["/api/segments", "/api/segments/fields", "/api/segments/preview", "/api/segments/evaluate", "/api/segments/{id}", "/api/segments/{id}/members", "/api/segments/{id}/history", "/api/segments/{id}/export", "/api/customers/{externalId}/segments"]) {
+      expect(paths).toContain(p);
+    }
+    const components = z.object({ schemas: z.object({ SegmentRule: z.object({ anyOf: z.array(z.unknown()) }) }) }).parse(doc.body.components);
+    expect(JSON.stringify(components.schemas.SegmentRule)).toContain('"$ref":"#/components/schemas/SegmentRule"');
+    expect(JSON.stringify(components.schemas.SegmentRule)).toContain("comparedTo");
+    expect(JSON.stringify(Object(doc.body.paths)["/api/segments/preview"])).toContain('"rule":{"$ref":"#/components/schemas/SegmentRule"}');
+  });
+
   it("refuses bad ids and deletes", async () => {
     expect((await api("/segments/abc")).status).toBe(400);
     expect((await api("/segments/99999")).status).toBe(404);

@@ -266,17 +266,18 @@ export async function previewSegment(db: Queryable, ws: Workspace, input: unknow
   const started = performance.now();
   const body = parseInput(PreviewInput, input);
   const checked = await checkRuleIn(db, ws, body.rule);
-  const { params, bind } = parameters();
-  const match = matchSelect(checked.rule, ws, now, bind);
-  const [count] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${match}) x`, params);
+  const counting = parameters();
+  const [count] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${matchSelect(checked.rule, ws, now, counting.bind)}) x`, counting.params);
+  const sampling = parameters();
+  const sampleSql = matchSelect(checked.rule, ws, now, sampling.bind);
   const rows =
     body.sample === 0
       ? []
       : await db.query<MemberRow>(
-          `SELECT ${MEMBER_COLUMNS}, now() AS entered_at FROM (${match} ORDER BY c.id DESC LIMIT ${body.sample}) x
+          `SELECT ${MEMBER_COLUMNS}, now() AS entered_at FROM (${sampleSql} ORDER BY c.id DESC LIMIT ${sampling.bind(body.sample)}) x
              JOIN customers c ON c.id = x.customer_id LEFT JOIN customer_rollups r ON r.customer_id = c.id
              LEFT JOIN customer_scores s ON s.workspace_id = c.workspace_id AND s.customer_id = c.id ORDER BY c.id DESC`,
-          params,
+          sampling.params,
         );
   return {
     count: count?.n ?? 0,

@@ -152,7 +152,7 @@ describe("operators", () => {
     clock.set(new Date("2026-07-01T09:00:00Z"));
     base = clock.now().getTime();
     await send(
-      { type: "identify", userId: "ana", traits: { email: "ana@example.com", firstName: "Ana", birthday: "1990-07-05", phone: "+33 6 12 34 56 78", plan: "gold", visits: 12, vip_since: "2024-01-15" }, context: { timezone: "Europe/Paris" } },
+      { type: "identify", userId: "ana", traits: { email: "ana@example.com", firstName: "Ana", birthday: "1990-07-05", phone: "+33 6 12 34 56 78", plan: "gold", visits: 12, vip_since: "2024-01-15", renews_on: "2026-07-04" }, context: { timezone: "Europe/Paris" } },
       { type: "identify", userId: "bob", traits: { email: "bob@example.com", firstName: "Bob", birthday: "1985-12-31", plan: "free", visits: 3 } },
       { type: "identify", userId: "cy", traits: { email: "cy@example.org" } },
     );
@@ -199,6 +199,16 @@ describe("operators", () => {
     ["orders sum in a window", { orders: "sum", window: { lastDays: 90 }, op: "gt", value: 20000 }, ["bob"]],
     ["orders count in a window, zero included", { orders: "count", window: { lastDays: 90 }, op: "lt", value: 1 }, ["cy"]],
     ["average item price fell", { orders: "averageItemPrice", window: { lastDays: 30 }, op: "lt", comparedTo: "before" }, ["ana"]],
+    ["number lt", { field: "orderCount", op: "lt", value: 1 }, ["cy"]],
+    ["money lte (minor units)", { field: "revenue", op: "lte", value: 16000 }, ["ana", "cy"]],
+    ["date after a day", { field: "lastOrderAt", op: "after", value: "2026-06-01" }, ["ana", "bob"]],
+    ["trait date in the next days", { field: "trait.renews_on", op: "withinNextDays", value: 7 }, ["ana"]],
+    ["window since a day", { event: "Product Viewed", window: { since: "2026-06-30" } }, ["bob", "cy"]],
+    ["window from/to, both days included", { event: "Product Viewed", window: { from: "2026-07-01", to: "2026-07-01" } }, ["bob", "cy"]],
+    ["window in hours", { event: "Product Viewed", window: { lastHours: 1 } }, ["bob", "cy"]],
+    ["boolean prediction of unscored customers", { field: "bigSpenderRare", op: "is", value: false }, ["ana", "bob", "cy"]],
+    ["stage of an unscored customer with no order", { field: "stage", op: "eq", value: "prospect" }, ["cy"]],
+    ["average order value rose (it fell)", { orders: "average", window: { lastDays: 30 }, op: "gt", comparedTo: "before" }, []],
     ["or / not", { any: [{ field: "firstName", op: "eq", value: "Bob" }, { not: { field: "orderCount", op: "gte", value: 1 } }] }, ["bob", "cy"]],
   ];
   it.each(cases)("%s", async (_label, rule, expected) => {
