@@ -112,7 +112,9 @@ export interface EvaluationResult {
 /**
  * Re-evaluates segments over every customer, in dependency order, in one
  * transaction. With `only`, those segments and the segments that depend on
- * them.
+ * them. A run over every segment first removes the change marks: it
+ * re-evaluates those customers anyway. (The marks it removes were committed
+ * before the rules are read; later ones stay for the worker.)
  */
 export async function evaluateSegments(store: Store, ws: Workspace, now: Date, only?: readonly number[]): Promise<EvaluationResult> {
   const started = performance.now();
@@ -120,6 +122,7 @@ export async function evaluateSegments(store: Store, ws: Workspace, now: Date, o
     await lockSegments(tx, ws);
     const all = await readSegmentsForEvaluation(tx, ws);
     const chosen = only ? withDependents(all, only) : all;
+    if (!only) await tx.query("DELETE FROM customer_changes WHERE workspace_id = $1", [ws.id]);
     const out: EvaluationResult["segments"] = [];
     for (const s of chosen) {
       const t0 = performance.now();
@@ -173,8 +176,8 @@ export async function processCustomerChanges(store: Store, ws: Workspace, now: D
   });
 }
 
-/** How many customers wait to be re-evaluated. */
+/** How many change marks wait (a customer may have several). */
 export async function pendingChanges(db: Queryable, ws: Workspace): Promise<number> {
-  const rows = await db.query<{ n: number }>("SELECT count(DISTINCT customer_id)::int AS n FROM customer_changes WHERE workspace_id = $1", [ws.id]);
+  const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM customer_changes WHERE workspace_id = $1", [ws.id]);
   return rows[0]?.n ?? 0;
 }

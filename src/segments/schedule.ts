@@ -9,7 +9,10 @@
 import { toAppError, type Clock } from "../shared/index.ts";
 import type { Queryable, Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import { evaluateSegments, processCustomerChanges } from "./membership.ts";
+import { evaluateSegments, pendingChanges, processCustomerChanges } from "./membership.ts";
+
+/** Beyond this many waiting marks (an import), one evaluation of everyone is quicker than draining them. */
+export const FULL_EVALUATION_BACKLOG = 100_000;
 
 /** Whether a full evaluation is due: a segment never evaluated, one evaluated before `now - everyMs`, or scores newer than it. */
 export async function fullEvaluationDue(db: Queryable, ws: Workspace, now: Date, everyMs: number): Promise<boolean> {
@@ -42,12 +45,14 @@ export function scheduleSegments(
   let running: Promise<void> | null = null;
   const pass = async () => {
     try {
-      // Drain what changed; a big backlog (an import) goes a batch per loop.
-      for (let i = 0; i < 100; i++) {
+      // Drain what changed, a batch per loop; a big backlog (an import) is
+      // cheaper as one evaluation of everyone, which also clears the marks.
+      const backlog = await pendingChanges(store, ws);
+      for (let i = 0; backlog <= FULL_EVALUATION_BACKLOG && i < 100; i++) {
         const r = await processCustomerChanges(store, ws, clock.now());
         if (r.customers === 0) break;
       }
-      if (await fullEvaluationDue(store, ws, clock.now(), options.fullEveryMs)) {
+      if (backlog > FULL_EVALUATION_BACKLOG || (await fullEvaluationDue(store, ws, clock.now(), options.fullEveryMs))) {
         const r = await evaluateSegments(store, ws, clock.now());
         const moved = r.segments.reduce((n, s) => n + s.entered + s.exited, 0);
         if (moved > 0) options.log?.(`segments evaluated in ${r.seconds.toFixed(1)} s: ${moved} customers entered or left`);

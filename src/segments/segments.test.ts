@@ -17,6 +17,7 @@ import {
   listMembers,
   listSegments,
   normalisePhone,
+  pendingChanges,
   previewSegment,
   processCustomerChanges,
   segmentHistory,
@@ -134,6 +135,19 @@ describe("a shop's week, segment by segment", () => {
     await settle();
     expect(await members(repeat)).toEqual(["u1", "u2"]);
     expect(await members(repeatActive)).toEqual(["u2"]);
+  });
+
+  it("marks every change in the writing transaction, and an evaluation of everyone clears the marks", async () => {
+    await send({ type: "identify", userId: "u5", traits: { plan: "pro" } });
+    expect(await pendingChanges(t.store, ws)).toBeGreaterThan(0);
+    await evaluateSegments(t.store, ws, clock.now());
+    expect(await pendingChanges(t.store, ws)).toBe(0);
+    // A rolled-back write leaves no mark.
+    await t.store.transaction(async (tx) => {
+      await tx.query("UPDATE customers SET first_name = 'X' WHERE workspace_id = $1 AND external_id = 'u5'", [ws.id]);
+      throw new Error("rolled back");
+    }).catch(() => undefined);
+    expect(await pendingChanges(t.store, ws)).toBe(0);
   });
 
   it("keeps the history: size over time and every stay", async () => {
