@@ -261,7 +261,7 @@ function windowSql(t: string, w: Window | undefined, ctx: CompileContext): strin
   if ("lastDays" in w) return ` AND ${t} > ${at(now - w.lastDays * DAY_MS)} AND ${t} <= ${at(now)}`;
   if ("lastHours" in w) return ` AND ${t} > ${at(now - w.lastHours * 3_600_000)} AND ${t} <= ${at(now)}`;
   if ("since" in w) return ` AND ${t} >= ${at(Date.parse(`${w.since}T00:00:00Z`))} AND ${t} <= ${at(now)}`;
-  return ` AND ${t} >= ${at(Date.parse(`${w.from}T00:00:00Z`))} AND ${t} < ${at(Date.parse(`${w.to}T00:00:00Z`) + DAY_MS)}`;
+  return ` AND ${t} >= ${at(Date.parse(`${w.from}T00:00:00Z`))} AND ${t} < ${at(Math.min(Date.parse(`${w.to}T00:00:00Z`) + DAY_MS, now + 1))}`;
 }
 
 /** The start of a window (for "compared with before"). */

@@ -111,7 +111,8 @@ async function* memberRows(db: Queryable, segmentId: number, adsOnly: boolean): 
 export function csvField(value: string | number | null): string {
   if (value === null) return "";
   let s = String(value);
-  if (typeof value === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  // A negative amount is a number, not a formula.
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(s) && !/^-\d+(\.\d+)?$/.test(s)) s = `'${s}`;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -21,8 +21,14 @@ const MAX_NODES = 200;
 /** Windows longer than ten years are refused as a typo rather than evaluated. */
 const MAX_WINDOW_DAYS = 3660;
 
-const IsoDate = z.string().refine(isRealIsoDate, "must be a real date, YYYY-MM-DD");
-const Value = z.union([z.string().max(500), z.number(), z.boolean(), z.array(z.union([z.string().max(500), z.number()])).max(500), z.null()]);
+const DAY_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const isDay = (s: string) => DAY_ONLY.test(s) && isRealIsoDate(s);
+const IsoDate = z.string().refine(isDay, "must be a real date, YYYY-MM-DD");
+/** Text a rule may hold: PostgreSQL refuses the NUL character in text and jsonb. */
+const Text = (max: number) => z.string().max(max).refine((s) => !s.includes("\u0000"), "must not contain the NUL character");
+const Value = z.union([Text(500), z.number(), z.boolean(), z.array(z.union([Text(500), z.number()])).max(500), z.null()]);
+/** Counts are compared as PostgreSQL integers. */
+const MAX_COUNT = 2_147_483_647;
 
 export const Window = z.union([
   z.strictObject({ lastDays: z.number().int().describe("the last N days up to now") }),
@@ -33,23 +39,23 @@ export const Window = z.union([
 export type Window = z.output<typeof Window>;
 
 export const PropertyFilter = z.strictObject({
-  property: z.string().min(1).max(200).describe("event property, dotted for nested (product.category)"),
+  property: Text(200).min(1).describe("event property, dotted for nested (product.category)"),
   op: z.enum(["eq", "ne", "in", "contains", "gt", "gte", "lt", "lte", "exists"]),
   value: Value.optional(),
 });
 export type PropertyFilter = z.output<typeof PropertyFilter>;
 
 export const FieldCondition = z.strictObject({
-  field: z.string().min(1).max(200),
+  field: Text(200).min(1),
   op: z.string().min(1).max(40),
   value: Value.optional(),
 });
 export type FieldCondition = z.output<typeof FieldCondition>;
 
 export const EventCondition = z.strictObject({
-  event: z.string().min(1).max(200).describe("event name, e.g. Product Added"),
+  event: Text(200).min(1).describe("event name, e.g. Product Added"),
   where: z.array(PropertyFilter).max(20).optional(),
-  count: z.strictObject({ atLeast: z.number().int().min(0).optional(), atMost: z.number().int().min(0).optional() }).optional(),
+  count: z.strictObject({ atLeast: z.number().int().min(0).max(MAX_COUNT).optional(), atMost: z.number().int().min(0).max(MAX_COUNT).optional() }).optional(),
   window: Window.optional(),
   noOrderSince: z.boolean().optional().describe("only events with no order placed after them"),
 });
@@ -233,6 +239,12 @@ const DATE_OPERATORS = new Set<Operator>(["withinLastDays", "moreThanDaysAgo", "
 
 function checkValue(type: FieldType, op: Operator, value: unknown, options: readonly string[] | undefined): string | undefined {
   const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+  const isDays = (v: unknown) => Number.isInteger(v) && isNumber(v) && v >= 0 && v <= MAX_WINDOW_DAYS;
+  // "Days since" becomes an instant: whole days within the window limit, whatever the operator.
+  if (type === "days" && !["exists", "notExists"].includes(op)) {
+    const days = op === "between" ? value : [value];
+    if (!Array.isArray(days) || !days.every(isDays)) return `must be a whole number of days from 0 to ${MAX_WINDOW_DAYS}${op === "between" ? ", twice: [low, high]" : ""}`;
+  }
   switch (op) {
     case "exists":
     case "notExists":
@@ -247,7 +259,7 @@ function checkValue(type: FieldType, op: Operator, value: unknown, options: read
       return Number.isInteger(value) && isNumber(value) && value >= 0 && value <= MAX_WINDOW_DAYS ? undefined : `must be a whole number of days from 0 to ${MAX_WINDOW_DAYS}`;
     case "before":
     case "after":
-      return typeof value === "string" && isRealIsoDate(value) ? undefined : "must be a real date, YYYY-MM-DD";
+      return typeof value === "string" && isDay(value) ? undefined : "must be a real date, YYYY-MM-DD";
     case "between":
       if (!Array.isArray(value) || value.length !== 2 || !value.every(isNumber)) return "must be two numbers [low, high]";
       return (value[0] ?? 0) > (value[1] ?? 0) ? "low is above high: no customer can match" : undefined;
@@ -272,7 +284,6 @@ function checkValue(type: FieldType, op: Operator, value: unknown, options: read
     case "gte":
     case "lt":
     case "lte":
-      if (type === "days" && !(Number.isInteger(value) && isNumber(value) && value >= 0)) return "must be a whole number of days";
       return isNumber(value) ? undefined : "must be a number";
   }
 }

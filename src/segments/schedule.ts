@@ -18,7 +18,8 @@ export const FULL_EVALUATION_BACKLOG = 100_000;
 export async function fullEvaluationDue(db: Queryable, ws: Workspace, now: Date, everyMs: number): Promise<boolean> {
   const [row] = await db.query<{ oldest: Date | null; never: boolean; scored: Date | null }>(
     `SELECT min(evaluated_at) AS oldest, bool_or(evaluated_at IS NULL) AS never,
-            (SELECT max(scored_at) FROM scoring_runs WHERE workspace_id = $1) AS scored
+            -- When the newest scores were committed (a run is logged with its start and duration).
+            (SELECT max(scored_at + make_interval(secs => seconds)) FROM scoring_runs WHERE workspace_id = $1) AS scored
        FROM segments WHERE workspace_id = $1`,
     [ws.id],
   );

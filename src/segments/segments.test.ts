@@ -10,6 +10,7 @@ import { processMessages, throwIfFailed } from "../ingest/index.ts";
 import { SimulatedClock, sha256Hex } from "../shared/index.ts";
 import {
   createSegment,
+  csvField,
   deleteSegment,
   ensureBuiltInSegments,
   evaluateSegments,
@@ -249,6 +250,11 @@ describe("bad rules", () => {
     ["enum value", { field: "stage", op: "eq", value: "champion" }, "rule.value", /one of/],
     ["not a rule", { any: [42] }, "rule.any.0", /must be an object/],
     ["missing segment", { segment: 999999 }, "rule", /does not exist/],
+    ["days beyond the limit", { field: "daysSinceLastOrder", op: "gte", value: 3_000_000 }, "rule.value", /whole number of days/],
+    ["fractional days", { field: "daysSinceLastOrder", op: "between", value: [0.5, 3] }, "rule.value", /whole number of days/],
+    ["a time where a day is expected", { field: "signedUpAt", op: "before", value: "2024-01-01 10:00" }, "rule.value", /YYYY-MM-DD/],
+    ["a count beyond an integer", { event: "X", window: { lastDays: 1 }, count: { atLeast: 3_000_000_000 } }, "rule.count.atLeast", /./],
+    ["the NUL character", { field: "email", op: "eq", value: "a\u0000b" }, "rule.value", /./],
     ["count the wrong way round", { event: "X", window: { lastDays: 1 }, count: { atLeast: 3, atMost: 1 } }, "rule.count", /atLeast/],
   ];
   it.each(bad)("%s", async (_label, rule, field, message) => {
@@ -313,6 +319,12 @@ describe("exports", () => {
       meta += c;
     });
     expect(meta).toContain(`${sha256Hex("ana@example.com")},${sha256Hex("33612345678")}`);
+  });
+
+  it("a negative amount stays a number; text that starts like a formula does not", () => {
+    expect(csvField("-12.50")).toBe("-12.50");
+    expect(csvField("-cmd|calc")).toBe("'-cmd|calc");
+    expect(csvField('say "hi", then')).toBe('"say ""hi"", then"');
   });
 
   it("phones become E.164, with the shop's country for national numbers", () => {

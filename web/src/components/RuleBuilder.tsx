@@ -59,7 +59,7 @@ interface Ctx {
   selfId?: number;
 }
 
-function GroupEditor(props: { group: Group; onChange: (r: Group) => void; onRemove?: () => void; ctx: Ctx; depth: number }) {
+function GroupEditor(props: { group: Group; onChange: (r: Group) => void; onRemove?: () => void; negated?: boolean; onNegate?: (negated: boolean) => void; ctx: Ctx; depth: number }) {
   const children = childrenOf(props.group);
   const set = (i: number, r: Rule) => props.onChange(withChildren(props.group, children.map((c, j) => (j === i ? r : c))));
   const remove = (i: number) => {
@@ -71,6 +71,11 @@ function GroupEditor(props: { group: Group; onChange: (r: Group) => void; onRemo
   return (
     <fieldset className={`rule-group depth-${props.depth}`}>
       <legend>
+        {props.onNegate ? (
+          <label className="rule-not">
+            <input type="checkbox" checked={props.negated === true} onChange={(e) => props.onNegate?.(e.target.checked)} /> not
+          </label>
+        ) : null}{" "}
         Customers matching{" "}
         <select aria-label="Match all or any" value={mode} onChange={(e) => props.onChange(e.target.value === "all" ? { all: children } : { any: children })}>
           <option value="all">all</option>
@@ -118,7 +123,17 @@ function NodeEditor(props: { rule: Rule; onChange: (r: Rule) => void; onRemove: 
   const inner: Rule = "not" in props.rule ? props.rule.not : props.rule;
   const wrap = (r: Rule) => props.onChange(negated ? { not: r } : r);
   if (isGroup(inner)) {
-    return <GroupEditor group={inner} onChange={wrap} onRemove={props.onRemove} ctx={props.ctx} depth={props.depth + 1} />;
+    return (
+      <GroupEditor
+        group={inner}
+        onChange={wrap}
+        onRemove={props.onRemove}
+        negated={negated}
+        onNegate={(n) => props.onChange(n ? { not: inner } : inner)}
+        ctx={props.ctx}
+        depth={props.depth + 1}
+      />
+    );
   }
   const kind = kindOf(inner);
   return (
@@ -248,14 +263,24 @@ function ValueEditor(props: { field: CatalogueField | undefined; op: string; val
     );
   }
   if (op === "in" || op === "notIn") {
-    const list = Array.isArray(value) ? value.map(String) : [];
-    const numeric = field && ["number", "money"].includes(field.type);
+    const numeric = field !== undefined && ["number", "money"].includes(field.type);
+    const shown = (Array.isArray(value) ? value : []).map((x) => (money && typeof x === "number" ? majorOf(x) : x));
     return (
       <input
+        // Edited freely, read on leaving; the key resets it when the rule changes underneath.
+        key={JSON.stringify(value)}
         aria-label="Values, comma-separated"
         placeholder="a, b, c"
-        defaultValue={list.join(", ")}
-        onBlur={(e) => props.onChange(e.target.value.split(",").map((x) => x.trim()).filter((x) => x !== "").map((x) => (numeric ? Number(x) : x)))}
+        defaultValue={shown.join(", ")}
+        onBlur={(e) =>
+          props.onChange(
+            e.target.value
+              .split(",")
+              .map((x) => x.trim())
+              .filter((x) => x !== "")
+              .map((x) => (numeric ? (money ? toMinor(Number(x)) : Number(x)) : x)),
+          )
+        }
       />
     );
   }
@@ -271,6 +296,17 @@ function ValueEditor(props: { field: CatalogueField | undefined; op: string; val
     );
   }
   if (field && ["number", "money", "days"].includes(field.type)) return numberIn(value, "Value", props.onChange);
+  // A trait compared by order is a number; a trait equal to digits is matched as the number they spell.
+  if (field?.type === "any" && ["gt", "gte", "lt", "lte"].includes(op)) return numberIn(value, "Value", props.onChange);
+  if (field?.type === "any" && (op === "eq" || op === "ne")) {
+    return (
+      <input
+        aria-label="Value"
+        value={typeof value === "string" || typeof value === "number" ? String(value) : ""}
+        onChange={(e) => props.onChange(/^-?\d+(\.\d+)?$/.test(e.target.value) ? Number(e.target.value) : e.target.value)}
+      />
+    );
+  }
   return <input aria-label="Value" value={typeof value === "string" || typeof value === "number" ? String(value) : ""} onChange={(e) => props.onChange(e.target.value)} />;
 }
 
@@ -281,6 +317,8 @@ function windowDays(w: EventCondition["window"]): number | "" {
 function EventEditor(props: { cond: EventCondition; onChange: (r: Rule) => void }) {
   const c = props.cond;
   const filter = c.where?.[0];
+  // The builder edits the first property filter; others made through the API are kept as they are.
+  const others = c.where?.slice(1) ?? [];
   return (
     <>
       <input list="event-names" aria-label="Event" value={c.event} onChange={(e) => props.onChange({ ...c, event: e.target.value })} />
@@ -289,8 +327,24 @@ function EventEditor(props: { cond: EventCondition; onChange: (r: Rule) => void 
           <option key={n} value={n} />
         ))}
       </datalist>
-      at least
-      <input type="number" min={1} aria-label="At least, times" value={c.count?.atLeast ?? 1} onChange={(e) => props.onChange({ ...c, count: { ...c.count, atLeast: Number(e.target.value) } })} />
+      <select
+        aria-label="At least or at most"
+        value={c.count?.atMost !== undefined && c.count.atLeast === undefined ? "atMost" : "atLeast"}
+        onChange={(e) => {
+          const n = c.count?.atLeast ?? c.count?.atMost ?? 1;
+          props.onChange({ ...c, count: e.target.value === "atMost" ? { atMost: n } : { atLeast: Math.max(1, n) } });
+        }}
+      >
+        <option value="atLeast">at least</option>
+        <option value="atMost">at most</option>
+      </select>
+      <input
+        type="number"
+        min={0}
+        aria-label="Times"
+        value={c.count?.atMost !== undefined && c.count.atLeast === undefined ? c.count.atMost : (c.count?.atLeast ?? 1)}
+        onChange={(e) => props.onChange({ ...c, count: c.count?.atMost !== undefined && c.count.atLeast === undefined ? { atMost: Number(e.target.value) } : { atLeast: Number(e.target.value) } })}
+      />
       times in the last
       <input
         type="number"
@@ -309,17 +363,47 @@ function EventEditor(props: { cond: EventCondition; onChange: (r: Rule) => void 
         value={filter?.property ?? ""}
         onChange={(e) => {
           const { where: _old, ...rest } = c;
-          props.onChange(e.target.value === "" ? rest : { ...rest, where: [{ property: e.target.value, op: "eq", value: filter?.value ?? "" }] });
+          props.onChange(e.target.value === "" && others.length === 0 ? rest : { ...rest, where: [{ property: e.target.value, op: filter?.op ?? "eq", value: filter?.value ?? "" }, ...others] });
         }}
       />
-      =
-      <input aria-label="Property value" placeholder="value" value={typeof filter?.value === "string" ? filter.value : ""} disabled={!filter} onChange={(e) => filter && props.onChange({ ...c, where: [{ ...filter, value: e.target.value }] })} />
+      <select aria-label="Property test" value={filter?.op ?? "eq"} disabled={!filter} onChange={(e) => {
+          if (!filter) return;
+          const op = FILTER_OPS.find((o) => o.value === e.target.value)?.value ?? "eq";
+          const { value: _value, ...bare } = filter;
+          // "is set" takes no value.
+          props.onChange({ ...c, where: [op === "exists" ? { ...bare, op } : { ...filter, op }, ...others] });
+        }}>
+        {FILTER_OPS.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+      <input
+        aria-label="Property value"
+        placeholder="value"
+        value={typeof filter?.value === "string" || typeof filter?.value === "number" ? String(filter.value) : ""}
+        disabled={!filter || filter.op === "exists"}
+        onChange={(e) => filter && props.onChange({ ...c, where: [{ ...filter, value: ["gt", "gte", "lt", "lte"].includes(filter.op) ? Number(e.target.value) : e.target.value }, ...others] })}
+      />
+      {others.length > 0 ? <span className="sub">and {others.length} more filter{others.length === 1 ? "" : "s"}</span> : null}
       <label className="inline">
         <input type="checkbox" checked={c.noOrderSince === true} onChange={(e) => props.onChange({ ...c, noOrderSince: e.target.checked })} /> with no order since
       </label>
     </>
   );
 }
+
+const FILTER_OPS = [
+  { value: "eq", label: "=" },
+  { value: "ne", label: "≠" },
+  { value: "contains", label: "contains" },
+  { value: "gt", label: ">" },
+  { value: "gte", label: "≥" },
+  { value: "lt", label: "<" },
+  { value: "lte", label: "≤" },
+  { value: "exists", label: "is set" },
+] as const;
 
 const MEASURES = [
   { value: "count", label: "number of orders", money: false },
@@ -341,7 +425,15 @@ function OrdersEditor(props: { cond: OrderCondition; onChange: (r: Rule) => void
   const compared = c.comparedTo === "before";
   return (
     <>
-      <select aria-label="Measure" value={c.orders} onChange={(e) => props.onChange({ ...c, orders: MEASURES.find((m) => m.value === e.target.value)?.value ?? "count" })}>
+      <select
+        aria-label="Measure"
+        value={c.orders}
+        onChange={(e) => {
+          const next = MEASURES.find((m) => m.value === e.target.value) ?? MEASURES[0];
+          // Orders and money are different units: a new measure starts from a neutral value.
+          props.onChange({ ...c, orders: next.value, ...(c.comparedTo ? {} : { value: next.money ? 10000 : 1 }) });
+        }}
+      >
         {MEASURES.map((m) => (
           <option key={m.value} value={m.value}>
             {m.label}
