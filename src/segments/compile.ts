@@ -55,9 +55,11 @@ function compileField(cond: FieldCondition, ctx: CompileContext): string {
   if (isKeyed(def)) {
     const key = ctx.bind(def.key);
     if (def.type === "consent") {
-      const granted = `(SELECT k.granted FROM customer_consents k WHERE k.customer_id = c.id AND k.channel = ${key})`;
-      if (op === "is") return `${granted} IS NOT DISTINCT FROM ${ctx.bind(cond.value === true)}`;
-      return op === "exists" ? `${granted} IS NOT NULL` : `${granted} IS NULL`;
+      // Uncorrelated, so evaluating everyone is one hashed lookup rather than a probe per customer.
+      const choices = (granted?: string) =>
+        `SELECT k.customer_id FROM customer_consents k WHERE k.workspace_id = ${ctx.ws} AND k.channel = ${key}${granted ? ` AND k.granted = ${granted}` : ""}${onlyIds("k.customer_id", ctx)}`;
+      if (op === "is") return `c.id IN (${choices(ctx.bind(cond.value === true))})`;
+      return op === "exists" ? `c.id IN (${choices()})` : `c.id NOT IN (${choices()})`;
     }
     return jsonCondition(`(SELECT t.value FROM customer_traits t WHERE t.customer_id = c.id AND t.key = ${key})`, op, cond.value, ctx);
   }
