@@ -30,27 +30,58 @@ export interface SyncResult {
   exited: number;
 }
 
-/** The statement selecting the members a rule matches, parameters bound through `bind`. */
-export function matchSelect(rule: Rule, ws: Workspace, now: Date, bind: (v: unknown) => string, ids?: string): string {
+function contextFor(ws: Workspace, now: Date, bind: (v: unknown) => string, ids?: string): CompileContext {
   let currency: string | undefined;
-  const ctx: CompileContext = { bind, ws: bind(ws.id), currency: () => (currency ??= bind(ws.currency)), now, ...(ids ? { ids } : {}) };
-  const where = compileRule(rule, ctx);
-  // Join the rollups and scores only when the rule reads them: over a million
-  // customers each join costs about a second. The SQL text is ours alone (every
-  // value is a $n parameter), so looking for the aliases in it is exact.
+  return { bind, ws: bind(ws.id), currency: () => (currency ??= bind(ws.currency)), now, ...(ids ? { ids } : {}) };
+}
+
+/**
+ * FROM and WHERE over the workspace's customers for compiled conditions.
+ * The rollups and scores are joined only when a condition reads them: over a
+ * million customers each join costs about a second. The SQL text is ours
+ * alone (every value is a $n parameter), so looking for the aliases is exact.
+ */
+function customersFor(conditions: string, ctx: CompileContext): string {
   return (
-    `SELECT c.id AS customer_id FROM customers c` +
-    (/\br\./.test(where) ? ` LEFT JOIN customer_rollups r ON r.customer_id = c.id` : "") +
-    (/\bs\./.test(where) ? ` LEFT JOIN customer_scores s ON s.workspace_id = c.workspace_id AND s.customer_id = c.id` : "") +
-    ` WHERE c.workspace_id = ${ctx.ws}${ids ? ` AND c.id = ANY(${ids}::bigint[])` : ""} AND ${where}`
+    `FROM customers c` +
+    (/\br\./.test(conditions) ? ` LEFT JOIN customer_rollups r ON r.customer_id = c.id` : "") +
+    (/\bs\./.test(conditions) ? ` LEFT JOIN customer_scores s ON s.workspace_id = c.workspace_id AND s.customer_id = c.id` : "") +
+    ` WHERE c.workspace_id = ${ctx.ws}${ctx.ids ? ` AND c.id = ANY(${ctx.ids}::bigint[])` : ""}`
   );
 }
 
-/** Brings one segment's membership up to date, for every customer or for `ids`. */
-export async function syncSegment(tx: Queryable, ws: Workspace, segment: SegmentForEvaluation, now: Date, ids?: readonly number[]): Promise<SyncResult> {
+/** The statement selecting the members a rule matches, parameters bound through `bind`. */
+export function matchSelect(rule: Rule, ws: Workspace, now: Date, bind: (v: unknown) => string, ids?: string): string {
+  const ctx = contextFor(ws, now, bind, ids);
+  const where = compileRule(rule, ctx);
+  return `SELECT c.id AS customer_id ${customersFor(where, ctx)} AND ${where}`;
+}
+
+/**
+ * Evaluates several rules over every customer in one scan, into a temporary
+ * table with one boolean column per rule (dropped at commit), so the joins
+ * and lookups are paid once rather than per segment. Returns, per segment,
+ * the parameter-free statement selecting its matches.
+ */
+async function matchAtOnce(tx: Queryable, ws: Workspace, segments: readonly SegmentForEvaluation[], now: Date): Promise<Map<number, string>> {
+  const { params, bind } = parameters();
+  const ctx = contextFor(ws, now, bind);
+  const columns = segments.map((s) => `COALESCE(${compileRule(s.rule, ctx)}, false)`);
+  const names = segments.map((_, i) => `m${i}`);
+  await tx.query(`CREATE TEMPORARY TABLE segment_matches (customer_id bigint NOT NULL, ${names.map((n) => `${n} boolean NOT NULL`).join(", ")}) ON COMMIT DROP`);
+  await tx.query(`INSERT INTO segment_matches SELECT c.id, ${columns.join(", ")} ${customersFor(columns.join(" "), ctx)}`, params);
+  await tx.query("ANALYZE segment_matches");
+  return new Map(segments.map((s, i) => [s.id, `SELECT customer_id FROM segment_matches WHERE m${i}`]));
+}
+
+/**
+ * Brings one segment's membership up to date, for every customer or for
+ * `ids`; `matched` is a precomputed statement of its matches (`matchAtOnce`).
+ */
+export async function syncSegment(tx: Queryable, ws: Workspace, segment: SegmentForEvaluation, now: Date, ids?: readonly number[], matched?: string): Promise<SyncResult> {
   const { params, bind } = parameters();
   const idsParam = ids ? bind(ids) : undefined;
-  const target = matchSelect(segment.rule, ws, now, bind, idsParam);
+  const target = matched ?? matchSelect(segment.rule, ws, now, bind, idsParam);
   const seg = bind(segment.id);
   const at = bind(now);
   const wsId = bind(ws.id);
@@ -110,6 +141,8 @@ export async function readSegmentsForEvaluation(db: Queryable, ws: Workspace): P
 
 export interface EvaluationResult {
   segments: (SyncResult & { seconds: number })[];
+  /** The one scan that matched every independent rule at once (0 when each segment was matched alone). */
+  matchSeconds: number;
   seconds: number;
 }
 
@@ -130,16 +163,22 @@ export async function evaluateSegments(store: Store, ws: Workspace, now: Date, o
     const all = await readSegmentsForEvaluation(tx, ws);
     const chosen = only ? withDependents(all, only) : all;
     if (!only) await tx.query("DELETE FROM customer_changes WHERE workspace_id = $1", [ws.id]);
+    // Rules that refer to no other segment are matched together in one scan;
+    // the others after them, each against the memberships just written.
+    const t = performance.now();
+    const independent = chosen.filter((s) => s.dependsOn.length === 0);
+    const matched = independent.length > 1 ? await matchAtOnce(tx, ws, independent, now) : new Map<number, string>();
+    const matchSeconds = matched.size > 0 ? (performance.now() - t) / 1000 : 0;
     const out: EvaluationResult["segments"] = [];
     for (const s of chosen) {
       const t0 = performance.now();
-      const r = await syncSegment(tx, ws, s, now);
+      const r = await syncSegment(tx, ws, s, now, undefined, matched.get(s.id));
       out.push({ ...r, seconds: (performance.now() - t0) / 1000 });
     }
     if (chosen.length > 0) await tx.query("UPDATE segments SET evaluated_at = $3 WHERE workspace_id = $1 AND id = ANY($2::bigint[])", [ws.id, chosen.map((s) => s.id), now]);
-    return out;
+    return { out, matchSeconds };
   });
-  return { segments: results, seconds: (performance.now() - started) / 1000 };
+  return { segments: results.out, matchSeconds: results.matchSeconds, seconds: (performance.now() - started) / 1000 };
 }
 
 function withDependents(all: readonly SegmentForEvaluation[], only: readonly number[]): SegmentForEvaluation[] {
