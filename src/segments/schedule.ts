@@ -11,6 +11,9 @@ import type { Queryable, Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { evaluateSegments, pendingChanges, processCustomerChanges } from "./membership.ts";
 
+/** A batch of changed customers slower than this is logged (membership should follow an event within a second). */
+const SLOW_BATCH_MS = 1000;
+
 /** Beyond this many waiting marks (an import), one evaluation of everyone is quicker than draining them. */
 export const FULL_EVALUATION_BACKLOG = 100_000;
 
@@ -50,7 +53,11 @@ export function scheduleSegments(
       // cheaper as one evaluation of everyone, which also clears the marks.
       const backlog = await pendingChanges(store, ws);
       for (let i = 0; backlog <= FULL_EVALUATION_BACKLOG && i < 100; i++) {
+        const t0 = performance.now();
         const r = await processCustomerChanges(store, ws, clock.now());
+        // A slow batch is what delays membership: say so, to find the cause.
+        const ms = performance.now() - t0;
+        if (ms > SLOW_BATCH_MS) options.log?.(`segments: ${r.customers} changed customers took ${(ms / 1000).toFixed(1)} s (${r.entered} entered, ${r.exited} left)`);
         if (r.customers === 0) break;
       }
       if (backlog > FULL_EVALUATION_BACKLOG || (await fullEvaluationDue(store, ws, clock.now(), options.fullEveryMs))) {
