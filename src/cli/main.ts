@@ -15,7 +15,7 @@ import { loadDemo } from "../demo/index.ts";
 import { storeCounts } from "../customers/index.ts";
 import { openStore, PgliteStore } from "../store/index.ts";
 import { StoreError } from "../store/index.ts";
-import { progress } from "./progress.ts";
+import { oneStep, progress } from "./progress.ts";
 import { HeadlineQuery, headlineReport } from "../metrics/index.ts";
 import { headlineTable } from "./metrics-table.ts";
 import { renderReport } from "../report/index.ts";
@@ -87,11 +87,7 @@ async function runServer(o: { dataDir?: string; port?: number; host?: string }, 
         const s = await loadDemo(f.store, f.workspace, { end: f.clock.now(), onProgress: (d, t) => bar.update(d, t, `${d}/${t} customers`) });
         bar.stop();
         console.log(`Demo loaded: ${s.customers} customers, ${s.orders} orders, ${s.refunds} refunds, ${s.events} events.`);
-        const fitBar = progress("models");
-        fitBar.update(0, 1, "fitting BG/NBD and Gamma-Gamma, scoring every customer");
-        const r = await refreshPredictions(f.store, f.workspace, f.clock.now());
-        fitBar.update(1, 1, "done");
-        fitBar.stop();
+        const r = await oneStep("models", "fitting BG/NBD and Gamma-Gamma, scoring every customer", () => refreshPredictions(f.store, f.workspace, f.clock.now()));
         console.log(`Predictions: ${r.scoring.customers} customers scored${r.fittedVersion !== null ? ` with model version ${r.fittedVersion}` : ""}${r.fitError ? ` (no model: ${r.fitError})` : ""}.`);
         const e = await evaluateSegments(f.store, f.workspace, f.clock.now());
         console.log(`Segments: ${e.segments.length} evaluated in ${e.seconds.toFixed(1)} s.`);
@@ -275,12 +271,8 @@ models
   .action(async (o: { unit: string; calibrationEnd?: string; pareto?: boolean; json?: boolean; dataDir?: string }) => {
     const q = parseInput(FitQuery, { unit: o.unit, calibrationEnd: o.calibrationEnd, pareto: o.pareto === true });
     await withFidelio(o, async (f) => {
-      const bar = progress("fit");
-      bar.update(0, 1, `fitting BG/NBD${q.pareto ? ", Pareto/NBD" : ""} and Gamma-Gamma`);
-      const r = await fitSaveAndScore(f.store, f.workspace, q, f.clock.now());
+      const r = await oneStep("fit", `fitting BG/NBD${q.pareto ? ", Pareto/NBD" : ""} and Gamma-Gamma`, () => fitSaveAndScore(f.store, f.workspace, q, f.clock.now()));
       const saved = r.saved;
-      bar.update(1, 1, "done");
-      bar.stop();
       console.log(
         o.json
           ? JSON.stringify(r, null, 2)
@@ -296,11 +288,7 @@ models
   .option(...dataDirOption)
   .action(async (o: { json?: boolean; dataDir?: string }) => {
     await withFidelio(o, async (f) => {
-      const bar = progress("score");
-      bar.update(0, 1, "scoring every customer");
-      const r = await refreshScores(f.store, f.workspace, f.clock.now());
-      bar.update(1, 1, "done");
-      bar.stop();
+      const r = await oneStep("score", "scoring every customer", () => refreshScores(f.store, f.workspace, f.clock.now()));
       console.log(o.json ? JSON.stringify(r, null, 2) : scoringLine(r));
     });
   });
@@ -352,8 +340,7 @@ function segmentLine(s: Segment): string {
 }
 
 function evaluationLine(e: EvaluationResult): string {
-  const moved = e.segments.reduce((n, s) => n + s.entered + s.exited, 0);
-  return `${e.segments.length} segment(s) evaluated in ${e.seconds.toFixed(2)} s; ${moved.toLocaleString("en")} customers entered or left`;
+  return `${e.segments.length} segment(s) evaluated in ${e.seconds.toFixed(2)} s; ${e.moved.toLocaleString("en")} customers entered or left`;
 }
 
 segments
@@ -450,11 +437,7 @@ segments
   .option(...dataDirOption)
   .action(async (o: { dataDir?: string }) => {
     await withFidelio(o, async (f) => {
-      const bar = progress("segments");
-      bar.update(0, 1, "evaluating every segment");
-      const r = await evaluateSegments(f.store, f.workspace, f.clock.now());
-      bar.update(1, 1, "done");
-      bar.stop();
+      const r = await oneStep("segments", "evaluating every segment", () => evaluateSegments(f.store, f.workspace, f.clock.now()));
       console.log(evaluationLine(r));
     });
   });

@@ -39,3 +39,19 @@ export function progress(label: string, out: NodeJS.WriteStream = process.stderr
     stop() {},
   };
 }
+
+/**
+ * Work that reports no progress of its own (a fit, a scoring run, an
+ * evaluation): a bar at 0 with what is being done, then at 100 % when it ends.
+ */
+export async function oneStep<T>(label: string, detail: string, work: () => Promise<T>): Promise<T> {
+  const bar = progress(label);
+  bar.update(0, 1, detail);
+  try {
+    const result = await work();
+    bar.update(1, 1, "done");
+    return result;
+  } finally {
+    bar.stop();
+  }
+}

@@ -143,6 +143,8 @@ export interface EvaluationResult {
   segments: (SyncResult & { seconds: number })[];
   /** The one scan that matched every independent rule at once (0 when each segment was matched alone). */
   matchSeconds: number;
+  /** Customers who entered or left, over all segments. */
+  moved: number;
   seconds: number;
 }
 
@@ -178,7 +180,8 @@ export async function evaluateSegments(store: Store, ws: Workspace, now: Date, o
     if (chosen.length > 0) await tx.query("UPDATE segments SET evaluated_at = $3 WHERE workspace_id = $1 AND id = ANY($2::bigint[])", [ws.id, chosen.map((s) => s.id), now]);
     return { out, matchSeconds };
   });
-  return { segments: results.out, matchSeconds: results.matchSeconds, seconds: (performance.now() - started) / 1000 };
+  const moved = results.out.reduce((n, s) => n + s.entered + s.exited, 0);
+  return { segments: results.out, matchSeconds: results.matchSeconds, moved, seconds: (performance.now() - started) / 1000 };
 }
 
 function withDependents(all: readonly SegmentForEvaluation[], only: readonly number[]): SegmentForEvaluation[] {

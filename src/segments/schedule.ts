@@ -62,8 +62,7 @@ export function scheduleSegments(
       }
       if (backlog > FULL_EVALUATION_BACKLOG || (await fullEvaluationDue(store, ws, clock.now(), options.fullEveryMs))) {
         const r = await evaluateSegments(store, ws, clock.now());
-        const moved = r.segments.reduce((n, s) => n + s.entered + s.exited, 0);
-        if (moved > 0) options.log?.(`segments evaluated in ${r.seconds.toFixed(1)} s: ${moved} customers entered or left`);
+        if (r.moved > 0) options.log?.(`segments evaluated in ${r.seconds.toFixed(1)} s: ${r.moved} customers entered or left`);
       }
     } catch (err) {
       options.log?.(`segment evaluation failed: ${toAppError(err).message}`);
