@@ -4,7 +4,9 @@
  * schedule) with `Segment Entered` / `Segment Exited` in the event log, the
  * built-in segments, previews, and exports (CSV, ad-platform audiences).
  */
-export { Rule, checkRule, type CheckedRule } from "./rule.ts";
+export { Rule, PropertyFilter, checkRule, type CheckedRule } from "./rule.ts";
+export { matchesPropertyFilters } from "./property-filter.ts";
+export { customersMatching } from "./membership.ts";
 export { fieldCatalogue, FIELDS, OPERATORS, OPERATORS_BY_TYPE, type FieldType, type Operator, type FieldCatalogue, type CatalogueField } from "./fields.ts";
 export { BUILT_IN_SEGMENTS, type BuiltInSegment } from "./built-in.ts";
 export {

@@ -230,3 +230,16 @@ export async function pendingChanges(db: Queryable, ws: Workspace): Promise<numb
   const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM customer_changes WHERE workspace_id = $1", [ws.id]);
   return rows[0]?.n ?? 0;
 }
+
+/**
+ * Which of `customerIds` a rule matches at `now`: the journey engine's
+ * branch conditions and entry audiences, evaluated with the segments' own
+ * compiler so a condition means the same in both places.
+ */
+export async function customersMatching(db: Queryable, ws: Workspace, rule: Rule, customerIds: readonly number[], now: Date): Promise<Set<number>> {
+  if (customerIds.length === 0) return new Set();
+  const { params, bind } = parameters();
+  const ids = bind(customerIds);
+  const rows = await db.query<{ customer_id: number }>(matchSelect(rule, ws, now, bind, ids), params);
+  return new Set(rows.map((r) => r.customer_id));
+}

@@ -6,3 +6,4 @@ export { isCurrency, minorDigits, parseCurrency, toMinor, formatMoney } from "./
 export { randomToken, sha256Hex, stableId } from "./ids.ts";
 export { issuesOf, parseInput } from "./validate.ts";
 export { isRealIsoDate } from "./dates.ts";
+export { localTime, fromLocal, nextLocalTime, quietUntil, minutesOfDay, type LocalTime } from "./time-zones.ts";
