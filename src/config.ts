@@ -24,6 +24,14 @@ const Env = z.object({
   FIDELIO_PUBLIC_URL: z.url("must be a URL such as https://fidelio.example.com").optional(),
   FIDELIO_SCORE_EVERY_HOURS: z.coerce.number().min(0, "must be 0 (off) or more").max(24 * 365, "must be at most a year").optional(),
   FIDELIO_SEGMENTS_EVERY_MINUTES: z.coerce.number().min(0, "must be 0 (off) or more").max(24 * 60, "must be at most a day").optional(),
+  FIDELIO_JOURNEYS_EVERY_SECONDS: z.coerce.number().min(0, "must be 0 (off) or more").max(3600, "must be at most an hour").optional(),
+  FIDELIO_SHOP_NAME: z.string().trim().min(1).max(100).optional(),
+  FIDELIO_SMTP_URL: z.string().regex(/^smtps?:\/\/[^/]+/, "must be an smtp:// or smtps:// URL, e.g. smtp://user:password@mail.example.com:587").optional(),
+  FIDELIO_SMTP_POOL: z.coerce.number().int().min(1).max(50).optional(),
+  FIDELIO_EMAIL_FROM: z.string().regex(/^(.+ )?<?[^@\s<>]+@[^@\s<>]+>?$/, 'must be an address, or "Name <address>"').optional(),
+  FIDELIO_DKIM_DOMAIN: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, "must be a domain name").optional(),
+  FIDELIO_DKIM_SELECTOR: z.string().regex(/^[a-z0-9._-]+$/i, "must be a DNS label").optional(),
+  FIDELIO_DKIM_PRIVATE_KEY_FILE: z.string().min(1).optional(),
 });
 
 export interface Config {
@@ -48,6 +56,17 @@ export interface Config {
   scoreEveryHours: number;
   /** How often every segment is re-evaluated over every customer (time-relative rules); 0 turns the worker off. */
   segmentsEveryMinutes: number;
+  /** How often the journey runner and the delivery worker pass; 0 turns them off. */
+  journeysEverySeconds: number;
+  /** The shop's name, shown in messages. */
+  shopName: string;
+  email: {
+    /** Undefined: no SMTP server; email waits in the outbox. */
+    smtpUrl: string | undefined;
+    pool: number;
+    from: string;
+    dkim: { domain: string; selector: string; privateKeyFile: string } | undefined;
+  };
 }
 
 export interface ConfigOverrides {
@@ -57,6 +76,16 @@ export interface ConfigOverrides {
 }
 
 export class ConfigError extends Error {}
+
+/** DKIM needs all three settings or none. */
+function dkimOf(domain: string | undefined, selector: string | undefined, privateKeyFile: string | undefined): Config["email"]["dkim"] {
+  if (domain === undefined && selector === undefined && privateKeyFile === undefined) return undefined;
+  if (!domain || !selector || !privateKeyFile) {
+    const missing = !domain ? "FIDELIO_DKIM_DOMAIN" : !selector ? "FIDELIO_DKIM_SELECTOR" : "FIDELIO_DKIM_PRIVATE_KEY_FILE";
+    throw new ConfigError(`configuration: ${missing}: is required when DKIM signing is configured (FIDELIO_DKIM_DOMAIN, FIDELIO_DKIM_SELECTOR, FIDELIO_DKIM_PRIVATE_KEY_FILE)`);
+  }
+  return { domain, selector, privateKeyFile: resolve(privateKeyFile) };
+}
 
 /** The process's configuration: its environment plus command-line overrides. */
 export function readConfig(overrides: ConfigOverrides = {}): Config {
@@ -87,5 +116,13 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     publicUrl: e.FIDELIO_PUBLIC_URL,
     scoreEveryHours: e.FIDELIO_SCORE_EVERY_HOURS ?? 24,
     segmentsEveryMinutes: e.FIDELIO_SEGMENTS_EVERY_MINUTES ?? 15,
+    journeysEverySeconds: e.FIDELIO_JOURNEYS_EVERY_SECONDS ?? 5,
+    shopName: e.FIDELIO_SHOP_NAME ?? "Our shop",
+    email: {
+      smtpUrl: e.FIDELIO_SMTP_URL,
+      pool: e.FIDELIO_SMTP_POOL ?? 5,
+      from: e.FIDELIO_EMAIL_FROM ?? `${e.FIDELIO_SHOP_NAME ?? "Our shop"} <no-reply@localhost>`,
+      dkim: dkimOf(e.FIDELIO_DKIM_DOMAIN, e.FIDELIO_DKIM_SELECTOR, e.FIDELIO_DKIM_PRIVATE_KEY_FILE),
+    },
   };
 }

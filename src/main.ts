@@ -11,6 +11,9 @@ import { createApp, serve } from "./http/index.ts";
 import { countAdmins, createAdmin, generatePassword } from "./admins/index.ts";
 import { schedulePredictionRefresh } from "./predictions/index.ts";
 import { ensureBuiltInSegments, scheduleSegments } from "./segments/index.ts";
+import { scheduleJourneys } from "./journeys/index.ts";
+import { httpWebhookChannel, signingSecret, smtpChannel, type EmailChannel } from "./messaging/index.ts";
+import { readFileSync } from "node:fs";
 
 export interface Fidelio {
   config: Config;
@@ -55,7 +58,18 @@ export async function ensureFirstAdmin(f: Fidelio): Promise<{ email: string; pas
   return { email, password };
 }
 
+/** The email channel the configuration asks for: SMTP (with DKIM when configured), or none. */
+export function emailChannelOf(config: Config): EmailChannel | undefined {
+  const e = config.email;
+  if (!e.smtpUrl) return undefined;
+  const dkim = e.dkim ? { domainName: e.dkim.domain, keySelector: e.dkim.selector, privateKey: readFileSync(e.dkim.privateKeyFile, "utf8") } : undefined;
+  return smtpChannel({ url: e.smtpUrl, pool: e.pool, dkim });
+}
+
 export async function startServer(f: Fidelio): Promise<{ url: string; close: () => Promise<void> }> {
+  const host = f.config.host === "0.0.0.0" || f.config.host === "::" ? "localhost" : f.config.host;
+  // Links in messages need an address before the port is known when it is 0 (tests): the configured one, else this host.
+  let baseUrl = f.config.publicUrl ?? `http://${host}:${f.config.port}`;
   const app = createApp({
     store: f.store,
     clock: f.clock,
@@ -63,9 +77,15 @@ export async function startServer(f: Fidelio): Promise<{ url: string; close: () 
     maxBodyBytes: f.config.maxBodyBytes,
     shopifyWebhookSecret: f.config.shopifyWebhookSecret,
     publicUrl: f.config.publicUrl,
+    site: {
+      shopName: f.config.shopName,
+      get baseUrl() {
+        return baseUrl;
+      },
+    },
   });
   const server = await serve(app, f.config.port, f.config.host);
-  const host = f.config.host === "0.0.0.0" || f.config.host === "::" ? "localhost" : f.config.host;
+  baseUrl = f.config.publicUrl ?? `http://${host}:${server.port}`;
   const stopSchedule =
     f.config.scoreEveryHours > 0
       ? schedulePredictionRefresh(f.store, f.workspace, f.clock, { everyMs: f.config.scoreEveryHours * 3_600_000, log: (line) => console.log(line) })
@@ -74,12 +94,32 @@ export async function startServer(f: Fidelio): Promise<{ url: string; close: () 
     f.config.segmentsEveryMinutes > 0
       ? scheduleSegments(f.store, f.workspace, f.clock, { fullEveryMs: f.config.segmentsEveryMinutes * 60_000, log: (line) => console.log(line) })
       : undefined;
+  const email = emailChannelOf(f.config);
+  const journeyWorker =
+    f.config.journeysEverySeconds > 0
+      ? scheduleJourneys(
+          f.store,
+          f.workspace,
+          f.clock,
+          {
+            email,
+            webhook: httpWebhookChannel(() => signingSecret(f.store, f.workspace.id), () => f.clock.now()),
+            baseUrl,
+            from: f.config.email.from,
+            shopName: f.config.shopName,
+          },
+          { everyMs: f.config.journeysEverySeconds * 1000, log: (line) => console.log(line), parallel: f.config.email.pool },
+        )
+      : undefined;
   return {
     url: `http://${host}:${server.port}/`,
     close: async () => {
       stopSchedule();
       segmentWorker?.stop();
+      journeyWorker?.stop();
       await segmentWorker?.idle();
+      await journeyWorker?.idle();
+      await email?.close();
       await server.close();
     },
   };

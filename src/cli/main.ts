@@ -16,6 +16,8 @@ import { storeCounts } from "../customers/index.ts";
 import { openStore, PgliteStore } from "../store/index.ts";
 import { StoreError } from "../store/index.ts";
 import { oneStep, progress } from "./progress.ts";
+import { dataDirOption, int, overrides, readJsonFile, withFidelio } from "./common.ts";
+import { addJourneyCommands } from "./journeys.ts";
 import { HeadlineQuery, headlineReport } from "../metrics/index.ts";
 import { headlineTable } from "./metrics-table.ts";
 import { renderReport } from "../report/index.ts";
@@ -48,23 +50,6 @@ import {
 } from "../segments/index.ts";
 import { createWriteStream } from "node:fs";
 
-const int = (name: string) => (v: string) => {
-  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
-  return Number(v);
-};
-
-function overrides(o: { dataDir?: string; port?: number; host?: string }): ConfigOverrides {
-  return { dataDir: o.dataDir, port: o.port, host: o.host };
-}
-
-async function withFidelio<T>(o: { dataDir?: string }, fn: (f: Fidelio) => Promise<T>): Promise<T> {
-  const f = await openFidelio(readConfig(overrides(o)));
-  try {
-    return await fn(f);
-  } finally {
-    await f.store.close();
-  }
-}
 
 function printKeys(keys: { admin: string; write: string } | undefined): void {
   if (!keys) return;
@@ -130,7 +115,6 @@ async function firstLineOfStdin(): Promise<string> {
 
 const program = new Command();
 program.name("fidelio").description("Self-hosted retention marketing for online shops").showHelpAfterError();
-const dataDirOption = ["--data-dir <dir>", "folder of the embedded database (default ./.fidelio, or FIDELIO_DATA_DIR)"] as const;
 
 program
   .command("start")
@@ -323,17 +307,6 @@ const segmentIdArg = (v: string) => {
   return Number(v);
 };
 
-/** Reads a JSON file: the whole segment ({name, description?, rule}) or just a rule. */
-async function readJsonFile(file: string): Promise<unknown> {
-  const text = await readFile(file, "utf8").catch((err: unknown) => {
-    throw new AppError("invalid_input", `--file: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`, [{ field: "--file", message: "cannot be read" }]);
-  });
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new AppError("invalid_input", `--file: ${file} is not JSON: ${err instanceof Error ? err.message : String(err)}`, [{ field: "--file", message: "is not JSON" }]);
-  }
-}
 
 function segmentLine(s: Segment): string {
   return `${String(s.id).padStart(4)}  ${s.name.padEnd(34)} ${s.size.toLocaleString("en").padStart(9)}  ${s.builtIn ? "built-in" : "        "}  ${s.evaluatedAt ? `evaluated ${s.evaluatedAt.slice(0, 16).replace("T", " ")}` : "not evaluated yet"}`;
@@ -599,6 +572,8 @@ program
     await store.close();
     console.log(`restored ${file} into ${config.dataDir}`);
   });
+
+addJourneyCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -17,6 +17,8 @@ import { adminRoutes } from "./routes/admin.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { segmentRoutes } from "./routes/segments.ts";
+import { journeyRoutes, messagingRoutes, type MessagingSite } from "./routes/journeys.ts";
+import { linkRoutes } from "./routes/links.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { dashboard, DEFAULT_WEB_DIR } from "./dashboard.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -33,6 +35,8 @@ export interface AppDeps {
   webDir?: string;
   /** The URL people reach the server at, when a proxy sits in front (FIDELIO_PUBLIC_URL). */
   publicUrl?: string | undefined;
+  /** The shop's name and the address links in messages point to. */
+  site?: MessagingSite;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -62,6 +66,9 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/api/metrics", metricsRoutes(deps.store, deps.clock, authenticate));
   app.route("/api/models", modelRoutes(deps.store, deps.clock, authenticate));
   app.route("/api/segments", segmentRoutes(deps.store, deps.clock, authenticate));
+  app.route("/api/journeys", journeyRoutes(deps.store, deps.clock, authenticate, deps.site ?? { shopName: "The shop", baseUrl: deps.publicUrl ?? "http://localhost:3700" }));
+  app.route("/api/messaging", messagingRoutes(deps.store, deps.clock, authenticate));
+  app.route("/", linkRoutes(deps.store, deps.clock));
   app.route("/api", adminRoutes(deps.store, deps.clock, authenticate));
   app.route("/webhooks", webhookRoutes(deps.store, deps.clock, deps.workspace, deps.shopifyWebhookSecret));
   // The dashboard owns every other GET; until it is built, / is a status page.

@@ -6,6 +6,9 @@ import { z } from "zod";
 import { CustomerRecord, OrderRecord, ProductRecord, RefundRecord } from "../ingest/index.ts";
 import { CustomerListQuery, FitQuery, LifecycleSettings, PredictQuery } from "../predictions/index.ts";
 import { ExportQuery, HistoryQuery, MembersQuery, PreviewInput, Rule, SegmentInput, SegmentPatch } from "../segments/index.ts";
+import { JourneyDefinition, JourneyInput, JourneyPatch } from "../journeys/index.ts";
+import { EmailPreviewInput, MessagingSettings } from "../messaging/index.ts";
+import { BacktestInput } from "./routes/journeys.ts";
 import { AdviceQuery, CatalogueQuery, HeadlineQuery, IntervalsQuery, LadderQuery, PeriodQuery, SeriesQuery } from "../metrics/index.ts";
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
@@ -133,6 +136,31 @@ function segmentBodyOp(summary: string, description: string, body: z.ZodType | u
   };
 }
 
+const JOURNEY_REF = "#/components/schemas/JourneyDefinition";
+
+/** A body whose `definition` is the journey definition component. */
+function withDefinition(body: z.ZodType): Record<string, unknown> {
+  const json = schema(body);
+  const properties = "properties" in json && typeof json.properties === "object" && json.properties !== null ? json.properties : {};
+  return { ...json, properties: { ...properties, definition: { $ref: JOURNEY_REF } } };
+}
+
+/** An operation under /api/journeys or /api/messaging. */
+function journeyOp(summary: string, description: string, body: Record<string, unknown> | undefined, pathParams: string[] = [], tag = "Journeys") {
+  return {
+    tags: [tag],
+    summary,
+    description,
+    security: [{ adminKey: [] }],
+    parameters: pathParams.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
+    ...(body ? { requestBody: { required: true, content: { "application/json": { schema: body } } } } : {}),
+    responses: { "200": { description: "JSON" }, "201": { description: "Created" }, "204": { description: "Done" }, "404": { description: "No such journey" }, "409": { description: "Name taken" }, ...errors },
+  };
+}
+
+const JOURNEY_HELP =
+  "A definition is {trigger, audience?, reentry, goals, start, steps}: trigger event|segment|date|schedule|overdue|replenishment; steps wait, waitUntil, waitForEvent, branch (a segment rule), split (weights, holdout), send (email: Liquid subject/body in MJML, optional text), setTrait, webhook, unsubscribe, exit. Reference: src/journeys/README.md. A bad definition is refused with the path of the offending node (definition.steps.3.next).";
+
 const RULE_HELP =
   "`rule` is a tree: {all:[…]}, {any:[…]}, {not:…}, a field condition {field, op, value} (fields and their operators: GET /api/segments/fields), an event condition {event, window, count, where, noOrderSince}, an order aggregate {orders: count|sum|average|averageItemPrice, window, op, value | comparedTo: before} or {segment: id}. The language is documented in src/segments/README.md. A bad rule is refused with the path of the offending node (rule.all.2.op).";
 
@@ -157,6 +185,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         Refund: schema(RefundRecord),
         Product: schema(ProductRecord),
         SegmentRule: ruleSchema(),
+        JourneyDefinition: schema(JourneyDefinition),
         Error: ErrorBody,
       },
     },
@@ -259,6 +288,40 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         },
       },
       "/api/customers/{externalId}/segments": { get: queryGet("Segments", "The segments a customer is in now", "With when they entered each.", undefined, ["externalId"]) },
+      "/api/journeys": {
+        get: journeyOp("Journeys", "Every journey (not archived) with its state, current version and how many customers are inside.", undefined),
+        post: journeyOp("Draft a journey", `Saved as a draft (version 1); activate it to start. ${JOURNEY_HELP}`, withDefinition(JourneyInput)),
+      },
+      "/api/journeys/ready-made": { get: journeyOp("The ready-made journeys", "Welcome, abandoned browse, abandoned cart, thank-you, review request, birthday, replenishment, VIP, five-step win-back, re-permission and sunset.", undefined) },
+      "/api/journeys/ready-made/{key}": { post: journeyOp("Install a ready-made journey", "As a draft, with its default copy; the name gets a number when taken.", undefined, ["key"]) },
+      "/api/journeys/preview-email": { post: journeyOp("Preview a template on a real customer", "Renders subject, HTML and text with the customer's data as it is now (no tracking, nothing sent). A Liquid or MJML error names the part (subject, body, text).", schema(EmailPreviewInput)) },
+      "/api/journeys/{id}": {
+        get: journeyOp("A journey", "", undefined, ["id"]),
+        patch: journeyOp("Change a journey", `Any of name, description, definition. A changed definition becomes a new version: new entries take it, customers inside finish theirs. ${JOURNEY_HELP}`, withDefinition(JourneyPatch), ["id"]),
+        delete: journeyOp("Archive a journey", "Everyone inside is stopped; the history stays. 204.", undefined, ["id"]),
+      },
+      "/api/journeys/{id}/activate": { post: journeyOp("Activate", "New customers may enter; steps run.", undefined, ["id"]) },
+      "/api/journeys/{id}/pause": { post: journeyOp("Pause", "No entries, no steps; a goal still ends a customer's run. Activate again to resume.", undefined, ["id"]) },
+      "/api/journeys/{id}/stats": { get: journeyOp("Per-step funnel", "Entered, inside, converted (goal), exits by reason, holdout; per step reached, waiting, sent, opened, clicked, held back, pending; orders within 30 days of entering, treated against holdout.", undefined, ["id"]) },
+      "/api/journeys/{id}/backtest": {
+        post: journeyOp(
+          "Backtest on the shop's history",
+          "Replays [from, to] through the journey (or a draft `definition`) on a simulated clock. Reports entries, sends per step, the first messages, and what those customers did within 7 and 30 days (orders, revenue), holdout apart. Sends and writes nothing.",
+          { ...schema(BacktestInput), properties: { ...(schema(BacktestInput).properties ?? {}), definition: { $ref: JOURNEY_REF } } },
+          ["id"],
+        ),
+      },
+      "/api/customers/{externalId}/messages": { get: journeyOp("A customer's messages", "Newest first: journey, step, status (pending, sending, sent, suppressed, bounced, failed), why it was deferred or held back.", undefined, ["externalId"], "Customers") },
+      "/api/messaging/settings": {
+        get: journeyOp("Messaging settings", "Frequency cap (marketing messages per customer per day and week, across every journey), quiet hours in the customer's time zone, sender.", undefined, [], "Messaging"),
+        put: journeyOp("Replace the messaging settings", "Fields left out take their defaults (1 a day, 3 a week, quiet 21:00–09:00).", schema(MessagingSettings), [], "Messaging"),
+      },
+      "/u/{token}": {
+        get: { tags: ["Public links"], summary: "Unsubscribe (the link in an email's footer)", description: "Withdraws email consent at once and shows a page with a way back.", parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "HTML page" }, "404": { description: "Not a valid link" } } },
+        post: { tags: ["Public links"], summary: "One-click unsubscribe (RFC 8058)", description: "Body `List-Unsubscribe=One-Click`, as mailbox providers send it; `action=resubscribe` gives consent back.", parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "Done" }, "404": { description: "Not a valid link" } } },
+      },
+      "/t/o/{token}": { get: { tags: ["Public links"], summary: "Open pixel", description: "Records the first `Email Opened`; always answers a 1×1 GIF.", parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "image/gif" } } } },
+      "/t/c/{token}": { get: { tags: ["Public links"], summary: "Click redirect", description: "Records `Email Clicked` (once per link) and redirects to the signed, UTM-tagged destination.", parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" } }], responses: { "302": { description: "Redirect" }, "404": { description: "Not a valid link" } } } },
       "/webhooks/shopify/orders": {
         post: {
           tags: ["Webhooks"],

@@ -23,6 +23,7 @@ import { fromLocal } from "../shared/index.ts";
 import { advance, NOT_ENTERED, type ExitReason, type JourneyState } from "./engine.ts";
 import { matchesPropertyFilters } from "../segments/index.ts";
 import type { CheckedJourney, Trigger } from "./definition.ts";
+import { loadContexts, renderSubject } from "../messaging/index.ts";
 
 const DAY_MS = 86_400_000;
 /** How long after `to` a journey that entered by `to` may keep running (and its outcomes be read). */
@@ -30,6 +31,7 @@ const HORIZON_DAYS = 60;
 
 export interface BacktestMessage {
   customer: string;
+  customerId: number;
   step: string;
   at: string;
   subject: string;
@@ -168,7 +170,7 @@ export async function backtestJourney(db: Queryable, ws: Workspace, journey: Che
           if (e.type === "send") {
             sent += 1;
             sentBy.set(e.step, (sentBy.get(e.step) ?? 0) + 1);
-            if (messages.length < listLimit) messages.push({ customer: person?.externalId ?? String(customerId), step: e.step, at: new Date(now).toISOString(), subject: e.email.subject });
+            if (messages.length < listLimit) messages.push({ customer: person?.externalId ?? String(customerId), customerId, step: e.step, at: new Date(now).toISOString(), subject: e.email.subject });
           }
         }
         state = r.state;
@@ -220,6 +222,7 @@ export async function backtestJourney(db: Queryable, ws: Workspace, journey: Che
   const held = entries.filter((e) => e.holdout);
   if (to + 30 * DAY_MS > Date.now()) notes.push("The period ends less than 30 days ago: the 30-day outcomes of the last entries are not complete yet.");
   messages.sort((a, b) => a.at.localeCompare(b.at));
+  await personalise(db, ws, messages, people, new Date(Math.min(horizon, Date.now())));
   return {
     from: options.from.toISOString(),
     to: options.to.toISOString(),
@@ -392,6 +395,20 @@ async function occurrencesOf(db: Queryable, ws: Workspace, trigger: Trigger, fro
       }
       return out;
     }
+  }
+}
+
+/** The listed messages' subjects, rendered for their customers as they are today. */
+async function personalise(db: Queryable, ws: Workspace, messages: BacktestMessage[], people: Map<number, { externalId: string }>, now: Date): Promise<void> {
+  if (messages.length === 0) return;
+  const contexts = await loadContexts(db, ws, [...new Set(messages.map((m) => m.customerId))], { name: ws.id, url: "" }, now);
+  for (const m of messages) {
+    try {
+      m.subject = await renderSubject(m.subject, { ...(contexts.get(m.customerId) ?? {}), trigger: {} });
+    } catch {
+      // A subject that does not render stays as written.
+    }
+    m.customer = people.get(m.customerId)?.externalId ?? m.customer;
   }
 }
 

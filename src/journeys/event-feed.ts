@@ -7,10 +7,11 @@
  * transaction can still fill:
  *
  * 1. note the sequence's last value `b` (every id ≤ b has been handed out);
- * 2. then take a snapshot: every transaction that may hold an id ≤ b has an
- *    xid below the snapshot's xmax `x`;
- * 3. once the oldest running transaction is at or past `x`, all of them have
- *    ended, and the ids ≤ b are final.
+ * 2. then list the transactions running now (the snapshot's xip): any
+ *    transaction still able to commit an id ≤ b is among them;
+ * 3. once each of them has committed or aborted (`pg_xact_status`), the ids
+ *    ≤ b are final. The read waits up to a second for that, then leaves the
+ *    bound pending for the next pass.
  *
  * With PGlite every statement runs on one connection, one transaction at a
  * time, so the sequence's last value is final at once.
@@ -28,8 +29,12 @@ export interface FeedEvent {
 
 interface Pending {
   bound: number;
-  xmax: string;
+  /** Transactions that were running when the bound was read and may still hold ids up to it. */
+  xids: string[];
 }
+
+/** How long one read waits for the transactions running at its start to end before carrying on (it tries again next pass). */
+const WAIT_MS = 1000;
 
 export class EventFeed {
   #pending: Pending | undefined;
@@ -37,26 +42,34 @@ export class EventFeed {
 
   /** The highest event id that is safe to read now. */
   async safeBound(db: Queryable, current: number): Promise<number> {
-    const last = await sequenceValue(db);
-    if (this.kind === "pglite") return last;
     let safe = current;
+    if (this.kind === "pglite") return Math.max(safe, await sequenceValue(db));
     if (this.#pending) {
-      const rows = await db.query<{ done: boolean }>("SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS done", [this.#pending.xmax]);
-      if (rows[0]?.done) {
-        safe = Math.max(current, this.#pending.bound);
-        this.#pending = undefined;
-      }
+      this.#pending.xids = await stillRunning(db, this.#pending.xids);
+      if (this.#pending.xids.length > 0) return safe;
+      safe = Math.max(safe, this.#pending.bound);
+      this.#pending = undefined;
     }
-    if (!this.#pending && last > safe) {
-      const snap = await db.query<{ xmax: string; idle: boolean }>(
-        "SELECT pg_snapshot_xmax(s)::text AS xmax, pg_snapshot_xmin(s) = pg_snapshot_xmax(s) AS idle FROM pg_current_snapshot() s",
-      );
-      const row = snap[0];
-      if (row?.idle) return last;
-      if (row) this.#pending = { bound: last, xmax: row.xmax };
+    const last = await sequenceValue(db);
+    if (last <= safe) return safe;
+    // Read after the sequence: every transaction that took an id up to \`last\` has an xid by now, and is either finished or listed here.
+    const rows = await db.query<{ xid: string }>("SELECT x::text AS xid FROM pg_snapshot_xip(pg_current_snapshot()) AS x");
+    let xids = rows.map((r) => r.xid);
+    const deadline = Date.now() + WAIT_MS;
+    while (xids.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      xids = await stillRunning(db, xids);
     }
+    if (xids.length === 0) return last;
+    this.#pending = { bound: last, xids };
     return safe;
   }
+}
+
+async function stillRunning(db: Queryable, xids: string[]): Promise<string[]> {
+  if (xids.length === 0) return [];
+  const rows = await db.query<{ xid: string }>("SELECT x AS xid FROM unnest($1::text[]) AS x WHERE pg_xact_status(x::xid8) = 'in progress'", [xids]);
+  return rows.map((r) => r.xid);
 }
 
 async function sequenceValue(db: Queryable): Promise<number> {

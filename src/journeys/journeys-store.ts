@@ -91,6 +91,13 @@ export async function checkDefinitionIn(db: Queryable, ws: Workspace, definition
   return checked;
 }
 
+/** JSON with object keys sorted: jsonb gives keys back in its own order, so a plain stringify would see a change where there is none. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_, x: unknown) =>
+    typeof x === "object" && x !== null && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
+}
+
 function nameTaken(err: unknown, name: string): never {
   if (err instanceof StoreError && err.sqlState === "23505") throw new AppError("conflict", `name: a journey is already called "${name}"`, [{ field: "name", message: "is already used" }]);
   throw err;
@@ -122,7 +129,7 @@ export async function updateJourney(db: Queryable, ws: Workspace, id: number, in
   let version = current.version;
   if (body.definition !== undefined) {
     const checked = await checkDefinitionIn(db, ws, body.definition);
-    if (JSON.stringify(checked.definition) !== JSON.stringify(current.definition)) {
+    if (canonical(checked.definition) !== canonical(current.definition)) {
       version = current.version + 1;
       await db.query("INSERT INTO journey_versions (workspace_id, journey_id, version, definition, created_at) VALUES ($1, $2, $3, $4::jsonb, $5)", [
         ws.id,

@@ -513,3 +513,34 @@ describe("email over SMTP", () => {
     expect(rows[0]).toMatchObject({ status: "suppressed", error: "address suppressed (bounced)" });
   });
 });
+
+describe("reading the event log", () => {
+  it.skipIf(!process.env.DATABASE_URL)("never passes an event whose transaction commits after a later one (PostgreSQL)", async () => {
+    const s = await shop();
+    const j = await createJourney(t.store, s.ws, { name: "Ping", definition: news("Hello") }, s.clock.now());
+    await setJourneyStatus(t.store, s.ws, j.id, "active", s.clock.now());
+    await s.subscriber("early");
+    await s.subscriber("late");
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    let inserted: () => void = () => {};
+    const idTaken = new Promise<void>((r) => (inserted = r));
+    // "early" takes the lower event id, but its transaction commits last.
+    const slow = t.store.transaction(async (tx) => {
+      const [c] = await tx.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = 'early'", [s.ws.id]);
+      await tx.query("INSERT INTO events (workspace_id, message_id, type, name, customer_id, occurred_at, received_at) VALUES ($1, 'slow', 'track', 'Ping', $2, $3, $3)", [s.ws.id, c?.id, s.clock.now()]);
+      inserted();
+      await held;
+    });
+    await idTaken;
+    await s.track({ type: "track", userId: "late", event: "Ping" });
+    await s.tick();
+    expect(s.inbox("late")).toEqual([]); // the bound waits for the open transaction
+    release();
+    await slow;
+    await s.tick();
+    await s.tick();
+    expect(s.inbox("early")).toEqual(["Hello"]);
+    expect(s.inbox("late")).toEqual(["Hello"]);
+  });
+});

@@ -7,8 +7,9 @@
  */
 export { smtpChannel, noEmailChannel, httpWebhookChannel, classifySmtpError, DeliveryError, type EmailChannel, type WebhookChannel, type OutgoingEmail, type SmtpOptions } from "./channels.ts";
 export { deliverDue, capFreeAt, retryDelayMs, LEASE_MS, MAX_ATTEMPTS, type DeliveryDeps, type DeliveryResult } from "./deliver.ts";
-export { renderEmail, compileTemplate, withUtm, type EmailTemplate, type RenderedEmail } from "./render.ts";
+export { renderEmail, renderSubject, compileTemplate, withUtm, type EmailTemplate, type RenderedEmail } from "./render.ts";
 export { loadContexts, type TemplateContext } from "./context.ts";
 export { MessagingSettings, DEFAULT_SETTINGS, getMessagingSettings, putMessagingSettings } from "./settings.ts";
 export { signingSecret, signLink, verifyLink, type LinkPayload } from "./links.ts";
 export { recordOpen, recordClick, setEmailConsentByLink, type UnsubscribeResult } from "./engagement.ts";
+export { previewEmail, EmailPreviewInput } from "./preview.ts";

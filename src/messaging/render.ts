@@ -142,3 +142,16 @@ export async function renderEmail(t: EmailTemplate, context: Record<string, unkn
   }
   return { subject, html, text };
 }
+
+const subjects = new Map<string, ReturnType<Liquid["parse"]>>();
+
+/** A subject line for one customer (reports list what would have been sent without rendering the whole email). */
+export async function renderSubject(subject: string, context: Record<string, unknown>): Promise<string> {
+  let tpl = subjects.get(subject);
+  if (!tpl) {
+    tpl = textLiquid.parse(subject);
+    if (subjects.size >= MAX_CACHED) subjects.delete(subjects.keys().next().value ?? "");
+    subjects.set(subject, tpl);
+  }
+  return String(await textLiquid.render(tpl, context)).replace(/\s+/g, " ").trim();
+}

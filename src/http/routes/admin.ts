@@ -1,5 +1,6 @@
 /** The admin REST API under /api (Bearer admin key). Handlers parse, call one domain function, return. */
 import { customerSegments } from "../../segments/index.ts";
+import { customerMessages } from "../../journeys/index.ts";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import type { Store } from "../../store/index.ts";
@@ -94,6 +95,7 @@ export function adminRoutes(store: Store, clock: Clock, authenticate: KeyAuthent
     const prediction = scores.orders > 0 && scores.modelVersion !== null ? await predictCustomer(store, ws, q, clock.now()) : null;
     return c.json({ scores, prediction });
   });
+  app.get("/customers/:externalId/messages", async (c) => c.json(await customerMessages(store, c.get("owner").workspace, c.req.param("externalId"))));
   app.get("/customers/:externalId/segments", async (c) => {
     const ws = c.get("owner").workspace;
     await getCustomerProfile(store, ws, c.req.param("externalId"));
