@@ -225,6 +225,56 @@ describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
     await page.screenshot({ path: `${shots}dashboard-segment.png`, fullPage: true });
   });
 
+  it("installs the win-back, edits a step visually with a live email preview, backtests it, and activates it", async () => {
+    await page.click('nav a[href="/journeys"]');
+    await page.waitForSelector('[data-testid="ready-win-back"]');
+    await page.screenshot({ path: `${shots}dashboard-journeys.png`, fullPage: true });
+    await page.click('[data-testid="ready-win-back"] button');
+    await page.waitForSelector('[data-testid="flow"]');
+    expect(await page.textContent('[data-testid="journey-status"]')).toBe("draft");
+    // Five sends, four waits, the day's grace and the unsubscribe, in order.
+    expect(await page.locator('[data-testid="flow"] .step-card').count()).toBe(1 + 11);
+    // Open the second email and change its subject: the preview renders it for a real customer.
+    await page.click('[data-testid="step-incentive"] .step-body');
+    await page.waitForSelector('[data-testid="step-editor"]');
+    await page.fill('input[aria-label="Subject"]', "20% off for {{ customer.first_name }}");
+    const journeyId = Number(new URL(page.url()).pathname.slice("/journeys/".length));
+    const top = z.object({ items: z.array(z.object({ externalId: z.string() })) }).parse(await api("/api/customers?limit=1&sort=revenue"));
+    const profile = z.object({ firstName: z.string().nullable() }).passthrough().parse(await api(`/api/customers/${encodeURIComponent(top.items[0]?.externalId ?? "")}`));
+    await page.waitForFunction(`document.querySelector('[data-testid="preview-subject"]')?.textContent === ${JSON.stringify(`20% off for ${profile.firstName ?? ""}`)}`);
+    // The rendered email itself, in its sandboxed frame.
+    await page.frameLocator('iframe[title="Email preview"]').locator("text=COMEBACK15").waitFor();
+    await page.screenshot({ path: `${shots}dashboard-journey-editor.png`, fullPage: true });
+    // A broken template says so in plain words, and names the part.
+    await page.fill('input[aria-label="Subject"]', "{% if %}");
+    await page.waitForSelector('[data-testid="preview-error"]');
+    expect(await page.textContent('[data-testid="preview-error"]')).toContain("subject");
+    await page.fill('input[aria-label="Subject"]', "20% off for {{ customer.first_name }}");
+    // Add a wait after the first email with the visual editor, then save: a draft keeps version 1.
+    await page.locator('[data-testid="step-hello"] select.add-step').selectOption("waitUntil");
+    await page.waitForSelector('input[aria-label="Time of day"]');
+    await page.click('[data-testid="save-journey"]');
+    await page.waitForFunction(`document.querySelector('[data-testid="save-journey"]')?.disabled === true`);
+    const saved = z.object({ version: z.number(), definition: z.object({ steps: z.array(z.object({ id: z.string(), type: z.string(), next: z.string().optional(), email: z.object({ subject: z.string() }).optional() })) }) }).parse(await api(`/api/journeys/${journeyId}`));
+    const hello = saved.definition.steps.find((x) => x.id === "hello");
+    const added = saved.definition.steps.find((x) => x.id === hello?.next);
+    expect(added?.type).toBe("waitUntil");
+    expect(added?.next).toBe("wait-1");
+    expect(saved.definition.steps.find((x) => x.id === "incentive")?.email?.subject).toBe("20% off for {{ customer.first_name }}");
+    // Backtest over last year: the page shows what the API computes.
+    await page.fill('input[aria-label="Backtest from"]', "2025-06-01");
+    await page.fill('input[aria-label="Backtest to"]', "2026-03-31");
+    await page.click('[data-testid="run-backtest"]');
+    await page.waitForSelector('[data-testid="backtest-result"]');
+    const report = z.object({ entered: z.number() }).passthrough().parse((await post(`${s.url}/api/journeys/${journeyId}/backtest`, { from: "2025-06-01", to: "2026-03-31" }, bearer(s.adminKey))).body);
+    expect(report.entered).toBeGreaterThan(0);
+    expect(await page.textContent('[data-testid="bt-entered"]')).toBe(report.entered.toLocaleString("en"));
+    await page.screenshot({ path: `${shots}dashboard-journey-backtest.png`, fullPage: true });
+    await page.click('[data-testid="activate"]');
+    await page.waitForFunction(`document.querySelector('[data-testid="journey-status"]')?.textContent === "active"`);
+    expect(z.object({ status: z.string() }).passthrough().parse(await api(`/api/journeys/${journeyId}`)).status).toBe("active");
+  });
+
   it("narrows the Overview to a chosen period", async () => {
     await page.click('nav a[href="/"]');
     await page.fill('input[aria-label="From"]', "2026-04-01");

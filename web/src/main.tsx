@@ -19,6 +19,9 @@ import { Customer } from "./pages/Customer.tsx";
 import { Models } from "./pages/Models.tsx";
 import { Segments } from "./pages/Segments.tsx";
 import { Segment } from "./pages/Segment.tsx";
+import { Journeys } from "./pages/Journeys.tsx";
+import { Journey } from "./pages/Journey.tsx";
+import { Settings } from "./pages/Settings.tsx";
 import "./styles.css";
 
 const queryClient = new QueryClient({
@@ -65,7 +68,13 @@ function App() {
   const customerId = path.startsWith("/customers/") ? decodeURIComponent(path.slice("/customers/".length)) : null;
   const segmentPath = path.startsWith("/segments/") ? path.slice("/segments/".length) : null;
   const segmentId = segmentPath === "new" ? "new" : segmentPath !== null && /^\d+$/.test(segmentPath) ? Number(segmentPath) : null;
-  const page = customerId !== null ? { path, title: "Customer" } : segmentId !== null ? { path, title: segmentId === "new" ? "New segment" : "Segment" } : PAGES.find((p) => p.path === path);
+  const journeyPath = path.startsWith("/journeys/") ? path.slice("/journeys/".length) : null;
+  const journeyId = journeyPath !== null && /^\d+$/.test(journeyPath) ? Number(journeyPath) : null;
+  const page =
+    customerId !== null ? { path, title: "Customer" }
+    : segmentId !== null ? { path, title: segmentId === "new" ? "New segment" : "Segment" }
+    : journeyId !== null ? { path, title: "Journey" }
+    : PAGES.find((p) => p.path === path);
   const signOut = async () => {
     await api("/api/session", { method: "DELETE" }).catch(() => undefined);
     queryClient.clear();
@@ -79,7 +88,7 @@ function App() {
         </a>
         <nav aria-label="Pages">
           {PAGES.map((p) => (
-            <Link key={p.path} to={p.path} go={go} current={p.path === path || (p.path === "/customers" && customerId !== null) || (p.path === "/segments" && segmentId !== null)}>
+            <Link key={p.path} to={p.path} go={go} current={p.path === path || (p.path === "/customers" && customerId !== null) || (p.path === "/segments" && segmentId !== null) || (p.path === "/journeys" && journeyId !== null)}>
               {p.title}
             </Link>
           ))}
@@ -108,6 +117,9 @@ function App() {
           : path === "/models" ? <Models />
           : path === "/segments" ? <Segments open={(id) => go(`/segments/${id}`)} />
           : segmentId !== null ? <Segment key={segmentId} id={segmentId} open={(id) => go(`/segments/${id}`)} back={() => go("/segments")} />
+          : path === "/journeys" ? <Journeys open={(id) => go(`/journeys/${id}`)} />
+          : journeyId !== null ? <Journey key={journeyId} id={journeyId} back={() => go("/journeys")} />
+          : path === "/settings" ? <Settings />
           : <p>There is no page here. <a href="/" onClick={(e) => { e.preventDefault(); go("/"); }}>Go to the overview</a>.</p>}
       </main>
     </>

@@ -11,7 +11,9 @@ export const PAGES = [
   { path: "/advice", title: "Advice" },
   { path: "/customers", title: "Customers" },
   { path: "/segments", title: "Segments" },
+  { path: "/journeys", title: "Journeys" },
   { path: "/models", title: "Models" },
+  { path: "/settings", title: "Settings" },
 ] as const;
 
 export function usePath(): [string, (to: string) => void] {

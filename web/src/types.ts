@@ -24,3 +24,6 @@ export type {
 } from "../../src/predictions/index.ts";
 export type { CustomerProfile, EventView, OrderSummary } from "../../src/customers/index.ts";
 export type { CatalogueField, FieldCatalogue, MemberView, Operator, Preview, Rule, SavedSegment, Segment } from "../../src/segments/index.ts";
+export type { Journey, JourneyStats, StepStats, BacktestReport, MessageView, JourneyStatus } from "../../src/journeys/index.ts";
+export type { JourneyDefinition, Step, Trigger } from "../../src/journeys/index.ts";
+export type { MessagingSettings, RenderedEmail } from "../../src/messaging/index.ts";

@@ -1,7 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { api, ApiError } from "../api.ts";
 import { count, days, decimal, money, pct, minuteOf } from "../format.ts";
-import type { CustomerPrediction, CustomerProfile, EventView, OrderSummary, StoredScore } from "../types.ts";
+import type { CustomerPrediction, CustomerProfile, EventView, OrderSummary, StoredScore, MessageView } from "../types.ts";
 import { ErrorBox, Loading } from "../components/States.tsx";
 import { SIGNAL_KEYS, SIGNAL_LABELS, SignalMarks, StageBadge } from "../components/Scores.tsx";
 
@@ -15,6 +15,7 @@ export function Customer(props: { externalId: string; back: () => void }) {
   const predictions = useQuery({ queryKey: ["customer-predictions", props.externalId], queryFn: () => api<Predictions>(`/api/customers/${id}/predictions`) });
   const orders = useQuery({ queryKey: ["customer-orders", props.externalId], queryFn: () => api<OrderSummary[]>(`/api/customers/${id}/orders?limit=200`) });
   const segments = useQuery({ queryKey: ["customer-segments", props.externalId], queryFn: () => api<{ id: number; name: string; enteredAt: string }[]>(`/api/customers/${id}/segments`) });
+  const messages = useQuery({ queryKey: ["customer-messages", props.externalId], queryFn: () => api<MessageView[]>(`/api/customers/${id}/messages`) });
   const events = useQuery({ queryKey: ["customer-events", props.externalId], queryFn: () => api<{ events: EventView[] }>(`/api/customers/${id}/events?limit=200`) });
   if (profile.isPending) return <Loading what="the customer" />;
   if (profile.isError) return <ErrorBox error={profile.error} retry={() => void profile.refetch()} />;
@@ -115,6 +116,37 @@ export function Customer(props: { externalId: string; back: () => void }) {
             </section>
           </div>
         </>
+      ) : null}
+      {messages.data && messages.data.length > 0 ? (
+        <section className="card table-card">
+          <h2>Messages</h2>
+          <div className="table-scroll">
+            <table data-testid="customer-messages">
+              <thead>
+                <tr>
+                  <th scope="col">Queued</th>
+                  <th scope="col">Journey</th>
+                  <th scope="col">Subject</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Why</th>
+                </tr>
+              </thead>
+              <tbody>
+                {messages.data.map((m) => (
+                  <tr key={m.id}>
+                    <td>{minuteOf(m.createdAt)}</td>
+                    <td>{m.journey ?? ""}</td>
+                    <td>{m.subject ?? ""}</td>
+                    <td>
+                      <span className={`badge msg-${m.status}`}>{m.status}</span>
+                    </td>
+                    <td>{m.status === "sent" ? `sent ${minuteOf(m.sentAt ?? m.createdAt)}` : m.deferred ? `${m.deferred}, due ${minuteOf(m.dueAt)}` : (m.error ?? "")}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
       ) : null}
       <section className="card">
         <h2>Timeline</h2>
