@@ -1,5 +1,5 @@
 /**
- * Fidelio benchmark: `npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models|segments]`.
+ * Fidelio benchmark: `npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models|segments|journeys]`.
  * Generates its own seeded data, runs each workload on embedded PGlite and on
  * PostgreSQL (when a server answers), checks that nothing was lost, and prints
  * a table against the targets. See docs/benchmarks.md.
@@ -19,6 +19,7 @@ import { TRACKING_TARGETS, printTrackingResult, trackInto } from "./tracking-ben
 import { METRICS_TARGETS, median, metricsOn } from "./metrics-bench.ts";
 import { MODELS_TARGETS, TRUE_PARAMS, fitOnly, modelsInStore } from "./models-bench.ts";
 import { SEGMENTS_TARGETS, segmentsOn } from "./segments-bench.ts";
+import { JOURNEYS_TARGETS, backtestBench, emailBench, engineBench, persistedBench } from "./journeys-bench.ts";
 import { execFileSync } from "node:child_process";
 
 interface Row {
@@ -45,7 +46,7 @@ console.log(`Fidelio benchmark — ${new Date().toISOString()}`);
 console.log(`node ${process.version}, ${cpus().length} CPU (${cpus()[0]?.model ?? "?"}), ${mb(totalmem())} RAM, ${process.platform}/${process.arch}`);
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 console.log(`load average at start: ${load()} (other work on the machine skews the figures)`);
-console.log(`lines ${int(args.lines)}, events ${int(args.events)}, metrics shop ${int(args.customers)} customers / ${int(args.orders)} orders, models ${int(args.modelCustomers)} customers, segments ${int(args.segmentCustomers)} customers at ${int(args.rate)} events/s, only ${args.only ?? "all"}, stores ${args.stores.join("+")}, seed ${args.seed}`);
+console.log(`lines ${int(args.lines)}, events ${int(args.events)}, metrics shop ${int(args.customers)} customers / ${int(args.orders)} orders, models ${int(args.modelCustomers)} customers, segments ${int(args.segmentCustomers)} customers at ${int(args.rate)} events/s, journeys ${int(args.journeyCustomers)} customers, ${int(args.emails)} emails, backtest ${int(args.backtestCustomers)} customers, only ${args.only ?? "all"}, stores ${args.stores.join("+")}, seed ${args.seed}`);
 
 let postgresUrl: string | undefined;
 if (args.stores.includes("postgres")) {
@@ -241,6 +242,36 @@ try {
         const ok = l.measured === l.sent;
         if (!ok) correctnessFailed = true;
         rows.push({ workload: "segments correctness", store: kind, figure: `${int(l.measured)} of ${int(l.sent)} carted customers became members`, target: "all", pass: ok });
+      } finally {
+        await s.done();
+      }
+    }
+  }
+  if (args.only === undefined || args.only === "journeys") {
+    console.log(`\n== Journeys and email ==`);
+    const e = engineBench(args.journeyCustomers * 10);
+    rows.push({ workload: "journey engine (advance, in memory)", store: "none", figure: `${int(e.perSec)} advances/s (${int(e.advances)} in ${secs(e.ms)})`, target: `≥ ${int(JOURNEYS_TARGETS.enginePerSec)}/s`, pass: e.perSec >= JOURNEYS_TARGETS.enginePerSec });
+    for (const kind of kinds) {
+      const target = kind === "pglite" ? JOURNEYS_TARGETS.persistedPglitePerSec : JOURNEYS_TARGETS.persistedPostgresPerSec;
+      let s = await freshStore(kind, "journeys");
+      try {
+        const p = await persistedBench(s.store, args.journeyCustomers);
+        rows.push({ workload: "journey steps persisted (runner)", store: kind, figure: `${int(p.perSec)} advances/s (${int(p.advances)} in ${secs(p.ms)}, ${int(p.messages)} queued)`, target: `≥ ${int(target)}/s`, pass: p.perSec >= target });
+        const ok = p.advances === args.journeyCustomers * 5 && p.messages === args.journeyCustomers;
+        if (!ok) correctnessFailed = true;
+        rows.push({ workload: "journeys correctness", store: kind, figure: `${int(p.advances)} advances, ${int(p.messages)} messages for ${int(args.journeyCustomers)} customers`, target: "5 and 1 each", pass: ok });
+        const m = await emailBench(s.store, args.emails, 20);
+        rows.push({ workload: "emails delivered to local SMTP (20 connections)", store: kind, figure: `${int(m.perSec)} emails/s (${int(m.sent)} in ${secs(m.ms)})`, target: `≥ ${int(JOURNEYS_TARGETS.emailsPerSec)}/s`, pass: m.perSec >= JOURNEYS_TARGETS.emailsPerSec });
+        const mailOk = m.sent === args.emails && m.received === args.emails;
+        if (!mailOk) correctnessFailed = true;
+        rows.push({ workload: "email correctness", store: kind, figure: `${int(m.received)} received of ${int(m.sent)} sent, ${int(args.emails)} queued`, target: "all, once", pass: mailOk });
+      } finally {
+        await s.done();
+      }
+      s = await freshStore(kind, "backtest");
+      try {
+        const b = await backtestBench(s.store, args.backtestCustomers, args.seed, (line) => console.log(`  ${kind}: ${line}`));
+        rows.push({ workload: `backtest win-back, 2 years × ${int(args.backtestCustomers)} customers`, store: kind, figure: `${secs(b.ms)} (${int(b.orders)} orders, ${int(b.entered)} entries, ${int(b.sent)} messages)`, target: `≤ ${secs(JOURNEYS_TARGETS.backtestMs)}`, pass: b.ms <= JOURNEYS_TARGETS.backtestMs });
       } finally {
         await s.done();
       }

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 
-export type Part = "import" | "tracking" | "metrics" | "models" | "segments";
+export type Part = "import" | "tracking" | "metrics" | "models" | "segments" | "journeys";
 export type StoreKind = "pglite" | "postgres";
 
 export interface BenchArgs {
@@ -20,15 +20,19 @@ export interface BenchArgs {
   segmentCustomers: number;
   rate: number;
   latencySeconds: number;
+  journeyCustomers: number;
+  emails: number;
+  backtestCustomers: number;
 }
 
-const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models|segments] [--store pglite|postgres]
+const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models|segments|journeys] [--store pglite|postgres]
                           [--concurrency N] [--batch N] [--max-seconds N] [--seed N] [--no-parse-only]
                           [--customers N] [--orders N] [--runs N] [--model-customers N]
                           [--segment-customers N] [--rate N] [--latency-seconds N]
+                          [--journey-customers N] [--emails N] [--backtest-customers N]
   --lines N        CSV lines to generate and import (default 1,000,000)
   --events N       tracking events to send (default 100,000)
-  --only PART      run one part: import, tracking, metrics, models or segments
+  --only PART      run one part: import, tracking, metrics, models, segments or journeys
   --store KIND     run on one store only: pglite or postgres (default both)
   --concurrency N  tracking requests in flight (default 8)
   --batch N        tracking messages per /v1/batch request (default 100)
@@ -41,7 +45,10 @@ const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|t
   --model-customers N  models: simulated customers to fit and score (default 1,000,000)
   --segment-customers N  segments: customers of the generated shop, with 10 orders and 20 events each (default 1,000,000)
   --rate N         segments: tracked events per second while measuring event-to-membership time (default 1,000)
-  --latency-seconds N  segments: how long to send them (default 30)`;
+  --latency-seconds N  segments: how long to send them (default 30)
+  --journey-customers N  journeys: customers carried through a six-step journey (default 20,000; the engine alone: 10×)
+  --emails N       journeys: emails delivered to a local SMTP server (default 3,000)
+  --backtest-customers N  journeys: customers of the two-year shop the win-back is backtested on (default 100,000)`;
 
 function count(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -70,6 +77,9 @@ export function readArgs(argv: string[]): BenchArgs {
       "segment-customers": { type: "string" },
       rate: { type: "string" },
       "latency-seconds": { type: "string" },
+      "journey-customers": { type: "string" },
+      emails: { type: "string" },
+      "backtest-customers": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -80,8 +90,8 @@ export function readArgs(argv: string[]): BenchArgs {
     process.exit(0);
   }
   let only: Part | undefined;
-  if (values.only === "import" || values.only === "tracking" || values.only === "metrics" || values.only === "models" || values.only === "segments") only = values.only;
-  else if (values.only !== undefined) throw new Error(`--only: expected import, tracking, metrics, models or segments, got "${values.only}"\n${USAGE}`);
+  if (values.only === "import" || values.only === "tracking" || values.only === "metrics" || values.only === "models" || values.only === "segments" || values.only === "journeys") only = values.only;
+  else if (values.only !== undefined) throw new Error(`--only: expected import, tracking, metrics, models, segments or journeys, got "${values.only}"\n${USAGE}`);
   let stores: StoreKind[] = ["pglite", "postgres"];
   if (values.store === "pglite" || values.store === "postgres") stores = [values.store];
   else if (values.store !== undefined) throw new Error(`--store: expected pglite or postgres, got "${values.store}"\n${USAGE}`);
@@ -102,5 +112,8 @@ export function readArgs(argv: string[]): BenchArgs {
     segmentCustomers: count("segment-customers", values["segment-customers"], 1_000_000, 1000),
     rate: count("rate", values.rate, 1000, 10),
     latencySeconds: count("latency-seconds", values["latency-seconds"], 30, 1),
+    journeyCustomers: count("journey-customers", values["journey-customers"], 20_000, 10),
+    emails: count("emails", values.emails, 3_000, 10),
+    backtestCustomers: count("backtest-customers", values["backtest-customers"], 100_000, 100),
   };
 }

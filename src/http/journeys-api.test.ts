@@ -118,6 +118,16 @@ describe("/api/journeys", () => {
   });
 });
 
+describe("OpenAPI", () => {
+  it("describes the journey, messaging and link routes, with the definition schema", async () => {
+    const doc = await get(`${s.url}/api/openapi.json`);
+    const paths = Object.keys(z.record(z.string(), z.unknown()).parse(doc.body["paths"]));
+    for (const p of ["/api/journeys", "/api/journeys/{id}/backtest", "/api/journeys/preview-email", "/api/messaging/settings", "/api/customers/{externalId}/messages", "/u/{token}", "/t/c/{token}"]) expect(paths).toContain(p);
+    const schemas = z.object({ schemas: z.record(z.string(), z.unknown()) }).parse(doc.body["components"]).schemas;
+    expect(JSON.stringify(schemas["JourneyDefinition"])).toContain("waitForEvent");
+  });
+});
+
 describe("signed links", () => {
   async function aMessage(): Promise<{ id: number; customerId: number; externalId: string }> {
     const [c] = await s.store.query<{ id: number; external_id: string }>("SELECT id, external_id FROM customers WHERE workspace_id = $1 ORDER BY id LIMIT 1", [s.workspace.id]);

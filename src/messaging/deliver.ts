@@ -91,11 +91,12 @@ export async function deliverDue(deps: DeliveryDeps, now: Date, limit = 200, par
     { name: deps.shopName, url: deps.baseUrl },
     now,
   );
+  const recorder = new Recorder(deps.store, deps.ws, now);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < claimed.length; i = next++) {
       const m = claimed[i];
-      if (m) await deliverOne(deps, settings, m, contexts.get(m.customerId ?? -1), secret, now, result);
+      if (m) await deliverOne(deps, recorder, settings, m, contexts.get(m.customerId ?? -1), secret, now, result);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
@@ -229,14 +230,13 @@ function fromAddress(from: string): string {
   return /<([^>]+)>/.exec(from)?.[1] ?? from;
 }
 
-async function deliverOne(deps: DeliveryDeps, settings: MessagingSettings, m: Claimed, context: Record<string, unknown> | undefined, secret: string, now: Date, result: DeliveryResult): Promise<void> {
+async function deliverOne(deps: DeliveryDeps, recorder: Recorder, settings: MessagingSettings, m: Claimed, context: Record<string, unknown> | undefined, secret: string, now: Date, result: DeliveryResult): Promise<void> {
   const ws = deps.ws.id;
-  const { store } = deps;
   try {
     if (m.channel === "webhook") {
       const url = String(m.content["url"] ?? "");
       await deps.webhook.post(url, { journey: m.content["journey"], step: m.step, customer: context?.["customer"] ?? { external_id: m.externalId }, sentAt: now.toISOString() }, m.key);
-      await record(store, deps.ws, m, { status: "sent", subject: null, to: url }, now);
+      await recorder.record({ m, status: "sent", subject: null, to: url });
       result.sent += 1;
       return;
     }
@@ -281,7 +281,7 @@ async function deliverOne(deps: DeliveryDeps, settings: MessagingSettings, m: Cl
       headers,
       date: now,
     });
-    await record(store, deps.ws, m, { status: "sent", subject: rendered.subject, to: m.email }, now);
+    await recorder.record({ m, status: "sent", subject: rendered.subject, to: m.email });
     result.sent += 1;
   } catch (err) {
     const e = err instanceof DeliveryError ? err : new DeliveryError("permanent", err instanceof Error ? err.message : String(err));
@@ -293,10 +293,10 @@ async function deliverOne(deps: DeliveryDeps, settings: MessagingSettings, m: Cl
       ]);
       result.retried += 1;
     } else if (e.kind === "bounce") {
-      await record(store, deps.ws, m, { status: "bounced", subject: null, to: m.email, error: e.message }, now);
+      await recorder.record({ m, status: "bounced", subject: null, to: m.email, error: e.message });
       result.bounced += 1;
     } else {
-      await record(store, deps.ws, m, { status: "failed", subject: null, to: m.email, error: e.message }, now);
+      await recorder.record({ m, status: "failed", subject: null, to: m.email, error: e.message });
       result.failed += 1;
     }
   }
@@ -304,48 +304,95 @@ async function deliverOne(deps: DeliveryDeps, settings: MessagingSettings, m: Cl
 
 const EVENT_OF = { sent: "Email Sent", bounced: "Email Bounced", failed: "Message Failed" } as const;
 
-/** Records an outcome and its fact in the event log, in one transaction. */
-async function record(
-  store: Store,
-  ws: Workspace,
-  m: Claimed,
-  outcome: { status: "sent" | "bounced" | "failed"; subject: string | null; to: string | null; error?: string },
-  now: Date,
-): Promise<void> {
+interface Outcome {
+  m: Claimed;
+  status: "sent" | "bounced" | "failed";
+  subject: string | null;
+  to: string | null;
+  error?: string;
+}
+
+/**
+ * Records outcomes with a group commit: an outcome waits for the write in
+ * progress (if any), then the next write takes every outcome that arrived
+ * meanwhile, in one transaction. One sender at a time writes each outcome
+ * alone, at once; ten in parallel share transactions instead of queueing
+ * for the database one by one. Either way an outcome is written as soon as
+ * the database is free, which keeps the at-least-once window short.
+ */
+class Recorder {
+  #pending: Outcome[] = [];
+  #running: Promise<void> | undefined;
+  readonly #failed = new Map<Outcome, unknown>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly ws: Workspace,
+    private readonly now: Date,
+  ) {}
+
+  async record(o: Outcome): Promise<void> {
+    this.#pending.push(o);
+    while (this.#pending.includes(o)) {
+      if (this.#running) {
+        await this.#running.catch(() => undefined);
+        continue;
+      }
+      const batch = this.#pending.splice(0);
+      this.#running = writeOutcomes(this.store, this.ws, batch, this.now)
+        .catch((err: unknown) => {
+          for (const b of batch) this.#failed.set(b, err);
+        })
+        .finally(() => {
+          this.#running = undefined;
+        });
+      await this.#running;
+    }
+    await this.#running?.catch(() => undefined);
+    if (this.#failed.has(o)) {
+      const err = this.#failed.get(o);
+      this.#failed.delete(o);
+      throw err;
+    }
+  }
+}
+
+/** Records outcomes and their facts in the event log, in one transaction. */
+async function writeOutcomes(store: Store, ws: Workspace, outcomes: readonly Outcome[], now: Date): Promise<void> {
+  if (outcomes.length === 0) return;
   await store.transaction(async (tx) => {
-    await tx.query("UPDATE messages SET status = $2, sent_at = CASE WHEN $2 = 'sent' THEN $3::timestamptz END, to_address = $4, subject = $5, last_error = $6, deferred = NULL WHERE id = $1", [
-      m.id,
-      outcome.status,
-      now,
-      outcome.to,
-      outcome.subject,
-      outcome.error?.slice(0, 1000) ?? null,
-    ]);
-    if (outcome.status === "bounced" && outcome.to) {
+    await tx.query(
+      `UPDATE messages m SET status = x.status, sent_at = CASE WHEN x.status = 'sent' THEN $2::timestamptz END, to_address = x.to_address,
+              subject = x.subject, last_error = x.error, deferred = NULL
+         FROM jsonb_to_recordset($3::jsonb) AS x(id bigint, status text, to_address text, subject text, error text)
+        WHERE m.workspace_id = $1 AND m.id = x.id`,
+      [ws.id, now, JSON.stringify(outcomes.map((o) => ({ id: o.m.id, status: o.status, to_address: o.to, subject: o.subject, error: o.error?.slice(0, 1000) ?? null })))],
+    );
+    const bounced = outcomes.filter((o) => o.status === "bounced" && o.to);
+    if (bounced.length > 0) {
       await tx.query(
-        `INSERT INTO email_suppressions (workspace_id, email, reason, detail, at) VALUES ($1, lower($2), 'bounce', $3, $4)
+        `INSERT INTO email_suppressions (workspace_id, email, reason, detail, at)
+         SELECT DISTINCT ON (lower(x.email)) $1, lower(x.email), 'bounce', x.detail, $2 FROM jsonb_to_recordset($3::jsonb) AS x(email text, detail text)
          ON CONFLICT (workspace_id, email) DO NOTHING`,
-        [ws.id, outcome.to, outcome.error?.slice(0, 1000) ?? null, now],
+        [ws.id, now, JSON.stringify(bounced.map((o) => ({ email: o.to, detail: o.error?.slice(0, 1000) ?? null })))],
       );
     }
-    if (m.customerId !== null && m.channel === "email") {
-      await appendEvents(
-        tx,
-        ws,
-        [
-          {
-            messageId: `${outcome.status}:${m.id}`,
-            type: "message",
-            name: EVENT_OF[outcome.status],
-            customerId: m.customerId,
-            anonymousId: null,
-            properties: { messageId: m.id, journeyId: m.journeyId, step: m.step, subject: outcome.subject, ...(outcome.error ? { error: outcome.error.slice(0, 500) } : {}) },
-            context: {},
-            occurredAt: now,
-          },
-        ],
-        now,
-      );
-    }
+    await appendEvents(
+      tx,
+      ws,
+      outcomes
+        .filter((o) => o.m.customerId !== null && o.m.channel === "email")
+        .map((o) => ({
+          messageId: `${o.status}:${o.m.id}`,
+          type: "message" as const,
+          name: EVENT_OF[o.status],
+          customerId: o.m.customerId,
+          anonymousId: null,
+          properties: { messageId: o.m.id, journeyId: o.m.journeyId, step: o.m.step, subject: o.subject, ...(o.error ? { error: o.error.slice(0, 500) } : {}) },
+          context: {},
+          occurredAt: now,
+        })),
+      now,
+    );
   });
 }
