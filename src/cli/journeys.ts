@@ -1,6 +1,6 @@
 /** `fidelio journeys …`: lifecycle journeys from the command line. */
 import { InvalidArgumentError, type Command } from "commander";
-import { AppError, formatMoney, isRealIsoDate } from "../shared/index.ts";
+import { AppError, formatMoney, isIsoDay } from "../shared/index.ts";
 import {
   READY_MADE,
   JourneyRunner,
@@ -28,7 +28,7 @@ const idArg = (v: string) => {
   return Number(v);
 };
 const dayOption = (name: string) => (v: string) => {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || !isRealIsoDate(v)) throw new InvalidArgumentError(`${name} must be a real date, YYYY-MM-DD`);
+  if (!isIsoDay(v)) throw new InvalidArgumentError(`${name} must be a real date, YYYY-MM-DD`);
   return v;
 };
 

@@ -19,7 +19,7 @@ import type { Queryable } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { customersMatching } from "../segments/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
-import { fromLocal } from "../shared/index.ts";
+import { fromLocal, groupBy } from "../shared/index.ts";
 import { advance, NOT_ENTERED, type ExitReason, type JourneyState } from "./engine.ts";
 import { matchesPropertyFilters } from "../segments/index.ts";
 import type { CheckedJourney, Trigger } from "./definition.ts";
@@ -73,6 +73,7 @@ interface Occurrence {
 }
 
 interface HistEvent {
+  customerId: number;
   name: string;
   at: number;
   properties: Record<string, unknown>;
@@ -242,6 +243,7 @@ export async function backtestJourney(db: Queryable, ws: Workspace, journey: Che
 }
 
 interface HistOrder {
+  customerId: number;
   at: number;
   totalMinor: number;
 }
@@ -252,32 +254,24 @@ async function loadOrders(db: Queryable, ws: Workspace, until: number): Promise<
       WHERE workspace_id = $1 AND customer_id IS NOT NULL AND placed_at <= $2 AND status <> ALL($3::text[]) ORDER BY customer_id, placed_at`,
     [ws.id, new Date(until), [...NON_PURCHASE_STATUSES]],
   );
-  const out = new Map<number, HistOrder[]>();
-  for (const r of rows) {
-    const id = Number(r.customer_id);
-    const list = out.get(id) ?? [];
-    list.push({ at: r.at.getTime(), totalMinor: Number(r.total_minor) });
-    out.set(id, list);
-  }
-  return out;
+  return groupBy(
+    rows.map((r) => ({ customerId: Number(r.customer_id), at: r.at.getTime(), totalMinor: Number(r.total_minor) })),
+    (o) => o.customerId,
+  );
 }
 
 async function loadEvents(db: Queryable, ws: Workspace, names: string[], customerIds: number[], from: number, until: number): Promise<Map<number, HistEvent[]>> {
-  const out = new Map<number, HistEvent[]>();
-  if (names.length === 0 || customerIds.length === 0) return out;
+  if (names.length === 0 || customerIds.length === 0) return new Map();
   const rows = await db.query<{ customer_id: number; name: string; at: Date; properties: Record<string, unknown> }>(
     `SELECT customer_id, name, occurred_at AS at, properties FROM events
       WHERE workspace_id = $1 AND name = ANY($2::text[]) AND customer_id = ANY($3::bigint[]) AND occurred_at >= $4 AND occurred_at <= $5
       ORDER BY customer_id, occurred_at, id`,
     [ws.id, names, customerIds, new Date(from), new Date(until)],
   );
-  for (const r of rows) {
-    const id = Number(r.customer_id);
-    const list = out.get(id) ?? [];
-    list.push({ name: r.name, at: r.at.getTime(), properties: r.properties });
-    out.set(id, list);
-  }
-  return out;
+  return groupBy(
+    rows.map((r) => ({ customerId: Number(r.customer_id), name: r.name, at: r.at.getTime(), properties: r.properties })),
+    (e) => e.customerId,
+  );
 }
 
 async function loadPeople(db: Queryable, ids: number[]): Promise<Map<number, { externalId: string; timeZone: string | null }>> {

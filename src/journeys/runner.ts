@@ -20,6 +20,7 @@ import type { Workspace } from "../workspaces/index.ts";
 import { customersMatching } from "../segments/index.ts";
 import { matchesPropertyFilters } from "../segments/index.ts";
 import { NON_PURCHASE_STATUSES, writeCustomers, type CustomerRecord } from "../ingest/index.ts";
+import { groupBy } from "../shared/index.ts";
 import { advance, NOT_ENTERED, type Effect, type Input, type JourneyState } from "./engine.ts";
 import type { CheckedJourney, Trigger } from "./definition.ts";
 import { journeyVersions } from "./journeys-store.ts";
@@ -662,16 +663,6 @@ function finished(open: Open): boolean {
   return open.state.status === "done";
 }
 
-function groupBy<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
-  const out = new Map<K, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
-}
 
 function add(to: RunResult, from: RunResult): void {
   to.events += from.events;

@@ -14,6 +14,7 @@
 import type { Queryable } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
+import { groupBy } from "../shared/index.ts";
 
 export type TemplateContext = Record<string, unknown>;
 
@@ -89,11 +90,11 @@ export async function loadContexts(db: Queryable, ws: Workspace, customerIds: re
     [ws.id, now],
   );
 
-  const traitsOf = group(traits, (t) => Number(t.customer_id));
+  const traitsOf = groupBy(traits, (t) => Number(t.customer_id));
   const lastOf = new Map(lastOrders.map((o) => [Number(o.customer_id), o]));
-  const linesOf = group(lines, (l) => Number(l.order_id));
+  const linesOf = groupBy(lines, (l) => Number(l.order_id));
   const scoreOf = new Map(scores.map((s) => [Number(s.customer_id), s]));
-  const boughtBy = group(bought, (b) => Number(b.customer_id));
+  const boughtBy = groupBy(bought, (b) => Number(b.customer_id));
 
   for (const c of customers) {
     const id = Number(c.id);
@@ -154,15 +155,4 @@ export async function loadContexts(db: Queryable, ws: Workspace, customerIds: re
     });
   }
   return out;
-}
-
-function group<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
-  const m = new Map<K, T[]>();
-  for (const i of items) {
-    const k = key(i);
-    const l = m.get(k);
-    if (l) l.push(i);
-    else m.set(k, [i]);
-  }
-  return m;
 }

@@ -13,7 +13,7 @@
  *   { "segment": 12 }                                          member of another segment
  */
 import { z } from "zod";
-import { AppError, isRealIsoDate, type FieldIssue } from "../shared/index.ts";
+import { AppError, isIsoDay, type FieldIssue } from "../shared/index.ts";
 import { fieldOf, OPERATORS_BY_TYPE, type FieldType, type Operator } from "./fields.ts";
 
 const MAX_DEPTH = 8;
@@ -21,9 +21,7 @@ const MAX_NODES = 200;
 /** Windows longer than ten years are refused as a typo rather than evaluated. */
 const MAX_WINDOW_DAYS = 3660;
 
-const DAY_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const isDay = (s: string) => DAY_ONLY.test(s) && isRealIsoDate(s);
-const IsoDate = z.string().refine(isDay, "must be a real date, YYYY-MM-DD");
+const IsoDate = z.string().refine(isIsoDay, "must be a real date, YYYY-MM-DD");
 /** Text a rule may hold: PostgreSQL refuses the NUL character in text and jsonb. */
 const Text = (max: number) => z.string().max(max).refine((s) => !s.includes("\u0000"), "must not contain the NUL character");
 const Value = z.union([Text(500), z.number(), z.boolean(), z.array(z.union([Text(500), z.number()])).max(500), z.null()]);
@@ -259,7 +257,7 @@ function checkValue(type: FieldType, op: Operator, value: unknown, options: read
       return Number.isInteger(value) && isNumber(value) && value >= 0 && value <= MAX_WINDOW_DAYS ? undefined : `must be a whole number of days from 0 to ${MAX_WINDOW_DAYS}`;
     case "before":
     case "after":
-      return typeof value === "string" && isDay(value) ? undefined : "must be a real date, YYYY-MM-DD";
+      return typeof value === "string" && isIsoDay(value) ? undefined : "must be a real date, YYYY-MM-DD";
     case "between":
       if (!Array.isArray(value) || value.length !== 2 || !value.every(isNumber)) return "must be two numbers [low, high]";
       return (value[0] ?? 0) > (value[1] ?? 0) ? "low is above high: no customer can match" : undefined;

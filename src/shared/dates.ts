@@ -9,3 +9,8 @@ export function isRealIsoDate(text: string): boolean {
   const probe = new Date(Date.UTC(y, mo - 1, d));
   return probe.getUTCFullYear() === y && probe.getUTCMonth() === mo - 1 && probe.getUTCDate() === d && !Number.isNaN(Date.parse(text));
 }
+
+/** A day and nothing more, `YYYY-MM-DD`, that exists on the calendar. */
+export function isIsoDay(text: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(text) && isRealIsoDate(text);
+}

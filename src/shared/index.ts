@@ -5,5 +5,6 @@ export type { Clock } from "./clock.ts";
 export { isCurrency, minorDigits, parseCurrency, toMinor, formatMoney } from "./money.ts";
 export { randomToken, sha256Hex, stableId } from "./ids.ts";
 export { issuesOf, parseInput } from "./validate.ts";
-export { isRealIsoDate } from "./dates.ts";
+export { isRealIsoDate, isIsoDay } from "./dates.ts";
+export { groupBy } from "./collections.ts";
 export { localTime, fromLocal, nextLocalTime, quietUntil, minutesOfDay, type LocalTime } from "./time-zones.ts";

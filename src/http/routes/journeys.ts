@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Store } from "../../store/index.ts";
-import { invalidField, isRealIsoDate, parseInput, type Clock } from "../../shared/index.ts";
+import { invalidField, isIsoDay, parseInput, type Clock } from "../../shared/index.ts";
 import {
   READY_MADE,
   backtestJourney,
@@ -20,7 +20,7 @@ import type { KeyAuthenticator } from "../../workspaces/index.ts";
 import { adminAuth, type Env } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
 
-const Day = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && isRealIsoDate(s), "must be a real date, YYYY-MM-DD");
+const Day = z.string().refine(isIsoDay, "must be a real date, YYYY-MM-DD");
 export const BacktestInput = z.strictObject({
   from: Day,
   to: Day.describe("inclusive"),

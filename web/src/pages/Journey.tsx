@@ -1,5 +1,6 @@
-import { useEffect, useState, type ReactNode } from "react";
+import { useState, type ReactNode } from "react";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useSettled } from "../hooks.ts";
 import { api } from "../api.ts";
 import { count, money, minuteOf } from "../format.ts";
 import type { BacktestReport, FieldCatalogue, Journey as JourneyType, JourneyDefinition, JourneyStats, RenderedEmail, Rule, Segment, Step, Trigger } from "../types.ts";
@@ -28,15 +29,6 @@ const STEP_TYPES: StepType[] = ["wait", "waitUntil", "waitForEvent", "branch", "
 /** The definition keeps conditions as JSON the server checks; the builder needs an object to start from. */
 function isRule(v: unknown): v is Rule {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function useSettled<T>(value: T, ms: number): T {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    const t = setTimeout(() => setSettled(value), ms);
-    return () => clearTimeout(t);
-  }, [value, ms]);
-  return settled;
 }
 
 function blankStep(type: StepType, id: string): Step {

@@ -1,5 +1,6 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useSettled } from "../hooks.ts";
 import { api, query } from "../api.ts";
 import { count, money, minuteOf } from "../format.ts";
 import type { FieldCatalogue, MemberView, Preview, Rule, SavedSegment, Segment as SegmentType } from "../types.ts";
@@ -10,16 +11,6 @@ import { StageBadge } from "../components/Scores.tsx";
 
 const PAGE = 50;
 const NEW_RULE: Rule = { all: [{ field: "orderCount", op: "gte", value: 2 }] };
-
-/** A rule that has stayed the same for `ms`: the live count does not ask on every keystroke. */
-function useSettled<T>(value: T, ms: number): T {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    const t = setTimeout(() => setSettled(value), ms);
-    return () => clearTimeout(t);
-  }, [value, ms]);
-  return settled;
-}
 
 /** One segment: edit its rule with a live count, see its members and size over time, export it. */
 export function Segment(props: { id: number | "new"; open: (id: number) => void; back: () => void }) {
