@@ -179,6 +179,52 @@ describe("fidelio segments", () => {
   });
 });
 
+describe("fidelio journeys", () => {
+  it("installs the win-back, backtests it on the demo's history with JSON or a table, and activates it", async () => {
+    const own = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-journeys-")));
+    try {
+      const run = (args: string[]) => fidelio(args, own.env);
+      expect((await run(["demo", "--customers", "300", "--end", "2026-06-01"])).code).toBe(0);
+      const installed = await run(["journeys", "install", "win-back"]);
+      expect(installed.code).toBe(0);
+      const id = Number(/installed journey (\d+)/.exec(installed.stdout)?.[1]);
+      const json = await run(["journeys", "backtest", String(id), "--from", "2025-06-01", "--to", "2026-03-31", "--json"]);
+      expect(json.code).toBe(0);
+      const report: unknown = JSON.parse(json.stdout);
+      expect(report).toMatchObject({ journey: { id, name: "Win-back (five steps)", version: 1 }, from: "2025-06-01T00:00:00.000Z" });
+      const entered = typeof report === "object" && report !== null && "entered" in report ? Number(report.entered) : NaN;
+      expect(entered).toBeGreaterThan(0);
+      const table = await run(["journeys", "backtest", String(id), "--from", "2025-06-01", "--to", "2026-03-31"]);
+      expect(table.stdout).toContain(`entered ${entered.toLocaleString("en")} times`);
+      expect(table.stdout).toMatch(/within 30 days\s+\d+ of\s+\d+ ordered/);
+      expect(table.stderr).toMatch(/backtest/); // the progress bar
+      expect((await run(["journeys", "activate", String(id)])).code).toBe(0);
+      expect((await run(["journeys", "list"])).stdout).toMatch(new RegExp(`${id}\\s+Win-back \\(five steps\\)\\s+active`));
+      const pass = await run(["journeys", "run"]);
+      expect(pass.code).toBe(0);
+      expect(pass.stdout).toContain("no SMTP server configured");
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  it("names what is wrong and exits with the error's code", async () => {
+    const badDay = await fidelio(["journeys", "backtest", "1", "--from", "2026-02-30", "--to", "2026-03-01"]);
+    expect(badDay.code).not.toBe(0);
+    expect(badDay.stderr).toContain("--from must be a real date");
+    const missing = await fidelio(["journeys", "show", "424242"]);
+    expect(missing.code).toBe(5);
+    expect(missing.stderr.trim()).toBe("fidelio: journey: no journey 424242");
+    const file = join(mkdtempSync(join(tmpdir(), "fidelio-journeys-")), "bad.json");
+    writeFileSync(file, JSON.stringify({ name: "Bad", definition: { trigger: { type: "event", event: "X" }, start: "a", steps: [{ id: "a", type: "wait", duration: { days: 1 }, next: "nowhere" }] } }));
+    const bad = await fidelio(["journeys", "create", "--file", file]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('fidelio: definition.steps.0.next: "nowhere" is not a step of this journey');
+    const unknown = await fidelio(["journeys", "install", "nope"]);
+    expect(unknown.code).toBe(5);
+  });
+});
+
 describe("fidelio start", () => {
   it("loads the demo into an empty store, serves, and prints the URL, keys and dashboard sign-in", async () => {
     const own = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-start-")));

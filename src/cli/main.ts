@@ -82,6 +82,11 @@ async function runServer(o: { dataDir?: string; port?: number; host?: string }, 
     const where = config.databaseUrl ? "PostgreSQL (DATABASE_URL)" : `embedded database in ${config.dataDir}`;
     console.log(`\nFidelio is running at ${server.url}  (${where})`);
     console.log(`API description: ${server.url}api/openapi.json`);
+    console.log(
+      config.email.smtpUrl
+        ? `Email: through ${new URL(config.email.smtpUrl).host} as ${config.email.from}${config.email.dkim ? `, DKIM-signed for ${config.email.dkim.domain}` : ""}.`
+        : "Email: no SMTP server (FIDELIO_SMTP_URL): journeys run and their messages wait in the outbox.",
+    );
     printKeys(keys);
     if (admin) {
       console.log("\nDashboard sign-in created (shown once; keep it):");

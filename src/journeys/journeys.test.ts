@@ -7,7 +7,8 @@
  * Runs on PGlite and on PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKeyPairSync } from "node:crypto";
+import { createHmac, generateKeyPairSync } from "node:crypto";
+import { createServer } from "node:http";
 import { dkimVerify } from "mailauth/lib/dkim/verify.js";
 import { openTestStore, type TestStore } from "../../test/helpers.ts";
 import { startSmtp, type TestSmtp } from "../../test/smtp.ts";
@@ -15,8 +16,8 @@ import type { ParsedMail } from "mailparser";
 import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
 import { processMessages, throwIfFailed, writeCustomers, writeProducts, type CustomerRecord, type ProductRecord } from "../ingest/index.ts";
 import { SimulatedClock } from "../shared/index.ts";
-import { createSegment, ensureBuiltInSegments } from "../segments/index.ts";
-import { deliverDue, httpWebhookChannel, putMessagingSettings, setEmailConsentByLink, smtpChannel, type DeliveryResult, type EmailChannel } from "../messaging/index.ts";
+import { createSegment, ensureBuiltInSegments, processCustomerChanges } from "../segments/index.ts";
+import { deliverDue, httpWebhookChannel, putMessagingSettings, recordOpen, setEmailConsentByLink, signingSecret, signLink, smtpChannel, type DeliveryResult, type EmailChannel } from "../messaging/index.ts";
 import { createJourney, installReadyMade, journeyStats, JourneyRunner, setJourneyStatus, updateJourney, customerMessages, type Journey } from "./index.ts";
 
 const H = 3_600_000;
@@ -191,11 +192,14 @@ describe("ready-made journeys", () => {
     const s = await shop();
     await s.install("review-request");
     await s.subscriber("ann");
+    await s.customer({ externalId: "bob", email: `bob@${s.ws.id}.example` }); // no email consent: not asked
     await s.order("ann", "a1", 12, [{ product_id: "p1", price: 12, quantity: 1, name: "Blue mug" }]);
+    await s.order("bob", "b1");
     await s.run(13 * D, D);
     expect(s.inbox("ann")).toEqual([]);
     await s.run(D + H, H);
     expect(s.inbox("ann")).toEqual(["How was your order?"]);
+    expect(s.inbox("bob")).toEqual([]);
     expect(smtp.received.find((r) => r.to === `ann@${s.ws.id}.example`)?.parsed.text).toContain("Blue mug");
   });
 
@@ -241,11 +245,13 @@ describe("ready-made journeys", () => {
     await updateJourney(t.store, s.ws, j.id, { definition: { ...j.definition, trigger: { type: "segment", segmentId: vip.id, on: "enter" } } }, s.clock.now());
     await setJourneyStatus(t.store, s.ws, j.id, "active", s.clock.now());
     await s.subscriber("ann");
+    await s.subscriber("bob");
     for (const o of ["a1", "a2", "a3"]) await s.order("ann", o);
-    const { processCustomerChanges } = await import("../segments/index.ts");
+    for (const o of ["b1", "b2"]) await s.order("bob", o); // two orders: not in the segment
     await processCustomerChanges(t.store, s.ws, s.clock.now());
     await s.tick();
     expect(s.inbox("ann")).toEqual(["You are one of our best customers"]);
+    expect(s.inbox("bob")).toEqual([]);
   });
 
   it("win-back: starts when overdue against the customer's own rhythm; five steps; any order stops it", async () => {
@@ -288,18 +294,32 @@ describe("ready-made journeys", () => {
     const s = await shop("2026-01-05T12:00:00Z");
     await s.subscriber("quiet");
     await s.order("quiet", "q1");
+    await s.subscriber("reader"); // opens the newsletter: never asked
+    await s.order("reader", "r1");
     // Three unopened messages over 200 days, and no order for 200 days.
     const j = await createJourney(t.store, s.ws, { name: "Newsletter", definition: { trigger: { type: "schedule", everyDays: 60, at: "12:00" }, audience: { field: "consent.email", op: "is", value: true }, reentry: { policy: "everyTime" }, start: "n", steps: [{ id: "n", type: "send", channel: "email", email: { subject: "News", body: "<mj-section><mj-column><mj-text>News</mj-text></mj-column></mj-section>" } }] } }, s.clock.now());
     await setJourneyStatus(t.store, s.ws, j.id, "active", s.clock.now());
-    await s.run(200 * D, D);
+    for (let day = 0; day < 200; day += 1) {
+      await s.run(D, D);
+      // The reader opens each newsletter the day it arrives.
+      const opened = await t.store.query<{ id: number }>(
+        "SELECT m.id FROM messages m JOIN customers c ON c.id = m.customer_id WHERE m.workspace_id = $1 AND c.external_id = 'reader' AND m.status = 'sent'",
+        [s.ws.id],
+      );
+      const secret = await signingSecret(t.store, s.ws.id);
+      for (const m of opened) await recordOpen(t.store, signLink(secret, { k: "o", w: s.ws.id, m: Number(m.id) }), s.clock.now());
+    }
     expect(s.inbox("quiet").length).toBeGreaterThanOrEqual(3);
     await setJourneyStatus(t.store, s.ws, j.id, "paused", s.clock.now());
     await s.install("sunset");
     await s.run(8 * D, D);
     expect(s.inbox("quiet").at(-1)).toBe("Do you still want to hear from us?");
     await s.run(15 * D, D);
-    const consent = await t.store.query<{ granted: boolean }>("SELECT granted FROM customer_consents cc JOIN customers c ON c.id = cc.customer_id WHERE c.workspace_id = $1 AND c.external_id = 'quiet'", [s.ws.id]);
-    expect(consent[0]?.granted).toBe(false);
+    const consent = async (id: string) =>
+      (await t.store.query<{ granted: boolean }>("SELECT granted FROM customer_consents cc JOIN customers c ON c.id = cc.customer_id WHERE c.workspace_id = $1 AND c.external_id = $2", [s.ws.id, id]))[0]?.granted;
+    expect(await consent("quiet")).toBe(false);
+    expect(await consent("reader")).toBe(true);
+    expect(s.inbox("reader")).not.toContain("Do you still want to hear from us?");
   });
 });
 
@@ -511,6 +531,52 @@ describe("email over SMTP", () => {
     await s.tick();
     const rows = await customerMessages(t.store, s.ws, "gone");
     expect(rows[0]).toMatchObject({ status: "suppressed", error: "address suppressed (bounced)" });
+  });
+});
+
+describe("webhooks", () => {
+  it("posts the step to the URL, signed with the workspace secret, once, and retries a 5xx", async () => {
+    const received: { body: string; signature: string; key: string }[] = [];
+    let failFirst = true;
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        if (failFirst) {
+          failFirst = false;
+          res.writeHead(503).end();
+          return;
+        }
+        received.push({ body, signature: String(req.headers["x-fidelio-signature"]), key: String(req.headers["idempotency-key"]) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const address = server.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    try {
+      const s = await shop();
+      const j = await createJourney(t.store, s.ws, { name: "Hook", definition: { trigger: { type: "event", event: "Ping" }, start: "h", steps: [{ id: "h", type: "webhook", url: `http://127.0.0.1:${port}/hook` }] } }, s.clock.now());
+      await setJourneyStatus(t.store, s.ws, j.id, "active", s.clock.now());
+      await s.subscriber("ann");
+      await s.track({ type: "track", userId: "ann", event: "Ping" });
+      const secret = await signingSecret(t.store, s.ws.id);
+      const deps = { store: t.store, ws: s.ws, email, webhook: httpWebhookChannel(async () => secret, () => s.clock.now()), baseUrl: "https://f.example", from: "S <s@shop.example>", shopName: "S" };
+      await new JourneyRunner(t.store, s.ws).runOnce(s.clock.now());
+      expect((await deliverDue(deps, s.clock.now())).retried).toBe(1);
+      s.clock.advance(60_000);
+      expect((await deliverDue(deps, s.clock.now())).sent).toBe(1);
+      expect(await deliverDue(deps, s.clock.now())).toMatchObject({ sent: 0 });
+      expect(received).toHaveLength(1);
+      const [hook] = received;
+      const [tPart, vPart] = String(hook?.signature).split(",");
+      const expected = createHmac("sha256", secret).update(`${tPart?.slice(2)}.${hook?.body}`).digest("hex");
+      expect(vPart).toBe(`v1=${expected}`);
+      expect(JSON.parse(hook?.body ?? "{}")).toMatchObject({ journey: "Hook", step: "h", customer: { external_id: "ann" } });
+      expect(hook?.key).toMatch(/:h$/);
+    } finally {
+      server.close();
+    }
   });
 });
 
