@@ -253,8 +253,12 @@ describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
     // Add a wait after the first email with the visual editor, then save: a draft keeps version 1.
     await page.locator('[data-testid="step-hello"] select.add-step').selectOption("waitUntil");
     await page.waitForSelector('input[aria-label="Time of day"]');
-    await page.click('[data-testid="save-journey"]');
-    await page.waitForFunction(`document.querySelector('[data-testid="save-journey"]')?.disabled === true`);
+    // Wait for the server's answer to the save itself (the button is also disabled while it is pending).
+    const [saveResponse] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === "PATCH" && r.url().endsWith(`/api/journeys/${new URL(page.url()).pathname.slice("/journeys/".length)}`)),
+      page.click('[data-testid="save-journey"]'),
+    ]);
+    expect(saveResponse.status()).toBe(200);
     const saved = z.object({ version: z.number(), definition: z.object({ steps: z.array(z.object({ id: z.string(), type: z.string(), next: z.string().optional(), email: z.object({ subject: z.string() }).optional() })) }) }).parse(await api(`/api/journeys/${journeyId}`));
     const hello = saved.definition.steps.find((x) => x.id === "hello");
     const added = saved.definition.steps.find((x) => x.id === hello?.next);
