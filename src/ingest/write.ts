@@ -20,7 +20,7 @@ export type { Workspace };
 /** A fact to append to the event log. */
 export interface EventRecord {
   messageId: string;
-  type: "track" | "page" | "screen" | "identify" | "alias" | "group" | "order" | "refund" | "customer" | "message";
+  type: "track" | "page" | "screen" | "identify" | "alias" | "group" | "order" | "refund" | "customer" | "message" | "loyalty";
   name: string | null;
   customerId: number | null;
   anonymousId: string | null;

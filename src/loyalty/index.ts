@@ -1,0 +1,8 @@
+/**
+ * @module loyalty — the points programme: an append-only ledger with derived,
+ * never-negative balances and idempotent, serialised postings; earning on
+ * orders (net of discounts, after the return window, campaign multipliers),
+ * clawback on refunds, bonus events; loyalty events in the event log.
+ */
+export { postPoints, balancesOf, ledgerOf, EntryInput, ENTRY_KINDS, type PointsEntry, type Posted, type EntryKind, type Balance, type LedgerEntryView } from "./ledger.ts";
+export { LoyaltySettings, getLoyaltySettings, putLoyaltySettings, creditPoints, type CreditResult } from "./earn.ts";

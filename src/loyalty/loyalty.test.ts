@@ -1,0 +1,204 @@
+/**
+ * The points ledger and earning, on PGlite and PostgreSQL: balances derived
+ * and never negative, idempotent keys, parallel redemptions serialised,
+ * earning on orders through the real tracking path, clawback on refunds,
+ * bonuses, campaigns, the return window.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openTestStore, type TestStore } from "../../test/helpers.ts";
+import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
+import { processMessages, throwIfFailed, writeCustomers } from "../ingest/index.ts";
+import { AppError, SimulatedClock } from "../shared/index.ts";
+import { balancesOf, creditPoints, ledgerOf, postPoints, putLoyaltySettings, type PointsEntry } from "./index.ts";
+
+let t: TestStore;
+beforeAll(async () => {
+  t = await openTestStore();
+});
+afterAll(async () => {
+  await t.cleanup();
+});
+
+let shops = 0;
+async function shop(start = "2026-03-01T12:00:00Z") {
+  const clock = new SimulatedClock(new Date(start));
+  const ws: Workspace = await ensureWorkspace(t.store, `loyal${++shops}`, "EUR");
+  let n = 0;
+  const s = {
+    ws,
+    clock,
+    async customer(id: string): Promise<number> {
+      const r = await t.store.transaction((tx) => writeCustomers(tx, ws, [{ externalId: id, email: `${id}@example.com` }], "api", clock.now()));
+      return r.ids.get(id) ?? 0;
+    },
+    async track(...messages: Record<string, unknown>[]) {
+      throwIfFailed(await processMessages(t.store, ws, messages.map((m) => ({ messageId: `${ws.id}-m${++n}`, timestamp: clock.now().toISOString(), ...m })), clock.now()));
+    },
+    post: (...entries: PointsEntry[]) => t.store.transaction((tx) => postPoints(tx, ws, entries, clock.now())),
+    async balance(id: number) {
+      return (await balancesOf(t.store, ws, [id])).get(id)?.balance ?? 0;
+    },
+    /** The ledger's sum equals the stored balance, and no entry left a negative balance. */
+    async consistent(id: number) {
+      const [row] = await t.store.query<{ sum: number; min: number | null }>("SELECT COALESCE(sum(points), 0)::bigint AS sum, min(balance_after) AS min FROM loyalty_ledger WHERE customer_id = $1", [id]);
+      expect(Number(row?.sum)).toBe(await s.balance(id));
+      expect(Number(row?.min ?? 0)).toBeGreaterThanOrEqual(0);
+    },
+  };
+  return s;
+}
+
+async function refused(p: Promise<unknown>): Promise<AppError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof AppError) return err;
+    throw err;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("the ledger", () => {
+  it("derives the balance from entries, never below zero, and refuses bad entries without changing anything", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    await s.post({ customerId: ann, kind: "earn", points: 500, reason: "welcome", key: "k1" });
+    await s.post({ customerId: ann, kind: "redeem", points: 200, reason: "reward", key: "k2" });
+    await s.post({ customerId: ann, kind: "adjust", points: -50, reason: "correction", key: "k3" });
+    expect(await s.balance(ann)).toBe(250);
+    const tooMuch = await refused(s.post({ customerId: ann, kind: "redeem", points: 251, reason: "reward", key: "k4" }));
+    expect(tooMuch.code).toBe("unprocessable");
+    expect(tooMuch.issues[0]?.field).toBe("points");
+    expect((await refused(s.post({ customerId: ann, kind: "earn", points: -5, reason: "x", key: "k5" }))).issues[0]?.field).toBe("entries.0.points");
+    expect((await refused(s.post({ customerId: ann, kind: "redeem", points: 1.5, reason: "x", key: "k6" }))).code).toBe("invalid_input");
+    expect((await refused(s.post({ customerId: ann, kind: "adjust", points: -1000, reason: "x", key: "k7" }))).code).toBe("unprocessable");
+    expect((await refused(s.post({ customerId: 999_999_999, kind: "earn", points: 5, reason: "x", key: "k8" }))).code).toBe("not_found");
+    expect(await s.balance(ann)).toBe(250);
+    // An expiry or a clawback larger than the balance takes what is left.
+    const [taken] = await s.post({ customerId: ann, kind: "clawback", points: 400, reason: "refund", key: "k9" });
+    expect(taken).toMatchObject({ points: -250, balanceAfter: 0, created: true });
+    await s.consistent(ann);
+    const history = await ledgerOf(t.store, s.ws, ann);
+    expect(history.map((h) => [h.kind, h.points, h.balanceAfter])).toEqual([
+      ["clawback", -250, 0],
+      ["adjust", -50, 250],
+      ["redeem", -200, 300],
+      ["earn", 500, 500],
+    ]);
+    const events = await t.store.query<{ name: string }>("SELECT name FROM events WHERE workspace_id = $1 AND type = 'loyalty' ORDER BY id", [s.ws.id]);
+    expect(events.map((e) => e.name)).toEqual(["Points Earned", "Points Redeemed", "Points Adjusted", "Points Clawed Back"]);
+  });
+
+  it("writes a key once: a repeat answers what the first did; the same key for another entry is refused", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    const [first] = await s.post({ customerId: ann, kind: "earn", points: 100, reason: "order", key: "order:1" });
+    const [again] = await s.post({ customerId: ann, kind: "earn", points: 100, reason: "order", key: "order:1" });
+    expect(first).toMatchObject({ created: true, balanceAfter: 100 });
+    expect(again).toMatchObject({ created: false, points: 100, balanceAfter: 100 });
+    const inOne = await s.post({ customerId: ann, kind: "earn", points: 7, reason: "x", key: "dup" }, { customerId: ann, kind: "earn", points: 7, reason: "x", key: "dup" });
+    expect(inOne.map((p) => p.created)).toEqual([true, false]);
+    expect((await refused(s.post({ customerId: ann, kind: "redeem", points: 10, reason: "x", key: "order:1" }))).code).toBe("conflict");
+    expect(await s.balance(ann)).toBe(107);
+    await s.consistent(ann);
+  });
+
+  it("serialises 50 parallel redemptions of one customer: exactly the balance is spent", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    await s.post({ customerId: ann, kind: "earn", points: 1000, reason: "seed", key: "seed" });
+    const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => s.post({ customerId: ann, kind: "redeem", points: 100, reason: "reward", key: `r${i}` })));
+    const ok = results.filter((r) => r.status === "fulfilled");
+    const failed = results.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+    expect(ok).toHaveLength(10);
+    expect(failed).toHaveLength(40);
+    expect(failed.every((e) => e instanceof AppError && e.code === "unprocessable")).toBe(true);
+    expect(await s.balance(ann)).toBe(0);
+    await s.consistent(ann);
+  });
+
+  it("credits once when the same request is retried 20 times at once", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => s.post({ customerId: ann, kind: "earn", points: 250, reason: "order", key: "order:retried" })));
+    expect(results.every((r) => r.status === "fulfilled")).toBe(true);
+    expect(await s.balance(ann)).toBe(250);
+    const [n] = await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM loyalty_ledger WHERE customer_id = $1", [ann]);
+    expect(n?.n).toBe(1);
+  });
+});
+
+describe("earning", () => {
+  const order = (userId: string, id: string, total: number, extra: Record<string, unknown> = {}) => ({
+    type: "track",
+    userId,
+    event: "Order Completed",
+    properties: { order_id: id, total, subtotal: total, currency: "EUR", products: [{ product_id: "p1", price: total, quantity: 1 }], ...extra },
+  });
+
+  it("credits orders placed since the start (net of discounts), claws back refunds pro rata, and gives bonuses once", async () => {
+    const s = await shop();
+    await s.customer("ann");
+    await s.track(order("ann", "before", 80)); // before the programme: earns nothing
+    s.clock.advance(3_600_000);
+    await putLoyaltySettings(t.store, s.ws, { enabled: true, pointsPerUnit: 2, bonuses: [{ event: "Signed Up", points: 100 }, { event: "Review Submitted", points: 30, once: "perYear" }] }, s.clock.now());
+    s.clock.advance(3_600_000);
+    await s.track(order("ann", "a1", 45.5, { discount: 5.5 }));
+    await s.track({ type: "track", userId: "ann", event: "Signed Up" }, { type: "track", userId: "ann", event: "Signed Up" });
+    await s.track({ type: "track", userId: "ann", event: "Review Submitted" }, { type: "track", userId: "ann", event: "Review Submitted" });
+    s.clock.advance(60_000);
+    const first = await creditPoints(t.store, s.ws, s.clock.now());
+    const [ann] = await t.store.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = 'ann'", [s.ws.id]);
+    const id = Number(ann?.id);
+    // 45.50 subtotal − 5.50 discount = 40.00 → 80 points; + 100 sign-up + 30 review.
+    expect(first).toMatchObject({ orders: 1, bonuses: 2, points: 210 });
+    expect(await s.balance(id)).toBe(210);
+    expect(await creditPoints(t.store, s.ws, s.clock.now())).toMatchObject({ orders: 0, bonuses: 0, points: 0 });
+    // A refund of a quarter of the order takes back a quarter of its points.
+    s.clock.advance(86_400_000);
+    await s.track({ type: "track", userId: "ann", event: "Order Refunded", properties: { order_id: "a1", total: 10, currency: "EUR" } });
+    expect(await creditPoints(t.store, s.ws, s.clock.now())).toMatchObject({ refunds: 1, points: -20 });
+    expect(await s.balance(id)).toBe(190);
+    await s.consistent(id);
+  });
+
+  it("waits for the return window, and nets out what was refunded within it", async () => {
+    const s = await shop();
+    await s.customer("bob");
+    await putLoyaltySettings(t.store, s.ws, { enabled: true, pointsPerUnit: 1, creditAfterDays: 14, bonuses: [] }, s.clock.now());
+    s.clock.advance(60_000);
+    await s.track(order("bob", "b1", 100));
+    await creditPoints(t.store, s.ws, s.clock.now());
+    const [bob] = await t.store.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = 'bob'", [s.ws.id]);
+    const id = Number(bob?.id);
+    expect(await s.balance(id)).toBe(0);
+    s.clock.advance(5 * 86_400_000);
+    await s.track({ type: "track", userId: "bob", event: "Order Refunded", properties: { order_id: "b1", total: 30, currency: "EUR" } });
+    for (let day = 0; day < 10; day += 1) {
+      s.clock.advance(86_400_000);
+      await creditPoints(t.store, s.ws, s.clock.now());
+    }
+    expect(await s.balance(id)).toBe(70); // credited on day 14, net of the refund, and not clawed back again
+    await s.consistent(id);
+  });
+
+  it("multiplies during a campaign", async () => {
+    const s = await shop("2026-11-27T10:00:00Z");
+    await s.customer("cat");
+    await putLoyaltySettings(t.store, s.ws, { enabled: true, pointsPerUnit: 1, bonuses: [], campaigns: [{ name: "Black Friday", multiplier: 3, from: "2026-11-27", to: "2026-11-28" }] }, s.clock.now());
+    s.clock.advance(60_000);
+    await s.track(order("cat", "c1", 20));
+    s.clock.advance(2 * 86_400_000);
+    await s.track(order("cat", "c2", 20));
+    await creditPoints(t.store, s.ws, s.clock.now());
+    const [cat] = await t.store.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = 'cat'", [s.ws.id]);
+    expect(await s.balance(Number(cat?.id))).toBe(60 + 20);
+  });
+
+  it("credits nothing while the programme is off", async () => {
+    const s = await shop();
+    await s.customer("dan");
+    await s.track(order("dan", "d1", 50));
+    expect(await creditPoints(t.store, s.ws, s.clock.now())).toMatchObject({ orders: 0, points: 0 });
+  });
+});
