@@ -20,6 +20,7 @@ import { METRICS_TARGETS, median, metricsOn } from "./metrics-bench.ts";
 import { MODELS_TARGETS, TRUE_PARAMS, fitOnly, modelsInStore } from "./models-bench.ts";
 import { SEGMENTS_TARGETS, segmentsOn } from "./segments-bench.ts";
 import { JOURNEYS_TARGETS, backtestBench, emailBench, engineBench, persistedBench } from "./journeys-bench.ts";
+import { LOYALTY_TARGETS, balanceReads, ledgerWrites } from "./loyalty-bench.ts";
 import { execFileSync } from "node:child_process";
 
 interface Row {
@@ -272,6 +273,29 @@ try {
       try {
         const b = await backtestBench(s.store, args.backtestCustomers, args.seed, (line) => console.log(`  ${kind}: ${line}`));
         rows.push({ workload: `backtest win-back, 2 years × ${int(args.backtestCustomers)} customers`, store: kind, figure: `${secs(b.ms)} (${int(b.orders)} orders, ${int(b.entered)} entries, ${int(b.sent)} messages)`, target: `≤ ${secs(JOURNEYS_TARGETS.backtestMs)}`, pass: b.ms <= JOURNEYS_TARGETS.backtestMs });
+      } finally {
+        await s.done();
+      }
+    }
+  }
+  if (args.only === undefined || args.only === "loyalty") {
+    console.log(`\n== Loyalty ledger ==`);
+    for (const kind of kinds) {
+      let s = await freshStore(kind, "ledger");
+      try {
+        const w = await ledgerWrites(s.store, args.ledgerWrites);
+        const target = kind === "postgres" ? LOYALTY_TARGETS.writesPerSecPostgres : undefined;
+        rows.push({ workload: "ledger writes, 50 concurrent customers", store: kind, figure: `${int(w.perSec)} entries/s (${int(w.entries)} in ${secs(w.ms)})`, target: target ? `≥ ${int(target)}/s` : "—", pass: target ? w.perSec >= target : undefined });
+        if (!w.balanceOk) correctnessFailed = true;
+        rows.push({ workload: "ledger correctness", store: kind, figure: w.balanceOk ? "every balance = its entries" : "a balance differs from its entries", target: "equal", pass: w.balanceOk });
+      } finally {
+        await s.done();
+      }
+      s = await freshStore(kind, "balances");
+      try {
+        const r = await balanceReads(s.store, args.loyaltyMembers, args.ledgerEntries, (line) => console.log(`  ${kind}: ${line}`));
+        rows.push({ workload: `balance reads, ${int(args.loyaltyMembers)} members / ${int(args.ledgerEntries)} entries`, store: kind, figure: `p99 ${r.p99.toFixed(2)} ms (p50 ${r.p50.toFixed(2)}, max ${r.max.toFixed(1)}, ${int(r.reads)} reads)`, target: `p99 ≤ ${LOYALTY_TARGETS.readP99Ms} ms`, pass: r.p99 <= LOYALTY_TARGETS.readP99Ms });
+        if (!r.checked) correctnessFailed = true;
       } finally {
         await s.done();
       }

@@ -26,6 +26,7 @@ const Env = z.object({
   FIDELIO_SEGMENTS_EVERY_MINUTES: z.coerce.number().min(0, "must be 0 (off) or more").max(24 * 60, "must be at most a day").optional(),
   FIDELIO_JOURNEYS_EVERY_SECONDS: z.coerce.number().min(0, "must be 0 (off) or more").max(3600, "must be at most an hour").optional(),
   FIDELIO_SHOP_NAME: z.string().trim().min(1).max(100).optional(),
+  FIDELIO_LOYALTY_EVERY_SECONDS: z.coerce.number().min(0, "must be 0 (off) or more").max(86_400, "must be at most a day").optional(),
   FIDELIO_SMTP_URL: z.string().regex(/^smtps?:\/\/[^/]+/, "must be an smtp:// or smtps:// URL, e.g. smtp://user:password@mail.example.com:587").optional(),
   FIDELIO_SMTP_POOL: z.coerce.number().int().min(1).max(50).optional(),
   FIDELIO_EMAIL_FROM: z.string().regex(/^(.+ )?<?[^@\s<>]+@[^@\s<>]+>?$/, 'must be an address, or "Name <address>"').optional(),
@@ -58,6 +59,8 @@ export interface Config {
   segmentsEveryMinutes: number;
   /** How often the journey runner and the delivery worker pass; 0 turns them off. */
   journeysEverySeconds: number;
+  /** How often the server credits loyalty points (orders past their return window, refunds, bonuses); 0 = never. */
+  loyaltyEverySeconds: number;
   /** The shop's name, shown in messages. */
   shopName: string;
   email: {
@@ -117,6 +120,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     scoreEveryHours: e.FIDELIO_SCORE_EVERY_HOURS ?? 24,
     segmentsEveryMinutes: e.FIDELIO_SEGMENTS_EVERY_MINUTES ?? 15,
     journeysEverySeconds: e.FIDELIO_JOURNEYS_EVERY_SECONDS ?? 5,
+    loyaltyEverySeconds: e.FIDELIO_LOYALTY_EVERY_SECONDS ?? 60,
     shopName: e.FIDELIO_SHOP_NAME ?? "Our shop",
     email: {
       smtpUrl: e.FIDELIO_SMTP_URL,

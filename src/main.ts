@@ -12,6 +12,7 @@ import { countAdmins, createAdmin, generatePassword } from "./admins/index.ts";
 import { schedulePredictionRefresh } from "./predictions/index.ts";
 import { ensureBuiltInSegments, scheduleSegments } from "./segments/index.ts";
 import { scheduleJourneys } from "./journeys/index.ts";
+import { scheduleLoyalty } from "./loyalty/index.ts";
 import { httpWebhookChannel, signingSecret, smtpChannel, type EmailChannel } from "./messaging/index.ts";
 import { readFileSync } from "node:fs";
 
@@ -111,12 +112,15 @@ export async function startServer(f: Fidelio): Promise<{ url: string; close: () 
           { everyMs: f.config.journeysEverySeconds * 1000, log: (line) => console.log(line), parallel: f.config.email.pool },
         )
       : undefined;
+  const loyaltyWorker = f.config.loyaltyEverySeconds > 0 ? scheduleLoyalty(f.store, f.workspace, f.clock, { everyMs: f.config.loyaltyEverySeconds * 1000, log: (line) => console.log(line) }) : undefined;
   return {
     url: `http://${host}:${server.port}/`,
     close: async () => {
       stopSchedule();
       segmentWorker?.stop();
       journeyWorker?.stop();
+      loyaltyWorker?.stop();
+      await loyaltyWorker?.idle();
       await segmentWorker?.idle();
       await journeyWorker?.idle();
       await email?.close();

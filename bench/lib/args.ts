@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 
-export type Part = "import" | "tracking" | "metrics" | "models" | "segments" | "journeys";
+export type Part = "import" | "tracking" | "metrics" | "models" | "segments" | "journeys" | "loyalty";
 export type StoreKind = "pglite" | "postgres";
 
 export interface BenchArgs {
@@ -23,16 +23,20 @@ export interface BenchArgs {
   journeyCustomers: number;
   emails: number;
   backtestCustomers: number;
+  ledgerWrites: number;
+  loyaltyMembers: number;
+  ledgerEntries: number;
 }
 
-const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models|segments|journeys] [--store pglite|postgres]
+const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models|segments|journeys|loyalty] [--store pglite|postgres]
                           [--concurrency N] [--batch N] [--max-seconds N] [--seed N] [--no-parse-only]
                           [--customers N] [--orders N] [--runs N] [--model-customers N]
                           [--segment-customers N] [--rate N] [--latency-seconds N]
                           [--journey-customers N] [--emails N] [--backtest-customers N]
+                          [--ledger-writes N] [--loyalty-members N] [--ledger-entries N]
   --lines N        CSV lines to generate and import (default 1,000,000)
   --events N       tracking events to send (default 100,000)
-  --only PART      run one part: import, tracking, metrics, models, segments or journeys
+  --only PART      run one part: import, tracking, metrics, models, segments, journeys or loyalty
   --store KIND     run on one store only: pglite or postgres (default both)
   --concurrency N  tracking requests in flight (default 8)
   --batch N        tracking messages per /v1/batch request (default 100)
@@ -48,7 +52,10 @@ const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|t
   --latency-seconds N  segments: how long to send them (default 30)
   --journey-customers N  journeys: customers carried through a six-step journey (default 20,000; the engine alone: 10×)
   --emails N       journeys: emails delivered to a local SMTP server (default 3,000)
-  --backtest-customers N  journeys: customers of the two-year shop the win-back is backtested on (default 100,000)`;
+  --backtest-customers N  journeys: customers of the two-year shop the win-back is backtested on (default 100,000)
+  --ledger-writes N  loyalty: ledger entries posted by 50 concurrent customers (default 20,000)
+  --loyalty-members N  loyalty: members of the programme whose balances are read (default 1,000,000)
+  --ledger-entries N  loyalty: ledger entries of that programme (default 20,000,000)`;
 
 function count(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -80,6 +87,9 @@ export function readArgs(argv: string[]): BenchArgs {
       "journey-customers": { type: "string" },
       emails: { type: "string" },
       "backtest-customers": { type: "string" },
+      "ledger-writes": { type: "string" },
+      "loyalty-members": { type: "string" },
+      "ledger-entries": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -90,8 +100,8 @@ export function readArgs(argv: string[]): BenchArgs {
     process.exit(0);
   }
   let only: Part | undefined;
-  if (values.only === "import" || values.only === "tracking" || values.only === "metrics" || values.only === "models" || values.only === "segments" || values.only === "journeys") only = values.only;
-  else if (values.only !== undefined) throw new Error(`--only: expected import, tracking, metrics, models, segments or journeys, got "${values.only}"\n${USAGE}`);
+  if (values.only === "import" || values.only === "tracking" || values.only === "metrics" || values.only === "models" || values.only === "segments" || values.only === "journeys" || values.only === "loyalty") only = values.only;
+  else if (values.only !== undefined) throw new Error(`--only: expected import, tracking, metrics, models, segments, journeys or loyalty, got "${values.only}"\n${USAGE}`);
   let stores: StoreKind[] = ["pglite", "postgres"];
   if (values.store === "pglite" || values.store === "postgres") stores = [values.store];
   else if (values.store !== undefined) throw new Error(`--store: expected pglite or postgres, got "${values.store}"\n${USAGE}`);
@@ -115,5 +125,8 @@ export function readArgs(argv: string[]): BenchArgs {
     journeyCustomers: count("journey-customers", values["journey-customers"], 20_000, 10),
     emails: count("emails", values.emails, 3_000, 10),
     backtestCustomers: count("backtest-customers", values["backtest-customers"], 100_000, 100),
+    ledgerWrites: count("ledger-writes", values["ledger-writes"], 20_000, 50),
+    loyaltyMembers: count("loyalty-members", values["loyalty-members"], 1_000_000, 100),
+    ledgerEntries: count("ledger-entries", values["ledger-entries"], 20_000_000, 100),
   };
 }

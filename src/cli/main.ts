@@ -18,6 +18,7 @@ import { StoreError } from "../store/index.ts";
 import { oneStep, progress } from "./progress.ts";
 import { dataDirOption, int, overrides, readJsonFile, withFidelio } from "./common.ts";
 import { addJourneyCommands } from "./journeys.ts";
+import { addLoyaltyCommands } from "./loyalty.ts";
 import { HeadlineQuery, headlineReport } from "../metrics/index.ts";
 import { headlineTable } from "./metrics-table.ts";
 import { renderReport } from "../report/index.ts";
@@ -579,6 +580,7 @@ program
   });
 
 addJourneyCommands(program);
+addLoyaltyCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -19,6 +19,7 @@ import { modelRoutes } from "./routes/models.ts";
 import { segmentRoutes } from "./routes/segments.ts";
 import { journeyRoutes, messagingRoutes, type MessagingSite } from "./routes/journeys.ts";
 import { linkRoutes } from "./routes/links.ts";
+import { loyaltyRoutes } from "./routes/loyalty.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { dashboard, DEFAULT_WEB_DIR } from "./dashboard.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/api/segments", segmentRoutes(deps.store, deps.clock, authenticate));
   app.route("/api/journeys", journeyRoutes(deps.store, deps.clock, authenticate, deps.site ?? { shopName: "The shop", baseUrl: deps.publicUrl ?? "http://localhost:3700" }));
   app.route("/api/messaging", messagingRoutes(deps.store, deps.clock, authenticate));
+  app.route("/api/loyalty", loyaltyRoutes(deps.store, deps.clock, authenticate));
   app.route("/", linkRoutes(deps.store, deps.clock));
   app.route("/api", adminRoutes(deps.store, deps.clock, authenticate));
   app.route("/webhooks", webhookRoutes(deps.store, deps.clock, deps.workspace, deps.shopifyWebhookSecret));

@@ -9,6 +9,7 @@ import { ExportQuery, HistoryQuery, MembersQuery, PreviewInput, Rule, SegmentInp
 import { JourneyDefinition, JourneyInput, JourneyPatch } from "../journeys/index.ts";
 import { EmailPreviewInput, MessagingSettings } from "../messaging/index.ts";
 import { BacktestInput } from "./routes/journeys.ts";
+import { EntryInput, LoyaltySettings } from "../loyalty/index.ts";
 import { AdviceQuery, CatalogueQuery, HeadlineQuery, IntervalsQuery, LadderQuery, PeriodQuery, SeriesQuery } from "../metrics/index.ts";
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
@@ -322,6 +323,21 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       },
       "/t/o/{token}": { get: { tags: ["Public links"], summary: "Open pixel", description: "Records the first `Email Opened`; always answers a 1×1 GIF.", parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "image/gif" } } } },
       "/t/c/{token}": { get: { tags: ["Public links"], summary: "Click redirect", description: "Records `Email Clicked` (once per link) and redirects to the signed, UTM-tagged destination.", parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" } }], responses: { "302": { description: "Redirect" }, "404": { description: "Not a valid link" } } } },
+      "/api/loyalty/settings": {
+        get: journeyOp("Loyalty settings", "Whether the programme runs and since when, points per currency unit (net of discounts), the return window before an order's points are credited, bonus events, campaigns with multipliers.", undefined, [], "Loyalty"),
+        put: journeyOp("Replace the loyalty settings", "Enabling the programme the first time starts it now: orders placed before earn nothing.", schema(LoyaltySettings), [], "Loyalty"),
+      },
+      "/api/loyalty/credit": { post: journeyOp("Credit points now", "Orders past their return window, refunds (pro-rata clawback) and bonus events since the last pass; the server does it every FIDELIO_LOYALTY_EVERY_SECONDS.", undefined, [], "Loyalty") },
+      "/api/loyalty/customers/{externalId}": { get: journeyOp("A customer's points", "Balance, lifetime earned and spent, the latest ledger entries.", undefined, ["externalId"], "Loyalty") },
+      "/api/loyalty/customers/{externalId}/entries": {
+        post: journeyOp(
+          "Post a manual entry",
+          "earn, redeem or adjust. 201 when written, 200 when the key was already used for the same entry (nothing written again), 409 when it was used for another, 422 when a redemption is larger than the balance.",
+          schema(EntryInput),
+          ["externalId"],
+          "Loyalty",
+        ),
+      },
       "/webhooks/shopify/orders": {
         post: {
           tags: ["Webhooks"],

@@ -10,7 +10,7 @@
  *           | { type: "schedule", everyDays, at: "HH:MM", segmentId? }
  *           | { type: "overdue", factor, minOrders }       (past the customer's own rhythm)
  *           | { type: "replenishment", leadDays }          (a bought product about to run out)
- *   steps     wait · waitUntil · waitForEvent · branch · split · send · setTrait · webhook · unsubscribe · exit
+ *   steps     wait · waitUntil · waitForEvent · branch · split · send · setTrait · awardPoints · webhook · unsubscribe · exit
  */
 import { z } from "zod";
 import { AppError, type FieldIssue } from "../shared/index.ts";
@@ -132,6 +132,13 @@ export const Step = z.discriminatedUnion("type", [
   }),
   z.strictObject({ ...StepBase, type: z.literal("setTrait"), key: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "letters, digits, _ . -"), value: z.unknown(), next: Next }),
   z.strictObject({ ...StepBase, type: z.literal("webhook"), url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }), next: Next }),
+  z.strictObject({
+    ...StepBase,
+    type: z.literal("awardPoints"),
+    points: z.number().int().min(1).max(1_000_000),
+    reason: Text(200).min(1).default("journey"),
+    next: Next,
+  }).describe("credits loyalty points (a birthday gift, a win-back incentive), once per run"),
   z.strictObject({ ...StepBase, type: z.literal("unsubscribe"), next: Next }).describe("withdraws email consent (the sunset at the end of a win-back)"),
   z.strictObject({ ...StepBase, type: z.literal("exit") }),
 ]);

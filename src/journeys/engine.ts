@@ -40,6 +40,7 @@ export type Effect =
   | { type: "setTrait"; step: string; key: string; value: unknown }
   | { type: "webhook"; step: string; key: string; url: string }
   | { type: "unsubscribe"; step: string }
+  | { type: "awardPoints"; step: string; key: string; points: number; reason: string }
   | { type: "evaluate"; step: string }
   | { type: "split"; step: string; path: string; holdout: boolean }
   | { type: "exited"; reason: ExitReason };
@@ -174,6 +175,10 @@ function run(state: JourneyState, id: string | undefined, ctx: EngineContext, no
         continue;
       case "webhook":
         effects.push({ type: "webhook", step: step.id, key, url: step.url });
+        at = step.next;
+        continue;
+      case "awardPoints":
+        effects.push({ type: "awardPoints", step: step.id, key, points: step.points, reason: step.reason });
         at = step.next;
         continue;
       case "unsubscribe":

@@ -460,6 +460,47 @@ describe("sending rules", () => {
   });
 });
 
+describe("loyalty in journeys", () => {
+  it("awards points once per run and shows the balance in the email", async () => {
+    const s = await shop();
+    const j = await createJourney(
+      t.store,
+      s.ws,
+      {
+        name: "Gift",
+        definition: {
+          trigger: { type: "event", event: "Ping" },
+          reentry: { policy: "everyTime" },
+          start: "award",
+          steps: [
+            { id: "award", type: "awardPoints", points: 150, reason: "birthday gift", next: "tell" },
+            { id: "tell", type: "send", channel: "email", email: { subject: "You have {{ loyalty.points }} points", body: "<mj-section><mj-column><mj-text>Balance: {{ loyalty.points }}</mj-text></mj-column></mj-section>" } },
+          ],
+        },
+      },
+      s.clock.now(),
+    );
+    await setJourneyStatus(t.store, s.ws, j.id, "active", s.clock.now());
+    await s.subscriber("ann");
+    await s.track({ type: "track", userId: "ann", event: "Ping" });
+    await s.tick();
+    await s.tick();
+    expect(s.inbox("ann")).toEqual(["You have 150 points"]);
+    await s.run(D, D);
+    await s.track({ type: "track", userId: "ann", event: "Ping" });
+    await s.tick();
+    expect(s.inbox("ann")).toEqual(["You have 150 points", "You have 300 points"]);
+    const ledger = await t.store.query<{ reason: string; points: number }>(
+      "SELECT l.reason, l.points FROM loyalty_ledger l JOIN customers c ON c.id = l.customer_id WHERE c.workspace_id = $1 AND c.external_id = 'ann' ORDER BY l.id",
+      [s.ws.id],
+    );
+    expect(ledger.map((l) => [l.reason, Number(l.points)])).toEqual([
+      ["birthday gift", 150],
+      ["birthday gift", 150],
+    ]);
+  });
+});
+
 describe("email over SMTP", () => {
   it("carries DKIM, List-Unsubscribe one-click headers, a plain-text part, UTM-tagged tracked links and an escaped name", async () => {
     const s = await shop();

@@ -21,6 +21,7 @@ import { customersMatching } from "../segments/index.ts";
 import { matchesPropertyFilters } from "../segments/index.ts";
 import { NON_PURCHASE_STATUSES, writeCustomers, type CustomerRecord } from "../ingest/index.ts";
 import { groupBy } from "../shared/index.ts";
+import { postPoints } from "../loyalty/index.ts";
 import { advance, NOT_ENTERED, type Effect, type Input, type JourneyState } from "./engine.ts";
 import type { CheckedJourney, Trigger } from "./definition.ts";
 import { journeyVersions } from "./journeys-store.ts";
@@ -72,6 +73,7 @@ class Batch {
   readonly messages: { open: Open; effect: Extract<Effect, { type: "send" | "webhook" }>; journeyName: string }[] = [];
   readonly traits: { open: Open; key: string; value: unknown }[] = [];
   readonly unsubscribes: Open[] = [];
+  readonly awards: { open: Open; effect: Extract<Effect, { type: "awardPoints" }> }[] = [];
   evaluating: Open[] = [];
   entered = 0;
   steps = 0;
@@ -336,6 +338,9 @@ export class JourneyRunner {
         case "unsubscribe":
           batch.unsubscribes.push(open);
           break;
+        case "awardPoints":
+          batch.awards.push({ open, effect: e });
+          break;
       }
     }
   }
@@ -425,6 +430,15 @@ export class JourneyRunner {
           ),
           now,
         ],
+      );
+    }
+    if (batch.awards.length > 0) {
+      // In this transaction, keyed by the run and the step: a replayed batch credits nothing twice.
+      await postPoints(
+        tx,
+        this.ws,
+        batch.awards.map((a) => ({ customerId: a.open.customerId, kind: "earn" as const, points: a.effect.points, reason: a.effect.reason, reference: `journey:${a.open.journeyId}:${a.effect.step}`, key: `journey:${a.effect.key}` })),
+        now,
       );
     }
     if (batch.traits.length > 0 || batch.unsubscribes.length > 0) {

@@ -6,3 +6,5 @@
  */
 export { postPoints, balancesOf, ledgerOf, EntryInput, ENTRY_KINDS, type PointsEntry, type Posted, type EntryKind, type Balance, type LedgerEntryView } from "./ledger.ts";
 export { LoyaltySettings, getLoyaltySettings, putLoyaltySettings, creditPoints, type CreditResult } from "./earn.ts";
+export { scheduleLoyalty } from "./schedule.ts";
+export { customerPoints, postCustomerEntry, type CustomerPoints } from "./customer-points.ts";

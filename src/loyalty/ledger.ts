@@ -19,7 +19,6 @@ import { z } from "zod";
 import type { Queryable } from "../store/index.ts";
 import { AppError } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import { appendEvents } from "../ingest/index.ts";
 
 export const ENTRY_KINDS = ["earn", "redeem", "expire", "adjust", "clawback"] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
@@ -83,16 +82,22 @@ export async function postPoints(tx: Queryable, ws: Workspace, entries: readonly
   if (entries.length === 0) return [];
   entries.forEach(check);
   const customers = [...new Set(entries.map((e) => e.customerId))].sort((a, b) => a - b);
-  await tx.query(
-    `INSERT INTO loyalty_accounts (workspace_id, customer_id, updated_at)
-     SELECT $1, c.id, $3 FROM customers c WHERE c.workspace_id = $1 AND c.id = ANY($2::bigint[])
-     ON CONFLICT (customer_id) DO NOTHING`,
-    [ws.id, customers, now],
-  );
-  const accounts = await tx.query<{ customer_id: number; balance: number }>(
-    "SELECT customer_id, balance FROM loyalty_accounts WHERE workspace_id = $1 AND customer_id = ANY($2::bigint[]) ORDER BY customer_id FOR UPDATE",
-    [ws.id, customers],
-  );
+  // Lock the accounts (creating the missing ones first, which is rare: a customer's first points).
+  const lock = () =>
+    tx.query<{ customer_id: number; balance: number }>(
+      "SELECT customer_id, balance FROM loyalty_accounts WHERE workspace_id = $1 AND customer_id = ANY($2::bigint[]) ORDER BY customer_id FOR UPDATE",
+      [ws.id, customers],
+    );
+  let accounts = await lock();
+  if (accounts.length < customers.length) {
+    await tx.query(
+      `INSERT INTO loyalty_accounts (workspace_id, customer_id, updated_at)
+       SELECT $1, c.id, $3 FROM customers c WHERE c.workspace_id = $1 AND c.id = ANY($2::bigint[])
+       ON CONFLICT (customer_id) DO NOTHING`,
+      [ws.id, customers, now],
+    );
+    accounts = await lock();
+  }
   const balance = new Map(accounts.map((a) => [Number(a.customer_id), Number(a.balance)]));
   const missing = customers.find((c) => !balance.has(c));
   if (missing !== undefined) throw new AppError("not_found", `customer: no customer ${missing} in this workspace`, [{ field: "customer", message: "no such customer" }]);
@@ -134,36 +139,35 @@ export async function postPoints(tx: Queryable, ws: Workspace, entries: readonly
     out.push({ key: e.key, customerId: e.customerId, kind: e.kind, points: delta, balanceAfter: after, created: true });
   }
   if (rows.length === 0) return out;
+  // One statement: the entries, the balances derived from them, and the facts in the event log
+  // (written here, as segments write theirs: loyalty facts touch no rollup).
+  const events = rows
+    .filter((r) => r.points !== 0)
+    .map((r) => ({
+      message_id: `points:${r.key}`,
+      name: EVENT_OF[r.kind],
+      customer_id: r.customer_id,
+      properties: { points: r.points, balance: r.balance_after, reason: r.reason, ...(r.reference ? { reference: r.reference } : {}) },
+    }));
   await tx.query(
-    `INSERT INTO loyalty_ledger (workspace_id, customer_id, kind, points, balance_after, reason, reference, idempotency_key, created_at)
-     SELECT $1, x.customer_id, x.kind, x.points, x.balance_after, x.reason, x.reference, x.key, $3
-       FROM jsonb_to_recordset($2::jsonb) AS x(customer_id bigint, kind text, points bigint, balance_after bigint, reason text, reference text, key text)`,
-    [ws.id, JSON.stringify(rows), now],
-  );
-  await tx.query(
-    `UPDATE loyalty_accounts a SET balance = a.balance + x.delta, earned = a.earned + x.earned, spent = a.spent + x.spent, last_activity_at = $3, updated_at = $3
-       FROM (SELECT customer_id, sum(points) AS delta,
-                    COALESCE(sum(points) FILTER (WHERE points > 0), 0) AS earned, COALESCE(sum(-points) FILTER (WHERE kind = 'redeem'), 0) AS spent
-               FROM jsonb_to_recordset($2::jsonb) AS r(customer_id bigint, kind text, points bigint) GROUP BY customer_id) x
-      WHERE a.workspace_id = $1 AND a.customer_id = x.customer_id`,
-    [ws.id, JSON.stringify(rows), now],
-  );
-  await appendEvents(
-    tx,
-    ws,
-    rows
-      .filter((r) => r.points !== 0)
-      .map((r) => ({
-        messageId: `points:${r.key}`,
-        type: "loyalty" as const,
-        name: EVENT_OF[r.kind],
-        customerId: r.customer_id,
-        anonymousId: null,
-        properties: { points: r.points, balance: r.balance_after, reason: r.reason, ...(r.reference ? { reference: r.reference } : {}) },
-        context: {},
-        occurredAt: now,
-      })),
-    now,
+    `WITH entries AS (
+       INSERT INTO loyalty_ledger (workspace_id, customer_id, kind, points, balance_after, reason, reference, idempotency_key, created_at)
+       SELECT $1, x.customer_id, x.kind, x.points, x.balance_after, x.reason, x.reference, x.key, $3
+         FROM jsonb_to_recordset($2::jsonb) AS x(customer_id bigint, kind text, points bigint, balance_after bigint, reason text, reference text, key text)
+       RETURNING customer_id, kind, points
+     ), balances AS (
+       UPDATE loyalty_accounts a SET balance = a.balance + x.delta, earned = a.earned + x.earned, spent = a.spent + x.spent, last_activity_at = $3, updated_at = $3
+         FROM (SELECT customer_id, sum(points) AS delta, COALESCE(sum(points) FILTER (WHERE points > 0), 0) AS earned,
+                      COALESCE(sum(-points) FILTER (WHERE kind = 'redeem'), 0) AS spent
+                 FROM entries GROUP BY customer_id) x
+        WHERE a.workspace_id = $1 AND a.customer_id = x.customer_id
+       RETURNING a.customer_id
+     )
+     INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
+     SELECT $1, e.message_id, 'loyalty', e.name, e.customer_id, e.properties, $3, $3
+       FROM jsonb_to_recordset($4::jsonb) AS e(message_id text, name text, customer_id bigint, properties jsonb)
+     ON CONFLICT (workspace_id, message_id) DO NOTHING`,
+    [ws.id, JSON.stringify(rows), now, JSON.stringify(events)],
   );
   return out;
 }

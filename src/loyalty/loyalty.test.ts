@@ -9,6 +9,7 @@ import { openTestStore, type TestStore } from "../../test/helpers.ts";
 import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
 import { processMessages, throwIfFailed, writeCustomers } from "../ingest/index.ts";
 import { AppError, SimulatedClock } from "../shared/index.ts";
+import { previewSegment } from "../segments/index.ts";
 import { balancesOf, creditPoints, ledgerOf, postPoints, putLoyaltySettings, type PointsEntry } from "./index.ts";
 
 let t: TestStore;
@@ -125,6 +126,18 @@ describe("the ledger", () => {
     expect(await s.balance(ann)).toBe(250);
     const [n] = await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM loyalty_ledger WHERE customer_id = $1", [ann]);
     expect(n?.n).toBe(1);
+  });
+});
+
+describe("segments", () => {
+  it("can select customers by points balance", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    const bob = await s.customer("bob");
+    await s.post({ customerId: ann, kind: "earn", points: 600, reason: "x", key: "a" }, { customerId: bob, kind: "earn", points: 50, reason: "x", key: "b" });
+    const p = await previewSegment(t.store, s.ws, { rule: { field: "loyaltyPoints", op: "gte", value: 500 }, sample: 5 }, s.clock.now());
+    expect(p.count).toBe(1);
+    expect(p.sample.map((m) => m.externalId)).toEqual(["ann"]);
   });
 });
 

@@ -37,7 +37,7 @@ export const OPERATORS_BY_TYPE: Record<FieldType, readonly Operator[]> = {
 export interface FieldDef {
   name: string;
   label: string;
-  group: "Profile" | "Traits" | "Consent" | "Orders" | "Predictions";
+  group: "Profile" | "Traits" | "Consent" | "Orders" | "Predictions" | "Loyalty";
   type: FieldType;
   /** SQL reading the field (a timestamp for `days` fields: days since it). */
   sql: string;
@@ -96,6 +96,10 @@ export const FIELDS: readonly FieldDef[] = [
   f("buysCheaper", "Buys cheaper items than before", "Predictions", "boolean", "s.buys_cheaper"),
   f("returnsMore", "Returns more than before", "Predictions", "boolean", "s.returns_more"),
   f("bigSpenderRare", "Big spender who buys rarely", "Predictions", "boolean", "s.big_spender_rare"),
+
+  // One indexed lookup per customer (src/loyalty keeps the balance in loyalty_accounts).
+  f("loyaltyPoints", "Loyalty points balance", "Loyalty", "number", "COALESCE((SELECT la.balance FROM loyalty_accounts la WHERE la.customer_id = c.id), 0)"),
+  f("loyaltyPointsEarned", "Loyalty points earned, lifetime", "Loyalty", "number", "COALESCE((SELECT la.earned FROM loyalty_accounts la WHERE la.customer_id = c.id), 0)"),
 ];
 
 const BY_NAME = new Map(FIELDS.map((d) => [d.name, d]));

@@ -19,12 +19,13 @@ const STEP_LABEL: Record<StepType, string> = {
   split: "Random split",
   send: "Send an email",
   setTrait: "Set a trait",
+  awardPoints: "Award loyalty points",
   webhook: "Call a webhook",
   unsubscribe: "Unsubscribe",
   exit: "Exit",
 };
 
-const STEP_TYPES: StepType[] = ["wait", "waitUntil", "waitForEvent", "branch", "split", "send", "setTrait", "webhook", "unsubscribe", "exit"];
+const STEP_TYPES: StepType[] = ["wait", "waitUntil", "waitForEvent", "branch", "split", "send", "setTrait", "awardPoints", "webhook", "unsubscribe", "exit"];
 
 /** The definition keeps conditions as JSON the server checks; the builder needs an object to start from. */
 function isRule(v: unknown): v is Rule {
@@ -47,6 +48,8 @@ function blankStep(type: StepType, id: string): Step {
       return { id, type, channel: "email", purpose: "marketing", email: { subject: "Hello {{ customer.first_name }}", body: "<mj-section><mj-column><mj-text>Hello {{ customer.first_name }},</mj-text></mj-column></mj-section>" } };
     case "setTrait":
       return { id, type, key: "tagged", value: true };
+    case "awardPoints":
+      return { id, type, points: 100, reason: "gift" };
     case "webhook":
       return { id, type, url: "https://example.com/hook" };
     case "unsubscribe":
@@ -92,6 +95,8 @@ function summary(s: Step): string {
       return `“${s.email.subject}”${s.purpose === "transactional" ? " (transactional)" : ""}`;
     case "setTrait":
       return `${s.key} = ${JSON.stringify(s.value)}`;
+    case "awardPoints":
+      return `${s.points} points (${s.reason})`;
     case "webhook":
       return s.url;
     case "unsubscribe":
@@ -644,6 +649,19 @@ function StepEditor(props: { step: Step; ids: string[]; onChange: (s: Step) => v
                 }
               }}
             />
+          </label>
+          {next("Then", s.next, (v) => props.onChange({ ...s, next: v }))}
+        </>
+      ) : null}
+      {s.type === "awardPoints" ? (
+        <>
+          <label>
+            Points
+            <input aria-label="Points" type="number" min={1} value={s.points} onChange={(e) => props.onChange({ ...s, points: Math.max(1, Math.floor(Number(e.target.value))) })} />
+          </label>
+          <label>
+            Reason (in the customer's points history)
+            <input aria-label="Reason" value={s.reason} onChange={(e) => props.onChange({ ...s, reason: e.target.value })} />
           </label>
           {next("Then", s.next, (v) => props.onChange({ ...s, next: v }))}
         </>

@@ -1,0 +1,42 @@
+/**
+ * A customer's points by external id, for the admin API and the CLI: the
+ * balance with the latest entries, and a manual entry (earn, redeem, adjust)
+ * with its idempotency key.
+ */
+import type { Store } from "../store/index.ts";
+import { AppError, parseInput } from "../shared/index.ts";
+import type { Workspace } from "../workspaces/index.ts";
+import { EntryInput, balancesOf, ledgerOf, postPoints, type Balance, type LedgerEntryView, type Posted } from "./ledger.ts";
+
+export interface CustomerPoints extends Balance {
+  externalId: string;
+  entries: LedgerEntryView[];
+}
+
+async function customerId(store: Store, ws: Workspace, externalId: string): Promise<number> {
+  const rows = await store.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, externalId]);
+  const id = rows[0]?.id;
+  if (id === undefined) throw new AppError("not_found", `customer: no customer "${externalId}"`, [{ field: "customer", message: "no such customer" }]);
+  return Number(id);
+}
+
+export async function customerPoints(store: Store, ws: Workspace, externalId: string, limit = 50): Promise<CustomerPoints> {
+  const id = await customerId(store, ws, externalId);
+  const balance = (await balancesOf(store, ws, [id])).get(id) ?? { balance: 0, earned: 0, spent: 0, lastActivityAt: null };
+  return { externalId, ...balance, entries: await ledgerOf(store, ws, id, limit) };
+}
+
+/** One manual entry; the same key again answers what the first did. */
+export async function postCustomerEntry(store: Store, ws: Workspace, externalId: string, input: unknown, now: Date): Promise<Posted> {
+  const body = parseInput(EntryInput, input);
+  const id = await customerId(store, ws, externalId);
+  const [posted] = await store
+    .transaction((tx) => postPoints(tx, ws, [{ customerId: id, kind: body.kind, points: body.points, reason: body.reason, reference: body.reference, key: body.key }], now))
+    .catch((err: unknown) => {
+      // One entry: its fields are the body's own, not `entries.0.…`.
+      if (err instanceof AppError) throw new AppError(err.code, err.message.replace(/^entries\.0\./, ""), err.issues.map((i) => ({ ...i, field: i.field.replace(/^entries\.0\./, "") })));
+      throw err;
+    });
+  if (!posted) throw new AppError("internal", "loyalty: nothing was posted");
+  return posted;
+}
