@@ -225,6 +225,33 @@ describe("fidelio journeys", () => {
   });
 });
 
+describe("fidelio loyalty", () => {
+  it("enables the programme, posts entries once per key, refuses an overdraft with exit 3, and shows the balance", async () => {
+    const own = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-loyalty-")));
+    try {
+      const run = (args: string[]) => fidelio(args, own.env);
+      expect((await run(["demo", "--customers", "50", "--end", "2026-06-01"])).code).toBe(0);
+      const on = await run(["loyalty", "settings", "--enable"]);
+      expect(on.code).toBe(0);
+      expect(JSON.parse(on.stdout)).toMatchObject({ enabled: true, pointsPerUnit: 1 });
+      const customer = "demo-00001";
+      const post = (key: string, kind: string, points: string) => run(["loyalty", "post", customer, "--kind", kind, "--points", points, "--reason", "test", "--key", key]);
+      expect((await post("k1", "earn", "300")).stdout).toContain("posted: earn 300; balance 300");
+      expect((await post("k1", "earn", "300")).stdout).toContain("already posted (same key)");
+      const over = await post("k2", "redeem", "301");
+      expect(over.code).toBe(3);
+      expect(over.stderr).toContain("points: the balance is 300, not enough to take 301");
+      const bad = await post("k3", "earn", "abc");
+      expect(bad.code).not.toBe(0);
+      const balance = await run(["loyalty", "balance", customer, "--json"]);
+      expect(JSON.parse(balance.stdout)).toMatchObject({ balance: 300, earned: 300, spent: 0 });
+      expect((await run(["loyalty", "credit"])).code).toBe(0);
+    } finally {
+      await own.cleanup();
+    }
+  });
+});
+
 describe("fidelio start", () => {
   it("loads the demo into an empty store, serves, and prints the URL, keys and dashboard sign-in", async () => {
     const own = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-start-")));
