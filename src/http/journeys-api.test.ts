@@ -35,7 +35,7 @@ const simple = { trigger: { type: "event", event: "Ping" }, start: "s", steps: [
 describe("/api/journeys", () => {
   it("lists the ready-made journeys and installs one as a draft, which can be activated, paused and archived", async () => {
     const ready = await api("/journeys/ready-made");
-    expect(Object.values(ready.body).length).toBe(10);
+    expect(Object.values(ready.body).length).toBe(11);
     const installed = await send("POST", "/journeys/ready-made/win-back");
     expect(installed.status).toBe(201);
     const j = Journey.parse(installed.body);

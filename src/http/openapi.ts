@@ -293,7 +293,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         get: journeyOp("Journeys", "Every journey (not archived) with its state, current version and how many customers are inside.", undefined),
         post: journeyOp("Draft a journey", `Saved as a draft (version 1); activate it to start. ${JOURNEY_HELP}`, withDefinition(JourneyInput)),
       },
-      "/api/journeys/ready-made": { get: journeyOp("The ready-made journeys", "Welcome, abandoned browse, abandoned cart, thank-you, review request, birthday, replenishment, VIP, five-step win-back, re-permission and sunset.", undefined) },
+      "/api/journeys/ready-made": { get: journeyOp("The ready-made journeys", "Welcome, abandoned browse, abandoned cart, thank-you, review request, birthday (a gift code, or loyalty points), replenishment, VIP, five-step win-back, re-permission and sunset.", undefined) },
       "/api/journeys/ready-made/{key}": { post: journeyOp("Install a ready-made journey", "As a draft, with its default copy; the name gets a number when taken.", undefined, ["key"]) },
       "/api/journeys/preview-email": { post: journeyOp("Preview a template on a real customer", "Renders subject, HTML and text with the customer's data as it is now (no tracking, nothing sent). A Liquid or MJML error names the part (subject, body, text).", schema(EmailPreviewInput)) },
       "/api/journeys/{id}": {

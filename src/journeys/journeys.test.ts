@@ -221,6 +221,19 @@ describe("ready-made journeys", () => {
     expect(s.inbox("other")).toEqual([]);
   });
 
+  it("birthday points: the points credited, the email shows the new balance; not for others", async () => {
+    const s = await shop("2026-05-10T08:00:00Z");
+    await s.install("birthday-points");
+    await s.subscriber("ann", { birthday: "1990-05-10" });
+    await s.subscriber("bob", { birthday: "1990-07-01" });
+    await s.run(2 * H, H);
+    expect(s.inbox("ann")).toEqual(["Happy birthday, ann: 200 points for you"]);
+    expect(smtp.received.find((r) => r.to === `ann@${s.ws.id}.example`)?.parsed.text).toContain("you now have 200 points");
+    expect(s.inbox("bob")).toEqual([]);
+    await s.run(2 * D, 6 * H); // once a year
+    expect(s.inbox("ann")).toHaveLength(1);
+  });
+
   it("replenishment: five days before a 30-day product runs out; not for someone who already re-bought", async () => {
     const s = await shop();
     await s.install("replenishment");

@@ -147,6 +147,27 @@ export const READY_MADE: readonly ReadyMade[] = [
     },
   },
   {
+    key: "birthday-points",
+    name: "Birthday points",
+    description: "On the customer's birthday, at 9:00 in their time zone: bonus loyalty points, and an email with the new balance. Needs the loyalty programme.",
+    definition: {
+      trigger: { type: "date", field: "birthday", offsetDays: 0, at: "09:00" },
+      reentry: { policy: "everyTime" },
+      goals: [],
+      start: "points",
+      steps: [
+        { id: "points", type: "awardPoints", points: 200, reason: "birthday", next: "tell" },
+        {
+          id: "tell",
+          type: "send",
+          channel: "email",
+          purpose: "marketing",
+          email: { subject: "Happy birthday{% if customer.first_name != '' %}, {{ customer.first_name }}{% endif %}: 200 points for you", body: body([HELLO, "Happy birthday! We added 200 points to your account: you now have {{ loyalty.points }} points to spend."], SHOP) },
+        },
+      ],
+    },
+  },
+  {
     key: "replenishment",
     name: "Replenishment reminder",
     description: "Five days before a product should run out (its usage period × quantity, or the customer's own re-buy rhythm for it), a reminder to re-order. Any order ends it.",
