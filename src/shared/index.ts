@@ -8,3 +8,4 @@ export { issuesOf, parseInput } from "./validate.ts";
 export { isRealIsoDate, isIsoDay } from "./dates.ts";
 export { groupBy } from "./collections.ts";
 export { localTime, fromLocal, nextLocalTime, quietUntil, minutesOfDay, type LocalTime } from "./time-zones.ts";
+export { repeatEvery, type Repeating } from "./repeat.ts";
