@@ -1,6 +1,6 @@
 /** `fidelio loyalty …`: the points programme from the command line. */
 import { InvalidArgumentError, type Command } from "commander";
-import { creditPoints, customerPoints, getLoyaltySettings, postCustomerEntry, putLoyaltySettings } from "../loyalty/index.ts";
+import { createReward, creditPoints, customerPoints, getLoyaltySettings, listRewards, postCustomerEntry, putLoyaltySettings, redeemReward } from "../loyalty/index.ts";
 import { dataDirOption, readJsonFile, withFidelio } from "./common.ts";
 import { oneStep } from "./progress.ts";
 
@@ -58,6 +58,43 @@ export function addLoyaltyCommands(program: Command): void {
       await withFidelio(o, async (f) => {
         const p = await postCustomerEntry(f.store, f.workspace, customer, { kind: o.kind, points: o.points, reason: o.reason, key: o.key }, f.clock.now());
         console.log(`${p.created ? "posted" : "already posted (same key)"}: ${p.kind} ${p.points}; balance ${p.balanceAfter}`);
+      });
+    });
+
+  loyalty
+    .command("rewards")
+    .description("the rewards catalogue; --file adds one from JSON {name, kind, value?, productId?, cost, perCustomerLimit?}")
+    .option("--file <file>", "a reward to add")
+    .option("--json", "as JSON")
+    .option(...dataDirOption)
+    .action(async (o: { file?: string; json?: boolean; dataDir?: string }) => {
+      const file = o.file ? await readJsonFile(o.file) : undefined;
+      await withFidelio(o, async (f) => {
+        if (file !== undefined) {
+          const r = await createReward(f.store, f.workspace, file, f.clock.now());
+          console.log(`added reward ${r.id} "${r.name}" for ${r.cost} points`);
+          return;
+        }
+        const list = await listRewards(f.store, f.workspace);
+        if (o.json) return console.log(JSON.stringify(list, null, 2));
+        for (const r of list) console.log(`${String(r.id).padStart(4)}  ${r.name.padEnd(30)} ${r.kind.padEnd(12)} ${String(r.cost).padStart(7)} points${r.perCustomerLimit ? `, ${r.perCustomerLimit} per customer` : ""}${r.active ? "" : " (inactive)"}`);
+      });
+    });
+
+  loyalty
+    .command("redeem")
+    .description("redeem a reward for a customer: spends its cost, prints the code; the same --key answers the same code")
+    .argument("<customer>", "external id")
+    .requiredOption("--reward <id>", "reward id", (v) => {
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError("--reward must be a reward id");
+      return Number(v);
+    })
+    .requiredOption("--key <key>", "idempotency key")
+    .option(...dataDirOption)
+    .action(async (customer: string, o: { reward: number; key: string; dataDir?: string }) => {
+      await withFidelio(o, async (f) => {
+        const r = await redeemReward(f.store, f.workspace, customer, { rewardId: o.reward, key: o.key }, f.clock.now());
+        console.log(`${r.created ? "redeemed" : "already redeemed (same key)"}: ${r.reward}, code ${r.code}; balance ${r.balanceAfter}`);
       });
     });
 

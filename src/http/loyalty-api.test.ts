@@ -57,6 +57,28 @@ describe("/api/loyalty", () => {
     expect(z.array(z.object({ kind: z.string() })).parse(points.body["entries"]).map((e) => e.kind)).toEqual(["redeem", "earn"]);
   });
 
+  it("lists rewards, adds one (naming a bad field), and redeems it for a code once per key", async () => {
+    const bad = await post(`${s.url}/api/loyalty/rewards`, { name: "Broken", kind: "fixed", cost: 10 }, bearer(s.adminKey));
+    expect(bad.status).toBe(400);
+    expect(issueFields(bad.body)).toEqual(["value"]);
+    const made = await post(`${s.url}/api/loyalty/rewards`, { name: "Free delivery", kind: "freeShipping", cost: 50 }, bearer(s.adminKey));
+    expect(made.status).toBe(201);
+    const rewardId = Number(made.body["id"]);
+    await post(`${s.url}/api/loyalty/customers/ann/entries`, { kind: "earn", points: 100, reason: "gift", key: "gift-1" }, bearer(s.adminKey));
+    const first = await post(`${s.url}/api/loyalty/customers/ann/redemptions`, { rewardId, key: "red-1" }, bearer(s.adminKey));
+    expect(first.status).toBe(201);
+    const again = await post(`${s.url}/api/loyalty/customers/ann/redemptions`, { rewardId, key: "red-1" }, bearer(s.adminKey));
+    expect(again.status).toBe(200);
+    expect(again.body["code"]).toBe(first.body["code"]);
+    // 2 + 100 − 50 = 52 left: a second one still fits, a third does not.
+    const second = await post(`${s.url}/api/loyalty/customers/ann/redemptions`, { rewardId, key: "red-2" }, bearer(s.adminKey));
+    expect(second.status).toBe(201);
+    const short = await post(`${s.url}/api/loyalty/customers/ann/redemptions`, { rewardId, key: "red-3" }, bearer(s.adminKey));
+    expect(short.status).toBe(422);
+    expect(issueFields(short.body)).toEqual(["rewardId"]);
+    expect(z.array(z.object({ id: z.number() })).parse(Object.values((await api("/loyalty/rewards")).body)).map((r) => r.id)).toContain(rewardId);
+  });
+
   it("is in the OpenAPI document", async () => {
     const doc = await get(`${s.url}/api/openapi.json`);
     const paths = Object.keys(z.record(z.string(), z.unknown()).parse(doc.body["paths"]));

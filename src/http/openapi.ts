@@ -9,7 +9,7 @@ import { ExportQuery, HistoryQuery, MembersQuery, PreviewInput, Rule, SegmentInp
 import { JourneyDefinition, JourneyInput, JourneyPatch } from "../journeys/index.ts";
 import { EmailPreviewInput, MessagingSettings } from "../messaging/index.ts";
 import { BacktestInput } from "./routes/journeys.ts";
-import { EntryInput, LoyaltySettings } from "../loyalty/index.ts";
+import { EntryInput, LoyaltySettings, RedeemInput, RewardInput } from "../loyalty/index.ts";
 import { AdviceQuery, CatalogueQuery, HeadlineQuery, IntervalsQuery, LadderQuery, PeriodQuery, SeriesQuery } from "../metrics/index.ts";
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
@@ -329,6 +329,19 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       },
       "/api/loyalty/credit": { post: journeyOp("Credit points now", "Orders past their return window, refunds (pro-rata clawback) and bonus events since the last pass; the server does it every FIDELIO_LOYALTY_EVERY_SECONDS.", undefined, [], "Loyalty") },
       "/api/loyalty/customers/{externalId}": { get: journeyOp("A customer's points", "Balance, lifetime earned and spent, the latest ledger entries.", undefined, ["externalId"], "Loyalty") },
+      "/api/loyalty/rewards": {
+        get: journeyOp("The rewards catalogue", "Each reward: kind (fixed, percent, freeShipping, freeProduct), value, cost in points, limit per customer, active.", undefined, [], "Loyalty"),
+        post: journeyOp("Add a reward", "A bad field is named (value is required for fixed and percent rewards, productId for a free product).", schema(RewardInput), [], "Loyalty"),
+      },
+      "/api/loyalty/customers/{externalId}/redemptions": {
+        post: journeyOp(
+          "Redeem a reward",
+          "Spends the reward's cost and answers a unique code (pushed to codeWebhookUrl when set). 201 when new; 200 with the same code when the key was already used; 422 when the balance is short; 409 when the limit per customer is reached.",
+          schema(RedeemInput),
+          ["externalId"],
+          "Loyalty",
+        ),
+      },
       "/api/loyalty/customers/{externalId}/entries": {
         post: journeyOp(
           "Post a manual entry",

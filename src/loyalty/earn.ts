@@ -52,6 +52,7 @@ export const LoyaltySettings = z.strictObject({
     )
     .max(20)
     .default([]),
+  codeWebhookUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).nullable().default(null).describe("where reward codes are pushed (signed POST) so the shop's checkout accepts them"),
 });
 export type LoyaltySettings = z.output<typeof LoyaltySettings>;
 

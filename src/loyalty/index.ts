@@ -8,3 +8,4 @@ export { postPoints, balancesOf, ledgerOf, EntryInput, ENTRY_KINDS, type PointsE
 export { LoyaltySettings, getLoyaltySettings, putLoyaltySettings, creditPoints, type CreditResult } from "./earn.ts";
 export { scheduleLoyalty } from "./schedule.ts";
 export { customerPoints, postCustomerEntry, type CustomerPoints } from "./customer-points.ts";
+export { RewardInput, RedeemInput, listRewards, createReward, redeemReward, type Reward, type Redemption } from "./rewards.ts";

@@ -10,7 +10,7 @@ import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
 import { processMessages, throwIfFailed, writeCustomers } from "../ingest/index.ts";
 import { AppError, SimulatedClock } from "../shared/index.ts";
 import { previewSegment } from "../segments/index.ts";
-import { balancesOf, creditPoints, ledgerOf, postPoints, putLoyaltySettings, type PointsEntry } from "./index.ts";
+import { balancesOf, createReward, creditPoints, ledgerOf, postPoints, putLoyaltySettings, redeemReward, type PointsEntry } from "./index.ts";
 
 let t: TestStore;
 beforeAll(async () => {
@@ -126,6 +126,58 @@ describe("the ledger", () => {
     expect(await s.balance(ann)).toBe(250);
     const [n] = await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM loyalty_ledger WHERE customer_id = $1", [ann]);
     expect(n?.n).toBe(1);
+  });
+});
+
+describe("rewards", () => {
+  it("redeems for a unique code, answers the same code to a retry, and refuses a short balance, the limit and a bad reward, changing nothing", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    await s.post({ customerId: ann, kind: "earn", points: 1000, reason: "seed", key: "seed" });
+    const fiver = await createReward(t.store, s.ws, { name: "€5 off", kind: "fixed", value: 500, cost: 400, perCustomerLimit: 2 }, s.clock.now());
+    const big = await createReward(t.store, s.ws, { name: "Free kettle", kind: "freeProduct", productId: "kettle", cost: 5000 }, s.clock.now());
+    const first = await redeemReward(t.store, s.ws, "ann", { rewardId: fiver.id, key: "r1" }, s.clock.now());
+    expect(first).toMatchObject({ created: true, points: 400, balanceAfter: 600 });
+    expect(first.code).toMatch(/^FID-[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}$/);
+    const retry = await redeemReward(t.store, s.ws, "ann", { rewardId: fiver.id, key: "r1" }, s.clock.now());
+    expect(retry).toMatchObject({ created: false, code: first.code, balanceAfter: 600 });
+    const second = await redeemReward(t.store, s.ws, "ann", { rewardId: fiver.id, key: "r2" }, s.clock.now());
+    expect(second.code).not.toBe(first.code);
+    const limit = await refused(redeemReward(t.store, s.ws, "ann", { rewardId: fiver.id, key: "r3" }, s.clock.now()));
+    expect(limit).toMatchObject({ code: "conflict" });
+    expect(limit.issues[0]?.field).toBe("rewardId");
+    const short = await refused(redeemReward(t.store, s.ws, "ann", { rewardId: big.id, key: "r4" }, s.clock.now()));
+    expect(short.code).toBe("unprocessable");
+    expect((await refused(redeemReward(t.store, s.ws, "ann", { rewardId: 999_999, key: "r5" }, s.clock.now()))).code).toBe("not_found");
+    expect((await refused(redeemReward(t.store, s.ws, "ann", { rewardId: fiver.id }, s.clock.now()))).issues[0]?.field).toBe("key");
+    expect((await refused(createReward(t.store, s.ws, { name: "Broken", kind: "percent", cost: 10 }, s.clock.now()))).issues[0]?.field).toBe("value");
+    expect((await refused(createReward(t.store, s.ws, { name: "Broken", kind: "percent", value: 150, cost: 10 }, s.clock.now()))).issues[0]?.field).toBe("value");
+    expect(await s.balance(ann)).toBe(200);
+    const [n] = await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM loyalty_redemptions WHERE customer_id = $1", [ann]);
+    expect(n?.n).toBe(2);
+    await s.consistent(ann);
+  });
+
+  it("lets only one of many parallel redemptions through a limit of one", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    await s.post({ customerId: ann, kind: "earn", points: 10_000, reason: "seed", key: "seed" });
+    const once = await createReward(t.store, s.ws, { name: "Welcome gift", kind: "freeShipping", cost: 100, perCustomerLimit: 1 }, s.clock.now());
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => redeemReward(t.store, s.ws, "ann", { rewardId: once.id, key: `k${i}` }, s.clock.now())));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect(await s.balance(ann)).toBe(9_900);
+    await s.consistent(ann);
+  });
+
+  it("queues the code to the shop's webhook through the outbox when one is set", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    await putLoyaltySettings(t.store, s.ws, { codeWebhookUrl: "https://shop.example/discount-codes" }, s.clock.now());
+    await s.post({ customerId: ann, kind: "earn", points: 500, reason: "seed", key: "seed" });
+    const r = await createReward(t.store, s.ws, { name: "10 %", kind: "percent", value: 10, cost: 300 }, s.clock.now());
+    const red = await redeemReward(t.store, s.ws, "ann", { rewardId: r.id, key: "x" }, s.clock.now());
+    const [m] = await t.store.query<{ channel: string; content: Record<string, unknown> }>("SELECT channel, content FROM messages WHERE workspace_id = $1", [s.ws.id]);
+    expect(m).toMatchObject({ channel: "webhook", content: { url: "https://shop.example/discount-codes", code: red.code } });
   });
 });
 

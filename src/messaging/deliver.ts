@@ -234,8 +234,9 @@ async function deliverOne(deps: DeliveryDeps, recorder: Recorder, settings: Mess
   const ws = deps.ws.id;
   try {
     if (m.channel === "webhook") {
-      const url = String(m.content["url"] ?? "");
-      await deps.webhook.post(url, { journey: m.content["journey"], step: m.step, customer: context?.["customer"] ?? { external_id: m.externalId }, sentAt: now.toISOString() }, m.key);
+      const { url: rawUrl, ...payload } = m.content;
+      const url = String(rawUrl ?? "");
+      await deps.webhook.post(url, { ...payload, step: m.step, customer: context?.["customer"] ?? { external_id: m.externalId }, sentAt: now.toISOString() }, m.key);
       await recorder.record({ m, status: "sent", subject: null, to: url });
       result.sent += 1;
       return;

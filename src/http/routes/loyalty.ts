@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import type { Store } from "../../store/index.ts";
 import type { Clock } from "../../shared/index.ts";
-import { creditPoints, customerPoints, getLoyaltySettings, postCustomerEntry, putLoyaltySettings } from "../../loyalty/index.ts";
+import { createReward, creditPoints, customerPoints, getLoyaltySettings, listRewards, postCustomerEntry, putLoyaltySettings, redeemReward } from "../../loyalty/index.ts";
 import type { KeyAuthenticator } from "../../workspaces/index.ts";
 import { adminAuth, type Env } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
@@ -17,6 +17,12 @@ export function loyaltyRoutes(store: Store, clock: Clock, authenticate: KeyAuthe
   app.post("/customers/:externalId/entries", async (c) => {
     const posted = await postCustomerEntry(store, c.get("owner").workspace, c.req.param("externalId"), await jsonBody(c), clock.now());
     return c.json(posted, posted.created ? 201 : 200);
+  });
+  app.get("/rewards", async (c) => c.json(await listRewards(store, c.get("owner").workspace)));
+  app.post("/rewards", async (c) => c.json(await createReward(store, c.get("owner").workspace, await jsonBody(c), clock.now()), 201));
+  app.post("/customers/:externalId/redemptions", async (c) => {
+    const r = await redeemReward(store, c.get("owner").workspace, c.req.param("externalId"), await jsonBody(c), clock.now());
+    return c.json(r, r.created ? 201 : 200);
   });
   return app;
 }

@@ -1,0 +1,144 @@
+/**
+ * The rewards catalogue and redemptions. A redemption spends the reward's
+ * cost through the ledger (key `reward:<key>`) and issues a unique code in
+ * the same transaction, under the member's account lock, so the per-customer
+ * limit cannot be passed by parallel requests and a retried request (same
+ * key) answers the same code. When the shop configured a discount-code
+ * webhook, the code is queued to it through the outbox (signed, retried).
+ */
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import type { Queryable, Store } from "../store/index.ts";
+import { AppError, parseInput } from "../shared/index.ts";
+import type { Workspace } from "../workspaces/index.ts";
+import { postPoints } from "./ledger.ts";
+import { getLoyaltySettings } from "./earn.ts";
+
+export const RewardInput = z
+  .strictObject({
+    name: z.string().trim().min(1).max(120),
+    kind: z.enum(["fixed", "percent", "freeShipping", "freeProduct"]),
+    value: z.number().int().min(1).max(100_000_000).optional().describe("fixed: minor units off; percent: 1–100"),
+    productId: z.string().min(1).max(200).optional().describe("freeProduct: the product's external id"),
+    cost: z.number().int().min(1).max(100_000_000).describe("points"),
+    perCustomerLimit: z.number().int().min(1).max(1000).nullable().default(null),
+    active: z.boolean().default(true),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.kind === "fixed" || r.kind === "percent") && r.value === undefined) ctx.addIssue({ code: "custom", path: ["value"], message: `is required for a ${r.kind} reward` });
+    if (r.kind === "percent" && r.value !== undefined && r.value > 100) ctx.addIssue({ code: "custom", path: ["value"], message: "must be a percentage, 1–100" });
+    if (r.kind === "freeProduct" && r.productId === undefined) ctx.addIssue({ code: "custom", path: ["productId"], message: "is required for a free product" });
+  });
+
+export const RedeemInput = z.strictObject({
+  rewardId: z.number().int().positive(),
+  key: z.string().min(1).max(200).describe("idempotency key: the same key answers the same redemption"),
+});
+
+export interface Reward {
+  id: number;
+  name: string;
+  kind: "fixed" | "percent" | "freeShipping" | "freeProduct";
+  value: number | null;
+  productId: string | null;
+  cost: number;
+  perCustomerLimit: number | null;
+  active: boolean;
+}
+
+type RewardRow = { id: number; name: string; kind: Reward["kind"]; value: number | null; product_id: string | null; cost: number; per_customer_limit: number | null; active: boolean };
+const fromRow = (r: RewardRow): Reward => ({
+  id: Number(r.id),
+  name: r.name,
+  kind: r.kind,
+  value: r.value === null ? null : Number(r.value),
+  productId: r.product_id,
+  cost: Number(r.cost),
+  perCustomerLimit: r.per_customer_limit,
+  active: r.active,
+});
+
+export async function listRewards(db: Queryable, ws: Workspace): Promise<Reward[]> {
+  return (await db.query<RewardRow>("SELECT id, name, kind, value, product_id, cost, per_customer_limit, active FROM loyalty_rewards WHERE workspace_id = $1 ORDER BY cost, id", [ws.id])).map(fromRow);
+}
+
+export async function createReward(db: Queryable, ws: Workspace, input: unknown, now: Date): Promise<Reward> {
+  const r = parseInput(RewardInput, input);
+  const [row] = await db.query<RewardRow>(
+    `INSERT INTO loyalty_rewards (workspace_id, name, kind, value, product_id, cost, per_customer_limit, active, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, name, kind, value, product_id, cost, per_customer_limit, active`,
+    [ws.id, r.name, r.kind, r.value ?? null, r.productId ?? null, r.cost, r.perCustomerLimit, r.active, now],
+  );
+  if (!row) throw new AppError("internal", "reward: not created");
+  return fromRow(row);
+}
+
+export interface Redemption {
+  id: number;
+  rewardId: number;
+  reward: string;
+  code: string;
+  points: number;
+  balanceAfter: number;
+  createdAt: string;
+  /** False when the key had already redeemed: the same code is answered again. */
+  created: boolean;
+}
+
+/** An unambiguous code: no 0/O or 1/I. */
+function newCode(): string {
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  const bytes = randomBytes(10);
+  let s = "";
+  for (const b of bytes) s += alphabet[b % alphabet.length];
+  return `FID-${s.slice(0, 5)}-${s.slice(5)}`;
+}
+
+export async function redeemReward(store: Store, ws: Workspace, externalId: string, input: unknown, now: Date): Promise<Redemption> {
+  const body = parseInput(RedeemInput, input);
+  const settings = await getLoyaltySettings(store, ws);
+  return store.transaction(async (tx) => {
+    const [customer] = await tx.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, externalId]);
+    if (!customer) throw new AppError("not_found", `customer: no customer "${externalId}"`, [{ field: "customer", message: "no such customer" }]);
+    const customerId = Number(customer.id);
+    const [reward] = await tx.query<RewardRow>("SELECT id, name, kind, value, product_id, cost, per_customer_limit, active FROM loyalty_rewards WHERE workspace_id = $1 AND id = $2", [ws.id, body.rewardId]);
+    if (!reward) throw new AppError("not_found", `rewardId: no reward ${body.rewardId}`, [{ field: "rewardId", message: "no such reward" }]);
+    // The member's lock first: the retry check, the limit and the spending are serialised per customer.
+    const [account] = await tx.query<{ balance: number }>("SELECT balance FROM loyalty_accounts WHERE workspace_id = $1 AND customer_id = $2 FOR UPDATE", [ws.id, customerId]);
+    const [prior] = await tx.query<{ id: number; reward_id: number; code: string; points: number; created_at: Date }>(
+      "SELECT id, reward_id, code, points, created_at FROM loyalty_redemptions WHERE workspace_id = $1 AND idempotency_key = $2",
+      [ws.id, body.key],
+    );
+    if (prior) {
+      if (Number(prior.reward_id) !== Number(reward.id)) throw new AppError("conflict", `key: "${body.key}" was already used for another redemption`, [{ field: "key", message: "already used" }]);
+      return { id: Number(prior.id), rewardId: Number(reward.id), reward: reward.name, code: prior.code, points: Number(prior.points), balanceAfter: Number(account?.balance ?? 0), createdAt: prior.created_at.toISOString(), created: false };
+    }
+    if (!reward.active) throw new AppError("unprocessable", `rewardId: "${reward.name}" is not available`, [{ field: "rewardId", message: "is not available" }]);
+    if (reward.per_customer_limit !== null) {
+      const [used] = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM loyalty_redemptions WHERE customer_id = $1 AND reward_id = $2", [customerId, reward.id]);
+      if ((used?.n ?? 0) >= reward.per_customer_limit) {
+        throw new AppError("conflict", `rewardId: "${reward.name}" can be redeemed ${reward.per_customer_limit} time(s) per customer`, [{ field: "rewardId", message: "limit per customer reached" }]);
+      }
+    }
+    const [posted] = await postPoints(tx, ws, [{ customerId, kind: "redeem", points: Number(reward.cost), reason: `reward: ${reward.name}`, reference: `reward:${reward.id}`, key: `reward:${body.key}` }], now).catch((err: unknown) => {
+      if (err instanceof AppError && err.code === "unprocessable") throw new AppError("unprocessable", `rewardId: ${err.message.replace(/^points: /, "")} (the reward costs ${reward.cost})`, [{ field: "rewardId", message: "costs more points than the balance" }]);
+      throw err;
+    });
+    if (!posted) throw new AppError("internal", "reward: nothing posted");
+    const code = newCode();
+    const [row] = await tx.query<{ id: number; created_at: Date }>(
+      `INSERT INTO loyalty_redemptions (workspace_id, reward_id, customer_id, code, points, idempotency_key, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`,
+      [ws.id, reward.id, customerId, code, reward.cost, body.key, now],
+    );
+    if (settings.codeWebhookUrl) {
+      // Through the outbox: the webhook worker signs it and retries until the shop's system has the code.
+      await tx.query(
+        `INSERT INTO messages (workspace_id, idempotency_key, channel, purpose, customer_id, content, status, due_at, created_at)
+         VALUES ($1, $2, 'webhook', 'transactional', $3, $4::jsonb, 'pending', $5, $5) ON CONFLICT (workspace_id, idempotency_key) DO NOTHING`,
+        [ws.id, `code:${code}`, customerId, JSON.stringify({ url: settings.codeWebhookUrl, journey: "loyalty reward", code, reward: fromRow(reward) }), now],
+      );
+    }
+    return { id: Number(row?.id), rewardId: Number(reward.id), reward: reward.name, code, points: Number(reward.cost), balanceAfter: posted.balanceAfter, createdAt: (row?.created_at ?? now).toISOString(), created: true };
+  });
+}
