@@ -52,6 +52,21 @@ export const LoyaltySettings = z.strictObject({
     )
     .max(20)
     .default([]),
+  expiry: z
+    .discriminatedUnion("mode", [
+      z.strictObject({ mode: z.literal("none") }),
+      z.strictObject({
+        mode: z.literal("inactivity"),
+        days: z.number().int().min(1).max(3660).describe("the whole balance expires after this many days without earning or spending"),
+        remindDaysBefore: z.number().int().min(0).max(365).default(14),
+      }),
+      z.strictObject({
+        mode: z.literal("age"),
+        days: z.number().int().min(1).max(3660).describe("points expire this many days after they were earned, oldest spent first"),
+        remindDaysBefore: z.number().int().min(0).max(365).default(14),
+      }),
+    ])
+    .default({ mode: "none" }),
   codeWebhookUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).nullable().default(null).describe("where reward codes are pushed (signed POST) so the shop's checkout accepts them"),
 });
 export type LoyaltySettings = z.output<typeof LoyaltySettings>;

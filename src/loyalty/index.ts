@@ -9,3 +9,4 @@ export { LoyaltySettings, getLoyaltySettings, putLoyaltySettings, creditPoints, 
 export { scheduleLoyalty } from "./schedule.ts";
 export { customerPoints, postCustomerEntry, type CustomerPoints } from "./customer-points.ts";
 export { RewardInput, RedeemInput, listRewards, createReward, redeemReward, type Reward, type Redemption } from "./rewards.ts";
+export { expirePoints, type ExpiryResult } from "./expire.ts";

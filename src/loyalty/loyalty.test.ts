@@ -10,7 +10,7 @@ import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
 import { processMessages, throwIfFailed, writeCustomers } from "../ingest/index.ts";
 import { AppError, SimulatedClock } from "../shared/index.ts";
 import { previewSegment } from "../segments/index.ts";
-import { balancesOf, createReward, creditPoints, ledgerOf, postPoints, putLoyaltySettings, redeemReward, type PointsEntry } from "./index.ts";
+import { balancesOf, createReward, creditPoints, expirePoints, ledgerOf, postPoints, putLoyaltySettings, redeemReward, type PointsEntry } from "./index.ts";
 
 let t: TestStore;
 beforeAll(async () => {
@@ -178,6 +178,56 @@ describe("rewards", () => {
     const red = await redeemReward(t.store, s.ws, "ann", { rewardId: r.id, key: "x" }, s.clock.now());
     const [m] = await t.store.query<{ channel: string; content: Record<string, unknown> }>("SELECT channel, content FROM messages WHERE workspace_id = $1", [s.ws.id]);
     expect(m).toMatchObject({ channel: "webhook", content: { url: "https://shop.example/discount-codes", code: red.code } });
+  });
+});
+
+describe("expiry", () => {
+  const D = 86_400_000;
+  const reminders = async (ws: Workspace) =>
+    (await t.store.query<{ points: number; on: string }>("SELECT (properties ->> 'points')::int AS points, properties ->> 'expiresOn' AS on FROM events WHERE workspace_id = $1 AND name = 'Points Expiring' ORDER BY id", [ws.id])).map((r) => [r.points, r.on]);
+
+  it("inactivity: reminds once before, then expires the whole balance; activity starts the clock again", async () => {
+    const s = await shop("2026-01-01T12:00:00Z");
+    await putLoyaltySettings(t.store, s.ws, { enabled: true, bonuses: [], expiry: { mode: "inactivity", days: 365, remindDaysBefore: 30 } }, s.clock.now());
+    const ann = await s.customer("ann");
+    const bob = await s.customer("bob");
+    await s.post({ customerId: ann, kind: "earn", points: 500, reason: "x", key: "a1" }, { customerId: bob, kind: "earn", points: 300, reason: "x", key: "b1" });
+    s.clock.advance(200 * D);
+    await s.post({ customerId: bob, kind: "redeem", points: 100, reason: "reward", key: "b2" }); // bob is active again
+    for (let day = 0; day < 170; day += 1) {
+      s.clock.advance(D);
+      await expirePoints(t.store, s.ws, s.clock.now());
+    }
+    // Day 370: ann's 500 expired on day 365, reminded on day 335; bob's clock restarted on day 200.
+    expect(await s.balance(ann)).toBe(0);
+    expect(await s.balance(bob)).toBe(200);
+    expect(await reminders(s.ws)).toEqual([[500, "2027-01-01"]]);
+    await s.consistent(ann);
+  });
+
+  it("age: points expire a year after they were earned, the oldest spent first", async () => {
+    const s = await shop("2026-01-01T12:00:00Z");
+    await putLoyaltySettings(t.store, s.ws, { enabled: true, bonuses: [], expiry: { mode: "age", days: 365, remindDaysBefore: 10 } }, s.clock.now());
+    const cat = await s.customer("cat");
+    await s.post({ customerId: cat, kind: "earn", points: 100, reason: "x", key: "c1" }); // day 0
+    s.clock.advance(100 * D);
+    await s.post({ customerId: cat, kind: "earn", points: 50, reason: "x", key: "c2" }); // day 100
+    s.clock.advance(100 * D);
+    await s.post({ customerId: cat, kind: "redeem", points: 30, reason: "reward", key: "c3" }); // spends the oldest first
+    for (let day = 200; day < 470; day += 1) {
+      s.clock.advance(D);
+      await expirePoints(t.store, s.ws, s.clock.now());
+      // The clock is at day + 1 after each step.
+      if (day === 363) expect(await s.balance(cat)).toBe(120);
+      if (day === 364) expect(await s.balance(cat)).toBe(50); // the 70 left of the first 100 went on day 365
+    }
+    expect(await s.balance(cat)).toBe(0); // the 50 went on day 465
+    // Each reminder ten days before: on day 355 for day 365, on day 455 for day 465.
+    expect(await reminders(s.ws)).toEqual([
+      [70, "2027-01-01"],
+      [50, "2027-04-11"],
+    ]);
+    await s.consistent(cat);
   });
 });
 
