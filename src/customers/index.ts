@@ -38,12 +38,15 @@ export interface CustomerProfile {
 const isoOrNull = (d: unknown): string | null => (d instanceof Date ? d.toISOString() : null);
 const iso = (d: unknown): string => (d instanceof Date ? d.toISOString() : String(d));
 
-async function customerId(db: Queryable, ws: Workspace, externalId: string): Promise<number> {
+/** A customer's id from their external id, or `not_found` naming `field` (the input that carried the id). */
+export async function customerIdOf(db: Queryable, ws: Workspace, externalId: string, field = "externalId"): Promise<number> {
   const rows = await db.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, externalId]);
   const row = rows[0];
-  if (!row) throw new AppError("not_found", `no customer "${externalId}"`, [{ field: "externalId", message: "no such customer" }]);
-  return row.id;
+  if (!row) throw new AppError("not_found", `no customer "${externalId}"`, [{ field, message: "no such customer" }]);
+  return Number(row.id);
 }
+
+const customerId = customerIdOf;
 
 export async function getCustomerProfile(db: Queryable, ws: Workspace, externalId: string): Promise<CustomerProfile> {
   const id = await customerId(db, ws, externalId);

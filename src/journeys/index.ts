@@ -7,7 +7,7 @@
 export { JourneyDefinition, Trigger, Step, Duration, EmailContent, checkJourney, durationMs, successors, type CheckedJourney } from "./definition.ts";
 export { advance, draw, NOT_ENTERED, type JourneyState, type Input, type Effect, type ExitReason, type EngineContext, type Advanced } from "./engine.ts";
 export { JourneyInput, JourneyPatch, createJourney, updateJourney, getJourney, listJourneys, setJourneyStatus, checkDefinitionIn, type Journey, type JourneyStatus } from "./journeys-store.ts";
-export { JourneyRunner, triggers, TRIGGER_MAX_AGE_MS, OVERDUE_GRACE_DAYS, type RunResult, type RunnerOptions } from "./runner.ts";
+export { JourneyRunner, triggers, TRIGGER_MAX_AGE_MS, OVERDUE_GRACE_DAYS, SWEEP_EVERY_MS, type RunResult, type RunnerOptions } from "./runner.ts";
 export { READY_MADE, type ReadyMade } from "./ready-made.ts";
 export { installReadyMade } from "./install.ts";
 export { backtestJourney, type BacktestReport, type BacktestOptions, type Outcome } from "./backtest.ts";

@@ -35,6 +35,13 @@ const DAY_MS = 86_400_000;
 export const TRIGGER_MAX_AGE_MS = DAY_MS;
 /** An overdue customer enters only within this many days of falling due, not years later when the journey is first switched on. */
 export const OVERDUE_GRACE_DAYS = 30;
+/**
+ * Time-based triggers are swept at most this often (by the runner's own
+ * `now`): their queries read every customer (overdue, date) or two years of
+ * order lines (replenishment), too much for every 5-second pass, and none of
+ * them needs more than minute precision.
+ */
+export const SWEEP_EVERY_MS = 60_000;
 
 interface Open {
   key: string;
@@ -88,6 +95,7 @@ export class JourneyRunner {
   readonly #versions = new Map<string, CheckedJourney>();
   readonly #feed: EventFeed;
   readonly #batchSize: number;
+  #sweptAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly store: Store,
@@ -108,7 +116,10 @@ export class JourneyRunner {
     }
     add(result, await this.#processEvents(journeys, now));
     add(result, await this.#wake(journeys, now));
-    add(result, await this.#sweep(journeys, now));
+    if (now.getTime() - this.#sweptAt >= SWEEP_EVERY_MS) {
+      add(result, await this.#sweep(journeys, now));
+      this.#sweptAt = now.getTime();
+    }
     return result;
   }
 

@@ -6,6 +6,7 @@
 import type { Store } from "../store/index.ts";
 import { AppError, parseInput } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
+import { customerIdOf } from "../customers/index.ts";
 import { EntryInput, balancesOf, ledgerOf, postPoints, type Balance, type LedgerEntryView, type Posted } from "./ledger.ts";
 
 export interface CustomerPoints extends Balance {
@@ -13,12 +14,7 @@ export interface CustomerPoints extends Balance {
   entries: LedgerEntryView[];
 }
 
-async function customerId(store: Store, ws: Workspace, externalId: string): Promise<number> {
-  const rows = await store.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, externalId]);
-  const id = rows[0]?.id;
-  if (id === undefined) throw new AppError("not_found", `customer: no customer "${externalId}"`, [{ field: "customer", message: "no such customer" }]);
-  return Number(id);
-}
+const customerId = (store: Store, ws: Workspace, externalId: string) => customerIdOf(store, ws, externalId, "customer");
 
 export async function customerPoints(store: Store, ws: Workspace, externalId: string, limit = 50): Promise<CustomerPoints> {
   const id = await customerId(store, ws, externalId);

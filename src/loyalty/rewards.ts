@@ -11,6 +11,7 @@ import { z } from "zod";
 import type { Queryable, Store } from "../store/index.ts";
 import { AppError, parseInput } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
+import { customerIdOf } from "../customers/index.ts";
 import { postPoints } from "./ledger.ts";
 import { getLoyaltySettings } from "./earn.ts";
 
@@ -98,9 +99,7 @@ export async function redeemReward(store: Store, ws: Workspace, externalId: stri
   const body = parseInput(RedeemInput, input);
   const settings = await getLoyaltySettings(store, ws);
   return store.transaction(async (tx) => {
-    const [customer] = await tx.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, externalId]);
-    if (!customer) throw new AppError("not_found", `customer: no customer "${externalId}"`, [{ field: "customer", message: "no such customer" }]);
-    const customerId = Number(customer.id);
+    const customerId = await customerIdOf(tx, ws, externalId, "customer");
     const [reward] = await tx.query<RewardRow>("SELECT id, name, kind, value, product_id, cost, per_customer_limit, active FROM loyalty_rewards WHERE workspace_id = $1 AND id = $2", [ws.id, body.rewardId]);
     if (!reward) throw new AppError("not_found", `rewardId: no reward ${body.rewardId}`, [{ field: "rewardId", message: "no such reward" }]);
     // The member's lock first: the retry check, the limit and the spending are serialised per customer.

@@ -15,9 +15,12 @@ export type LinkPayload =
 
 /** The workspace's signing secret, created on first use. */
 export async function signingSecret(db: Queryable, workspaceId: string): Promise<string> {
+  const read = async () => (await db.query<{ signing_secret: string | null }>("SELECT signing_secret FROM workspaces WHERE id = $1", [workspaceId]))[0]?.signing_secret;
+  // Every delivery pass asks; only the first ever writes.
+  const existing = await read();
+  if (existing) return existing;
   await db.query("UPDATE workspaces SET signing_secret = $2 WHERE id = $1 AND signing_secret IS NULL", [workspaceId, randomBytes(32).toString("base64url")]);
-  const rows = await db.query<{ signing_secret: string | null }>("SELECT signing_secret FROM workspaces WHERE id = $1", [workspaceId]);
-  const secret = rows[0]?.signing_secret;
+  const secret = await read();
   if (!secret) throw new AppError("not_found", `workspace ${workspaceId} does not exist`);
   return secret;
 }

@@ -5,8 +5,9 @@
  */
 import { z } from "zod";
 import type { Queryable } from "../store/index.ts";
-import { AppError, parseInput } from "../shared/index.ts";
+import { parseInput } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
+import { customerIdOf } from "../customers/index.ts";
 import { loadContexts } from "./context.ts";
 import { renderEmail, type RenderedEmail } from "./render.ts";
 
@@ -23,10 +24,8 @@ export const EmailPreviewInput = z.strictObject({
 
 export async function previewEmail(db: Queryable, ws: Workspace, input: unknown, shop: { name: string; url: string }, now: Date): Promise<RenderedEmail & { customer: string }> {
   const body = parseInput(EmailPreviewInput, input);
-  const rows = await db.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, body.customer]);
-  const id = rows[0]?.id;
-  if (id === undefined) throw new AppError("not_found", `customer: no customer "${body.customer}"`, [{ field: "customer", message: "no such customer" }]);
-  const context = (await loadContexts(db, ws, [Number(id)], shop, now)).get(Number(id)) ?? {};
+  const id = await customerIdOf(db, ws, body.customer, "customer");
+  const context = (await loadContexts(db, ws, [id], shop, now)).get(id) ?? {};
   const rendered = await renderEmail(body.email, { ...context, trigger: body.trigger ?? {}, unsubscribe_url: `${shop.url.replace(/\/$/, "")}/u/preview` });
   return { ...rendered, customer: body.customer };
 }

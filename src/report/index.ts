@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { Clock } from "../shared/index.ts";
-import { formatMoney } from "../shared/index.ts";
+import { escapeHtml, formatMoney } from "../shared/index.ts";
 import type { Queryable } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import {
@@ -24,7 +24,6 @@ import {
   type PeriodQuery,
 } from "../metrics/index.ts";
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 /** JSON that cannot close the <script> element it sits in. */
 const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, "\\u003c");
 

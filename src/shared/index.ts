@@ -9,3 +9,4 @@ export { isRealIsoDate, isIsoDay } from "./dates.ts";
 export { groupBy } from "./collections.ts";
 export { localTime, fromLocal, nextLocalTime, quietUntil, minutesOfDay, type LocalTime } from "./time-zones.ts";
 export { repeatEvery, type Repeating } from "./repeat.ts";
+export { escapeHtml } from "./html.ts";

@@ -7,12 +7,11 @@
  */
 import { Hono } from "hono";
 import type { Store } from "../../store/index.ts";
-import { AppError, type Clock } from "../../shared/index.ts";
+import { AppError, escapeHtml, type Clock } from "../../shared/index.ts";
 import { recordClick, recordOpen, setEmailConsentByLink } from "../../messaging/index.ts";
 
 const PIXEL = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title>
