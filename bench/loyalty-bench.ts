@@ -5,7 +5,8 @@
  *    concurrently (one entry per transaction, as the storefront's requests
  *    and order credits arrive): ledger writes per second. Each posting locks
  *    its customer's account row, inserts the entry and its event, and updates
- *    the balance.
+ *    the balance; afterwards every balance, and the number of entries and of
+ *    events, is checked.
  * 2. Reads: a programme of N members with M ledger entries (generated in the
  *    database, balances derived from the entries), then 10,000 balance reads
  *    of random members one after another: p50 / p99.
@@ -17,8 +18,15 @@ import { int, secs } from "./lib/format.ts";
 
 export const LOYALTY_TARGETS = { writesPerSecPostgres: 2_000, readP99Ms: 10 } as const;
 
-export async function ledgerWrites(store: Store, total: number, customers = 50): Promise<{ entries: number; ms: number; perSec: number; balanceOk: boolean }> {
-  const ws = await ensureWorkspace(store, "bench-ledger", "EUR");
+/**
+ * `alone`: each posting is one call on the store, as the API posts a manual
+ * entry or a storefront redemption's points (the call is one atomic
+ * statement, so it needs no BEGIN/COMMIT of its own). `transaction`: each
+ * posting inside its own transaction, as when it commits with other writes
+ * (an order credit, a journey step).
+ */
+export async function ledgerWrites(store: Store, total: number, mode: "alone" | "transaction", customers = 50): Promise<{ entries: number; ms: number; perSec: number; balanceOk: boolean }> {
+  const ws = await ensureWorkspace(store, `bench-ledger-${mode}`, "EUR");
   const now = new Date("2026-01-01T00:00:00Z");
   await store.query(`INSERT INTO customers (workspace_id, external_id, created_at, updated_at) SELECT $1, 'c' || g, $2, $2 FROM generate_series(1, $3::int) g`, [ws.id, now, customers]);
   const ids = (await store.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 ORDER BY id", [ws.id])).map((r) => Number(r.id));
@@ -27,13 +35,23 @@ export async function ledgerWrites(store: Store, total: number, customers = 50):
   await Promise.all(
     ids.map(async (id) => {
       for (let i = 0; i < per; i += 1) {
-        await store.transaction((tx) => postPoints(tx, ws, [{ customerId: id, kind: "earn", points: 10, reason: "bench", key: `b:${id}:${i}` }], now));
+        const entry = { customerId: id, kind: "earn", points: 10, reason: "bench", key: `b:${id}:${i}` } as const;
+        if (mode === "alone") await postPoints(store, ws, [entry], now);
+        else await store.transaction((tx) => postPoints(tx, ws, [entry], now));
       }
     }),
   );
   const ms = performance.now() - start;
   const balances = await balancesOf(store, ws, ids);
-  const balanceOk = ids.every((id) => balances.get(id)?.balance === per * 10);
+  // Every posting wrote its entry and its event once, besides the balance: the
+  // writes are one statement inside loyalty_post_points (migration 012), so
+  // each part is counted rather than assumed.
+  const [written] = await store.query<{ entries: number; events: number }>(
+    `SELECT (SELECT count(*) FROM loyalty_ledger WHERE workspace_id = $1)::int AS entries,
+            (SELECT count(*) FROM events WHERE workspace_id = $1 AND type = 'loyalty')::int AS events`,
+    [ws.id],
+  );
+  const balanceOk = ids.every((id) => balances.get(id)?.balance === per * 10) && written?.entries === per * ids.length && written.events === per * ids.length;
   return { entries: per * ids.length, ms, perSec: (per * ids.length) / (ms / 1000), balanceOk };
 }
 

@@ -226,30 +226,56 @@ describe("fidelio journeys", () => {
 });
 
 describe("fidelio loyalty", () => {
-  it("enables the programme, posts entries once per key, refuses an overdraft with exit 3, and shows the balance", async () => {
-    const own = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-loyalty-")));
-    try {
-      const run = (args: string[]) => fidelio(args, own.env);
-      expect((await run(["demo", "--customers", "50", "--end", "2026-06-01"])).code).toBe(0);
-      const on = await run(["loyalty", "settings", "--enable"]);
-      expect(on.code).toBe(0);
-      expect(JSON.parse(on.stdout)).toMatchObject({ enabled: true, pointsPerUnit: 1 });
-      const customer = "demo-00001";
-      const post = (key: string, kind: string, points: string) => run(["loyalty", "post", customer, "--kind", kind, "--points", points, "--reason", "test", "--key", key]);
-      expect((await post("k1", "earn", "300")).stdout).toContain("posted: earn 300; balance 300");
-      expect((await post("k1", "earn", "300")).stdout).toContain("already posted (same key)");
-      const over = await post("k2", "redeem", "301");
-      expect(over.code).toBe(3);
-      expect(over.stderr).toContain("points: the balance is 300, not enough to take 301");
-      const bad = await post("k3", "earn", "abc");
-      expect(bad.code).not.toBe(0);
-      const balance = await run(["loyalty", "balance", customer, "--json"]);
-      expect(JSON.parse(balance.stdout)).toMatchObject({ balance: 300, earned: 300, spent: 0 });
-      expect((await run(["loyalty", "credit"])).code).toBe(0);
-    } finally {
-      await own.cleanup();
-    }
+  // Its own data folder with a small demo shop, shared by the two tests below (each CLI run opens the store).
+  let own: Awaited<ReturnType<typeof cliEnvironment>>;
+  const run = (args: string[]) => fidelio(args, own.env);
+  const customer = "demo-00001";
+  beforeAll(async () => {
+    own = await cliEnvironment(mkdtempSync(join(tmpdir(), "fidelio-loyalty-")));
+    expect((await run(["demo", "--customers", "50", "--end", "2026-06-01"])).code).toBe(0);
+  }, 120_000);
+  afterAll(async () => {
+    await own.cleanup();
   });
+
+  it("enables the programme, posts entries once per key, refuses an overdraft with exit 3, and shows the balance", async () => {
+    const on = await run(["loyalty", "settings", "--enable"]);
+    expect(on.code).toBe(0);
+    expect(JSON.parse(on.stdout)).toMatchObject({ enabled: true, pointsPerUnit: 1 });
+    const post = (key: string, kind: string, points: string) => run(["loyalty", "post", customer, "--kind", kind, "--points", points, "--reason", "test", "--key", key]);
+    expect((await post("k1", "earn", "300")).stdout).toContain("posted: earn 300; balance 300");
+    expect((await post("k1", "earn", "300")).stdout).toContain("already posted (same key)");
+    const over = await post("k2", "redeem", "301");
+    expect(over.code).toBe(3);
+    expect(over.stderr).toContain("points: the balance is 300, not enough to take 301");
+    const bad = await post("k3", "earn", "abc");
+    expect(bad.code).not.toBe(0);
+    const balance = await run(["loyalty", "balance", customer, "--json"]);
+    expect(JSON.parse(balance.stdout)).toMatchObject({ balance: 300, earned: 300, spent: 0 });
+    expect((await run(["loyalty", "credit"])).code).toBe(0);
+  });
+
+  it("runs the whole pass (tiers), adds and lists plans, audits the wheel, shows a referral code, issues a customer token, and refuses odds that don't sum to 100 %", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "fidelio-loyalty-")), "settings.json");
+    writeFileSync(file, JSON.stringify({ enabled: true, tiers: { basis: "points", levels: [{ name: "Gold", threshold: 200 }] }, referrals: { enabled: true }, wheel: { enabled: true, prizes: [{ id: "none", label: "Try again", weight: 100, kind: "none" }] } }));
+    expect((await run(["loyalty", "settings", "--file", file])).code).toBe(0);
+    expect((await run(["loyalty", "post", customer, "--kind", "earn", "--points", "250", "--reason", "test", "--key", "tier-1"])).code).toBe(0);
+    expect((await run(["loyalty", "run"])).stdout).toMatch(/tiers 1 up/);
+    expect((await run(["loyalty", "balance", customer])).stdout).toContain("tier: Gold — You are in Gold, the top tier");
+    const plan = join(mkdtempSync(join(tmpdir(), "fidelio-loyalty-")), "plan.json");
+    writeFileSync(plan, JSON.stringify({ name: "Club", priceMinor: 999, period: { unit: "month" } }));
+    expect((await run(["loyalty", "plans", "--file", plan])).stdout).toMatch(/added plan \d+ "Club": €9.99 per 1 month/);
+    expect((await run(["loyalty", "plans"])).stdout).toContain("Club");
+    expect((await run(["loyalty", "wheel"])).stdout).toContain("0 spins");
+    expect((await run(["loyalty", "referrals", customer])).stdout).toMatch(/code [A-Z]+-[A-Z2-9]{6}/);
+    const token = await run(["loyalty", "token", customer, "--ttl", "600"]);
+    expect(token.stdout.trim().split(".")).toHaveLength(3);
+    expect((await run(["loyalty", "token", "nobody"])).code).toBe(5);
+    writeFileSync(file, JSON.stringify({ enabled: true, wheel: { enabled: true, prizes: [{ id: "a", label: "A", weight: 60, kind: "none" }] } }));
+    const odds = await run(["loyalty", "settings", "--file", file]);
+    expect(odds.code).not.toBe(0);
+    expect(odds.stderr).toContain("wheel.prizes: the odds sum to 60 %, not 100 %");
+  }, 120_000);
 });
 
 describe("fidelio start", () => {
@@ -273,6 +299,8 @@ describe("fidelio start", () => {
       expect(out).toContain("Demo loaded: 3000 customers");
       // The demo is fitted and scored before the URL is printed, so the Customers and Models pages have data.
       expect(out).toMatch(/Predictions: 3000 customers scored with model version 1\./);
+      // …and the loyalty programme has a year behind it, for the Loyalty page and the storefront API.
+      expect(out).toMatch(/Loyalty: [1-9][\d,]* members, [1-9][\d,]* points outstanding, [1-9]\d* rewards redeemed, [1-9]\d* paid members\./);
       const admin = /admin key: (\S+)/.exec(out)?.[1] ?? "";
       const health = await fetch(`${url}health`);
       expect(health.status).toBe(200);

@@ -11,7 +11,7 @@ import { createAdmin, generatePassword } from "../admins/index.ts";
 import { AppError, exitCodeOf, parseInput, toAppError } from "../shared/index.ts";
 import { importFile, MAX_REPORTED_ERRORS } from "../ingest/index.ts";
 import { createApiKey } from "../workspaces/index.ts";
-import { loadDemo } from "../demo/index.ts";
+import { loadDemo, loadDemoLoyalty } from "../demo/index.ts";
 import { storeCounts } from "../customers/index.ts";
 import { openStore, PgliteStore } from "../store/index.ts";
 import { StoreError } from "../store/index.ts";
@@ -75,6 +75,8 @@ async function runServer(o: { dataDir?: string; port?: number; host?: string }, 
         console.log(`Demo loaded: ${s.customers} customers, ${s.orders} orders, ${s.refunds} refunds, ${s.events} events.`);
         const r = await oneStep("models", "fitting BG/NBD and Gamma-Gamma, scoring every customer", () => refreshPredictions(f.store, f.workspace, f.clock.now()));
         console.log(`Predictions: ${r.scoring.customers} customers scored${r.fittedVersion !== null ? ` with model version ${r.fittedVersion}` : ""}${r.fitError ? ` (no model: ${r.fitError})` : ""}.`);
+        const l = await oneStep("loyalty", "running the demo's loyalty programme over its last year", () => loadDemoLoyalty(f.store, f.workspace, f.clock.now()));
+        console.log(`Loyalty: ${l.members} members, ${l.points.toLocaleString("en")} points outstanding, ${l.redemptions} rewards redeemed, ${l.paidMembers} paid members.`);
         const e = await evaluateSegments(f.store, f.workspace, f.clock.now());
         console.log(`Segments: ${e.segments.length} evaluated in ${e.seconds.toFixed(1)} s.`);
       }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { count, openTestWorkspace, type TestStore } from "../../test/helpers.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import { generateDemo, loadDemo } from "./index.ts";
+import { generateDemo, loadDemo, loadDemoLoyalty } from "./index.ts";
 
 const end = new Date("2026-01-01T00:00:00Z");
 
@@ -44,5 +44,19 @@ describe("the demo shop", () => {
     // Re-loading the same demo adds nothing.
     const again = await loadDemo(t.store, ws, { customers: 600, seed: 42, end });
     expect(again).toMatchObject({ customers: 0, orders: 0, refunds: 0, events: 0 });
+  });
+
+  it("runs a year of its loyalty programme: members earn and climb tiers, some redeem, some pay for the plan, some spin", async () => {
+    const l = await loadDemoLoyalty(t.store, ws, end);
+    expect(l.members).toBeGreaterThan(300);
+    expect(l.redemptions).toBeGreaterThan(0);
+    expect(l.paidMembers).toBeGreaterThan(0);
+    const q = (sql: string) => count(t.store, sql);
+    // The points were earned month by month, not all on one day.
+    expect(await q("SELECT count(DISTINCT date_trunc('month', created_at)) AS n FROM loyalty_ledger WHERE kind = 'earn'")).toBeGreaterThanOrEqual(12);
+    expect(await q("SELECT count(DISTINCT tier) AS n FROM loyalty_accounts")).toBe(2);
+    expect(await q("SELECT count(*) AS n FROM loyalty_spins")).toBeGreaterThan(10);
+    // Balances are the ledger's sums.
+    expect(await q("SELECT count(*) AS n FROM loyalty_accounts a WHERE a.balance <> (SELECT COALESCE(sum(points), 0) FROM loyalty_ledger l WHERE l.customer_id = a.customer_id)")).toBe(0);
   });
 });

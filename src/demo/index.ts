@@ -313,3 +313,4 @@ export async function loadDemo(store: Store, ws: Workspace, options: DemoOptions
   await refreshPlannerStatistics(store);
   return summary;
 }
+export { loadDemoLoyalty, type DemoLoyaltySummary } from "./loyalty.ts";

@@ -20,6 +20,7 @@ import { segmentRoutes } from "./routes/segments.ts";
 import { journeyRoutes, messagingRoutes, type MessagingSite } from "./routes/journeys.ts";
 import { linkRoutes } from "./routes/links.ts";
 import { loyaltyRoutes } from "./routes/loyalty.ts";
+import { storefrontRoutes } from "./routes/storefront.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { dashboard, DEFAULT_WEB_DIR } from "./dashboard.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/api/journeys", journeyRoutes(deps.store, deps.clock, authenticate, deps.site ?? { shopName: "The shop", baseUrl: deps.publicUrl ?? "http://localhost:3700" }));
   app.route("/api/messaging", messagingRoutes(deps.store, deps.clock, authenticate));
   app.route("/api/loyalty", loyaltyRoutes(deps.store, deps.clock, authenticate));
+  app.route("/api/storefront", storefrontRoutes(deps.store, deps.clock, deps.workspace));
   app.route("/", linkRoutes(deps.store, deps.clock));
   app.route("/api", adminRoutes(deps.store, deps.clock, authenticate));
   app.route("/webhooks", webhookRoutes(deps.store, deps.clock, deps.workspace, deps.shopifyWebhookSecret));

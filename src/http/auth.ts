@@ -5,7 +5,8 @@ import type { Store } from "../store/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { sessionOwner } from "../admins/index.ts";
 import { AppError } from "../shared/index.ts";
-import type { KeyAuthenticator, KeyOwner } from "../workspaces/index.ts";
+import type { KeyAuthenticator, KeyOwner, Workspace } from "../workspaces/index.ts";
+import { verifyCustomerToken, type TokenCustomer } from "../loyalty/index.ts";
 
 export type Env = { Variables: { owner: KeyOwner } };
 
@@ -77,5 +78,15 @@ export function adminAuth(authenticate: KeyAuthenticator, store: Store, clock: C
     }
     c.set("owner", { workspace: session.workspace, kind: "admin" });
     return next();
+  };
+}
+
+export type StorefrontEnv = { Variables: { customer: TokenCustomer } };
+
+/** The storefront widget: a customer token (JWT signed with the workspace's storefront secret) as the Bearer. */
+export function customerTokenAuth(store: Store, clock: Clock, ws: Workspace): MiddlewareHandler<StorefrontEnv> {
+  return async (c, next) => {
+    c.set("customer", await verifyCustomerToken(store, ws, bearer(c), clock.now()));
+    await next();
   };
 }

@@ -10,6 +10,8 @@ import { JourneyDefinition, JourneyInput, JourneyPatch } from "../journeys/index
 import { EmailPreviewInput, MessagingSettings } from "../messaging/index.ts";
 import { BacktestInput } from "./routes/journeys.ts";
 import { EntryInput, LoyaltySettings, RedeemInput, RewardInput } from "../loyalty/index.ts";
+import { LoyaltyMembersQuery } from "../loyalty/index.ts";
+import { CancelInput, PlanPatch, RewardPatch, SpinsQuery, LedgerPageQuery, PaymentInput, PlanInput, ReferralInput, SpinInput, TokenInput } from "../loyalty/index.ts";
 import { AdviceQuery, CatalogueQuery, HeadlineQuery, IntervalsQuery, LadderQuery, PeriodQuery, SeriesQuery } from "../metrics/index.ts";
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
@@ -159,6 +161,18 @@ function journeyOp(summary: string, description: string, body: Record<string, un
   };
 }
 
+/** The storefront widget's operations: a customer token, CORS for the shop's allowed origins. */
+function storefrontOp(summary: string, description: string, body?: Record<string, unknown>) {
+  return {
+    tags: ["Storefront"],
+    summary,
+    description: `${description} Authenticated by a customer token; answers carry CORS headers for the origins in settings.storefront.allowedOrigins.`,
+    security: [{ customerToken: [] }],
+    ...(body ? { requestBody: { required: true, content: { "application/json": { schema: body } } } } : {}),
+    responses: { "200": { description: "JSON" }, "201": { description: "Created" }, ...errors, "401": { description: "No token, or a forged, altered or expired one; nothing changed" }, "409": { description: "Conflict (already spun, limit reached, already referred)" }, "422": { description: "Refused: the field is named" } },
+  };
+}
+
 const JOURNEY_HELP =
   "A definition is {trigger, audience?, reentry, goals, start, steps}: trigger event|segment|date|schedule|overdue|replenishment; steps wait, waitUntil, waitForEvent, branch (a segment rule), split (weights, holdout), send (email: Liquid subject/body in MJML, optional text), setTrait, webhook, unsubscribe, exit. Reference: src/journeys/README.md. A bad definition is refused with the path of the offending node (definition.steps.3.next).";
 
@@ -179,6 +193,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         writeKey: { type: "http", scheme: "basic", description: "Write key as the user name, empty password" },
         adminKey: { type: "http", scheme: "bearer", description: "Admin key" },
         shopifyHmac: { type: "apiKey", in: "header", name: "X-Shopify-Hmac-Sha256" },
+        customerToken: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A customer token: HS256 JWT signed with the storefront secret (GET /api/loyalty/storefront); sub = the customer's external id, exp required, at most 30 days after iat" },
       },
       schemas: {
         Customer: schema(CustomerRecord),
@@ -329,6 +344,18 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       },
       "/api/loyalty/credit": { post: journeyOp("Credit points now", "Orders past their return window, refunds (pro-rata clawback) and bonus events since the last pass; the server does it every FIDELIO_LOYALTY_EVERY_SECONDS.", undefined, [], "Loyalty") },
       "/api/loyalty/customers/{externalId}": { get: journeyOp("A customer's points", "Balance, lifetime earned and spent, the latest ledger entries.", undefined, ["externalId"], "Loyalty") },
+      "/api/loyalty/overview": {
+        get: journeyOp(
+          "The programme's figures",
+          "Members (customers who earned points), points outstanding and their liability (liabilityMinor = pointsOutstanding × pointValueMinor, in minor units of `currency`), lifetime earned, spent, expired and clawed back, the redemption rate (spent ÷ earned), rewards redeemed, points earned, redeemed and expired per month over the last 12 months (UTC), members by tier, paid memberships and referrals by status, wheel spins and prizes won, the top 10 earners, and `membersVsNonMembers`: the repeat rate (2+ orders among customers with an order) of members and of non-members. That last is a comparison, not the programme's effect: members self-select; journey holdouts and backtests measure effects. Definitions: src/loyalty/README.md.",
+          undefined,
+          [],
+          "Loyalty",
+        ),
+      },
+      "/api/loyalty/members": {
+        get: queryGet("Loyalty", "Members, a page at a time", "Customers who earned points: external id, email, balance, lifetime earned and spent, tier, last activity. Sorted by `sort` (balance, earned, spent, lastActivity) in `order`; `total` counts every member. A bad parameter is refused with 400 naming it.", LoyaltyMembersQuery),
+      },
       "/api/loyalty/rewards": {
         get: journeyOp("The rewards catalogue", "Each reward: kind (fixed, percent, freeShipping, freeProduct), value, cost in points, limit per customer, active.", undefined, [], "Loyalty"),
         post: journeyOp("Add a reward", "A bad field is named (value is required for fixed and percent rewards, productId for a free product).", schema(RewardInput), [], "Loyalty"),
@@ -351,6 +378,41 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
           "Loyalty",
         ),
       },
+      "/api/loyalty/run": { post: journeyOp("Run the loyalty worker's pass now", "Earning, referrals (qualify on the first order, reward after the return window), tiers (customers touched since the last pass; everyone once a day), memberships (lapse or end at the period's end), expiry (once a day). Answers what it did, as lines.", undefined, [], "Loyalty") },
+      "/api/loyalty/customers/{externalId}/referrals": { get: journeyOp("A customer as a referrer", "Their code (made on first use), the link to share (settings.referrals.landingUrl + ?ref=) and their referrals with status pending, qualified, rewarded or refused (with why).", undefined, ["externalId"], "Loyalty") },
+      "/api/loyalty/customers/{externalId}/referral": {
+        post: journeyOp(
+          "Record a referral code used by this customer (the referee)",
+          "For the shop's backend at sign-up. 201 with the referee's welcome code; 200 with the same answer when the same code was already used; 404 for an unknown code; 409 when already referred by someone else; 422 for a self-referral (same customer, email ignoring Gmail dots and +tags, or phone) or a customer who has ordered before. Address and payment-method guards run on the first order.",
+          schema(ReferralInput),
+          ["externalId"],
+          "Loyalty",
+        ),
+      },
+      "/api/loyalty/wheel": { get: journeyOp("Spin-to-win audit", "Per prize: the configured odds, how often it was drawn and won, the stock left; prizes drawn out of stock; spins under prizes no longer on the wheel.", undefined, [], "Loyalty") },
+      "/api/loyalty/wheel/spins": { get: queryGet("Loyalty", "The latest spins, a page at a time", "Who, when, the random draw (0 ≤ draw < 1,000,000 over the odds in parts per million, in list order), the prize and its code or points. `before`: the last id of the page before.", SpinsQuery) },
+      "/api/loyalty/plans": {
+        get: journeyOp("Paid-membership plans", "Price per period, the period (day, month or year × count), perks (freeShipping, pointsMultiplier, earlyAccess, other).", undefined, [], "Loyalty"),
+        post: journeyOp("Add a plan", "A bad field is named.", schema(PlanInput), [], "Loyalty"),
+      },
+      "/api/loyalty/plans/{id}": { patch: journeyOp("Change a plan", "Its name, price (from the next payment), perks, or whether it is offered to new members (`active`). The period and currency may not change.", schema(PlanPatch), ["id"], "Loyalty") },
+      "/api/loyalty/rewards/{id}": { patch: journeyOp("Change a reward", "Its name, cost, limit per customer, who may redeem it (`minTier`, `membersOnly`), or whether it is offered (`active`). The kind and value may not change: codes were issued for them.", schema(RewardPatch), ["id"], "Loyalty") },
+      "/api/loyalty/customers/{externalId}/membership": {
+        get: journeyOp("A customer's membership", "Plan, status (active, lapsed, ended), period end, cancellation at period end, the perks that apply now; null when none.", undefined, ["externalId"], "Loyalty"),
+        post: journeyOp("Start a membership (a payment the shop's billing took)", "201 when started; 200 when this payment key was already recorded (nothing changes); 409 when already an active member.", schema(PaymentInput), ["externalId"], "Loyalty"),
+      },
+      "/api/loyalty/customers/{externalId}/membership/renewals": { post: journeyOp("Record a renewal payment", "Extends from the end of the period paid for, or from now after a lapse. 200 for a replayed key (nothing changes).", schema(PaymentInput), ["externalId"], "Loyalty") },
+      "/api/loyalty/customers/{externalId}/membership/cancel": { post: journeyOp("Cancel a membership", "Stays active to the end of the period paid for (then `Membership Ended`), or ends now with immediately: true.", schema(CancelInput), ["externalId"], "Loyalty") },
+      "/api/loyalty/storefront": { get: journeyOp("The storefront widget's setup", "The secret that signs customer tokens (made on first use), the allowed origins (CORS), the token's claims.", undefined, [], "Loyalty") },
+      "/api/loyalty/storefront/rotate": { post: journeyOp("Rotate the storefront secret", "Every token signed with the old secret stops working at once.", undefined, [], "Loyalty") },
+      "/api/loyalty/storefront/tokens": { post: journeyOp("Issue a customer token", "For shops whose backend would rather ask Fidelio than sign a JWT: answers {token, expiresAt}.", schema(TokenInput), [], "Loyalty") },
+      "/api/storefront/me": { get: storefrontOp("The customer's programme", "Balance, lifetime earned and spent, tier progress (\"Spend €40.00 more to reach Gold\"), membership, referral code and link, the wheel (next spin, prizes and odds).") },
+      "/api/storefront/me/history": { get: { ...storefrontOp("The customer's points history, newest first", "A page at a time: `before` the last entry id of the page before."), parameters: queryGet("Storefront", "", "", LedgerPageQuery).parameters } },
+      "/api/storefront/me/rewards": { get: storefrontOp("Rewards as this customer sees them", "Each active reward with `affordable` and `barrier` (null, or why not yet: a tier, paid membership, the limit per customer).") },
+      "/api/storefront/me/redemptions": { post: storefrontOp("Redeem a reward", "201 with a unique code; 200 with the same code for a replayed key; 422 when the balance is short; 403 when the reward is for a tier or paid members; 409 at the limit per customer.", schema(RedeemInput)) },
+      "/api/storefront/me/referrals": { get: storefrontOp("The customer as a referrer", "Code, link, and what became of each referral.") },
+      "/api/storefront/me/referral": { post: storefrontOp("Use a friend's referral code", "201 with the welcome code for the first order; refusals as for the admin endpoint.", schema(ReferralInput)) },
+      "/api/storefront/me/spins": { post: storefrontOp("Spin the wheel", "Server-side draw. 201 with the prize (a code, points, or nothing); 200 for a replayed key; 409 when already spun this period (naming `wheel`); 422 naming `optIn` when the wheel asks for consent to marketing email.", schema(SpinInput)) },
       "/webhooks/shopify/orders": {
         post: {
           tags: ["Webhooks"],

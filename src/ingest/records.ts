@@ -118,6 +118,24 @@ export const OrderLine = z
   .transform((l) => ({ ...l, totalMinor: l.totalMinor ?? l.quantity * l.unitPriceMinor - l.discountMinor }));
 export type OrderLine = z.output<typeof OrderLine>;
 
+/** Where an order ships: compared (normalised) by the referral guard, never shown. */
+export const ShippingAddress = z
+  .object({ line1: text(300).optional(), postalCode: text(40).optional(), city: text(200).optional(), country: text(60).optional() })
+  .strict();
+export type ShippingAddress = z.output<typeof ShippingAddress>;
+
+/**
+ * One key per physical address however it was typed: letters and digits of
+ * the street line, the postcode and the country, lower-cased. Null when
+ * there is no street line (a postcode alone is shared by thousands).
+ */
+export function addressKey(a: ShippingAddress | undefined): string | null {
+  if (!a?.line1) return null;
+  const norm = (v: string | undefined) => (v ?? "").normalize("NFKD").toLowerCase().replace(/[^a-z0-9]+/g, "");
+  const line = norm(a.line1);
+  return line === "" ? null : `${line}|${norm(a.postalCode)}|${norm(a.country)}`;
+}
+
 export const OrderStatus = z.enum(["placed", "paid", "fulfilled", "cancelled", "refunded", "partially_refunded"]);
 
 export const OrderRecord = z
@@ -135,6 +153,8 @@ export const OrderRecord = z
     totalMinor: nonNegMinor.optional(),
     discountCodes: z.array(text(100)).max(50).default([]),
     salesChannel: text(100).optional(),
+    shippingAddress: ShippingAddress.optional(),
+    paymentFingerprint: text(200).optional().describe("the payment method's fingerprint from the payment provider (e.g. Stripe's card fingerprint)"),
     lines: z.array(OrderLine).max(1000).default([]),
   })
   .strict()

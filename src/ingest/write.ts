@@ -11,7 +11,7 @@
  */
 import type { Queryable } from "../store/index.ts";
 import { AppError } from "../shared/index.ts";
-import type { CustomerRecord, OrderRecord, ProductRecord, RefundRecord } from "./records.ts";
+import { addressKey, type CustomerRecord, type OrderRecord, type ProductRecord, type RefundRecord } from "./records.ts";
 import type { Workspace } from "../workspaces/index.ts";
 
 export type { Workspace };
@@ -364,6 +364,8 @@ export async function writeOrders(
     total_minor: o.totalMinor,
     discount_codes: o.discountCodes,
     sales_channel: o.salesChannel ?? null,
+    address_key: addressKey(o.shippingAddress),
+    payment_fingerprint: o.paymentFingerprint ?? null,
     item_count: o.lines.reduce((s, l) => s + l.quantity, 0),
     // The lines go as they are (no per-line copy): a bulk import has ~13 per order.
     lines: o.lines,
@@ -374,13 +376,13 @@ export async function writeOrders(
     `WITH x AS (
        SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(external_id text, customer_id bigint, email text, status text,
          placed_at timestamptz, currency text, subtotal_minor bigint, discount_minor bigint, shipping_minor bigint,
-         tax_minor bigint, total_minor bigint, discount_codes jsonb, sales_channel text, item_count int, lines jsonb)
+         tax_minor bigint, total_minor bigint, discount_codes jsonb, sales_channel text, address_key text, payment_fingerprint text, item_count int, lines jsonb)
      ), ins AS (
        INSERT INTO orders (workspace_id, external_id, customer_id, email, status, placed_at, currency, subtotal_minor,
-                           discount_minor, shipping_minor, tax_minor, total_minor, discount_codes, sales_channel, source, created_at)
+                           discount_minor, shipping_minor, tax_minor, total_minor, discount_codes, sales_channel, address_key, payment_fingerprint, source, created_at)
        SELECT $1, x.external_id, x.customer_id, x.email, x.status, x.placed_at, x.currency, x.subtotal_minor,
               x.discount_minor, x.shipping_minor, x.tax_minor, x.total_minor,
-              ARRAY(SELECT jsonb_array_elements_text(x.discount_codes)), x.sales_channel, $4, $5
+              ARRAY(SELECT jsonb_array_elements_text(x.discount_codes)), x.sales_channel, x.address_key, x.payment_fingerprint, $4, $5
          FROM x
        ON CONFLICT (workspace_id, external_id) DO NOTHING
        RETURNING id, external_id, customer_id, status, placed_at, currency, total_minor

@@ -25,6 +25,89 @@ import { postPoints, type PointsEntry } from "./ledger.ts";
 
 const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a day, YYYY-MM-DD");
 
+/** VIP tiers: by spend (minor units) or points earned over a rolling window; each level a threshold and its benefits. */
+export const TierSettings = z
+  .strictObject({
+    basis: z.enum(["spend", "points"]).default("spend").describe("spend: net order value in minor units; points: points earned"),
+    windowDays: z.number().int().min(1).max(3660).default(365).describe("the rolling window the basis is summed over"),
+    levels: z
+      .array(
+        z.strictObject({
+          name: z.string().trim().min(1).max(60),
+          threshold: z.number().int().min(0).max(1e12).describe("the basis needed over the window (minor units for spend)"),
+          multiplier: z.number().min(1).max(10).default(1).describe("points earned on orders × this"),
+          perks: z.array(z.string().trim().min(1).max(200)).max(20).default([]).describe("benefits shown to the member (free shipping, early access…)"),
+        }),
+      )
+      .max(10)
+      .default([]),
+  })
+  .superRefine((t, ctx) => {
+    t.levels.forEach((l, i) => {
+      const prev = t.levels[i - 1];
+      if (prev && l.threshold <= prev.threshold) ctx.addIssue({ code: "custom", path: ["levels", i, "threshold"], message: `must be more than the tier before (${prev.threshold})` });
+      if (t.levels.findIndex((x) => x.name === l.name) !== i) ctx.addIssue({ code: "custom", path: ["levels", i, "name"], message: `"${l.name}" is used twice` });
+    });
+  });
+export type TierSettings = z.output<typeof TierSettings>;
+
+/** What a prize or a welcome reward gives: a discount code of a kind, or points. */
+export const CodeReward = z
+  .strictObject({
+    kind: z.enum(["fixed", "percent", "freeShipping"]),
+    value: z.number().int().min(1).max(100_000_000).optional().describe("fixed: minor units off; percent: 1–100"),
+  })
+  .superRefine((r, ctx) => {
+    if (r.kind !== "freeShipping" && r.value === undefined) ctx.addIssue({ code: "custom", path: ["value"], message: `is required for a ${r.kind} reward` });
+    if (r.kind === "percent" && r.value !== undefined && r.value > 100) ctx.addIssue({ code: "custom", path: ["value"], message: "must be a percentage, 1–100" });
+  });
+export type CodeReward = z.output<typeof CodeReward>;
+
+export const ReferralSettings = z.strictObject({
+  enabled: z.boolean().default(false),
+  referrerPoints: z.number().int().min(0).max(1_000_000).default(500).describe("points for the referrer once the referee's first order is past the return window"),
+  welcome: CodeReward.default({ kind: "fixed", value: 1000 }).describe("the referee's reward: a code for the first order"),
+  minOrderMinor: z.number().int().min(0).max(1e12).default(0).describe("the first order must be worth at least this (net, minor units) to reward the referrer"),
+  maxRewardedPerYear: z.number().int().min(1).max(1000).default(10).describe("referrals a referrer can be rewarded for per 365 days"),
+  landingUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).nullable().default(null).describe("the page a referral link opens (the code is added as ?ref=)"),
+});
+export type ReferralSettings = z.output<typeof ReferralSettings>;
+
+export const WheelPrize = z
+  .strictObject({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, "must be a short id: lowercase letters, digits and dashes"),
+    label: z.string().trim().min(1).max(100),
+    weight: z.number().min(0).max(100).describe("the odds in percent; all prizes sum to 100"),
+    kind: z.enum(["none", "points", "fixed", "percent", "freeShipping"]),
+    value: z.number().int().min(1).max(100_000_000).optional().describe("points: how many; fixed: minor units off; percent: 1–100"),
+    stock: z.number().int().min(0).max(100_000_000).nullable().default(null).describe("how many can be won in all; null: no limit. A prize out of stock counts as no prize"),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.kind === "points" || p.kind === "fixed" || p.kind === "percent") && p.value === undefined) ctx.addIssue({ code: "custom", path: ["value"], message: `is required for a ${p.kind} prize` });
+    if (p.kind === "percent" && p.value !== undefined && p.value > 100) ctx.addIssue({ code: "custom", path: ["value"], message: "must be a percentage, 1–100" });
+  });
+export type WheelPrize = z.output<typeof WheelPrize>;
+
+export const WheelSettings = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    periodDays: z.number().int().min(1).max(365).default(7).describe("one spin per customer per this many days"),
+    requireEmailOptIn: z.boolean().default(false).describe("a spin asks for (and records) consent to marketing email"),
+    prizes: z.array(WheelPrize).max(12).default([]),
+  })
+  .superRefine((w, ctx) => {
+    if (w.enabled && w.prizes.length === 0) ctx.addIssue({ code: "custom", path: ["prizes"], message: "a wheel needs prizes" });
+    if (w.prizes.length > 0) {
+      // Odds in hundredths of a percent, so 33.33 + 33.33 + 33.34 is exactly 100.
+      const total = w.prizes.reduce((s, p) => s + Math.round(p.weight * 100), 0);
+      if (total !== 10_000) ctx.addIssue({ code: "custom", path: ["prizes"], message: `the odds sum to ${total / 100} %, not 100 %` });
+    }
+    w.prizes.forEach((p, i) => {
+      if (w.prizes.findIndex((x) => x.id === p.id) !== i) ctx.addIssue({ code: "custom", path: ["prizes", i, "id"], message: `"${p.id}" is used twice` });
+    });
+  });
+export type WheelSettings = z.output<typeof WheelSettings>;
+
 export const LoyaltySettings = z.strictObject({
   enabled: z.boolean().default(false),
   startsAt: z.iso.datetime({ error: "must be an ISO 8601 UTC time" }).nullable().default(null).describe("orders placed from then on earn; set when the programme is first enabled"),
@@ -68,6 +151,15 @@ export const LoyaltySettings = z.strictObject({
     ])
     .default({ mode: "none" }),
   codeWebhookUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).nullable().default(null).describe("where reward codes are pushed (signed POST) so the shop's checkout accepts them"),
+  pointValueMinor: z.number().min(0).max(1_000_000).default(1).describe("what one point costs the shop, in minor units of the workspace currency: the liability of the points outstanding"),
+  tiers: TierSettings.default({ basis: "spend", windowDays: 365, levels: [] }),
+  referrals: ReferralSettings.default({ enabled: false, referrerPoints: 500, welcome: { kind: "fixed", value: 1000 }, minOrderMinor: 0, maxRewardedPerYear: 10, landingUrl: null }),
+  wheel: WheelSettings.default({ enabled: false, periodDays: 7, requireEmailOptIn: false, prizes: [] }),
+  storefront: z
+    .strictObject({
+      allowedOrigins: z.array(z.url({ protocol: /^https?$/, error: "must be an origin, e.g. https://shop.example" })).max(20).default([]).describe("origins the storefront widget may call the customer API from (CORS)"),
+    })
+    .default({ allowedOrigins: [] }),
 });
 export type LoyaltySettings = z.output<typeof LoyaltySettings>;
 
@@ -129,11 +221,27 @@ export async function creditPoints(store: Store, ws: Workspace, now: Date): Prom
       const members = await tx.query<{ customer_id: number }>("SELECT customer_id FROM segment_memberships WHERE segment_id = $1 AND exited_at IS NULL", [c.segmentId]);
       segmentMembers.set(c.segmentId, new Set(members.map((m) => Number(m.customer_id))));
     }
+    // The member's own multipliers: their tier's and their paid plan's (at crediting time).
+    const own = new Map(
+      (
+        await tx.query<{ customer_id: number; tier: string | null; plan_multiplier: number | null }>(
+          `SELECT c.id AS customer_id, a.tier, (p.perks->>'pointsMultiplier')::float8 AS plan_multiplier
+             FROM unnest($2::bigint[]) AS c(id)
+             LEFT JOIN loyalty_accounts a ON a.customer_id = c.id AND a.workspace_id = $1
+             LEFT JOIN loyalty_memberships m ON m.customer_id = c.id AND m.workspace_id = $1 AND m.status = 'active'
+             LEFT JOIN loyalty_plans p ON p.id = m.plan_id
+            WHERE a.tier IS NOT NULL OR m.customer_id IS NOT NULL`,
+          [ws.id, [...new Set(orders.map((o) => Number(o.customer_id)))]],
+        )
+      ).map((r) => [Number(r.customer_id), (settings.tiers.levels.find((l) => l.name === r.tier)?.multiplier ?? 1) * (r.plan_multiplier ?? 1)]),
+    );
+    // Campaigns don't stack with each other (the best applies); they do with the tier and the plan.
     const multiplier = (customerId: number, at: Date): number => {
       const day = at.toISOString().slice(0, 10);
-      return settings.campaigns
+      const campaign = settings.campaigns
         .filter((c) => c.from <= day && day <= c.to && (c.segmentId === undefined || (segmentMembers.get(c.segmentId)?.has(customerId) ?? false)))
         .reduce((m, c) => Math.max(m, c.multiplier), 1);
+      return campaign * (own.get(customerId) ?? 1);
     };
     const entries: PointsEntry[] = [];
     for (const o of orders) {

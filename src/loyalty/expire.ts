@@ -13,6 +13,8 @@
  *   back), when that is positive. Keyed by customer and day; the reminder
  *   names the points that came within `remindDaysBefore` of expiring since
  *   the day before.
+ * A pass runs once per day (`expired_on`); the worker's other wake-ups that
+ * day skip it.
  */
 import type { Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
@@ -37,6 +39,10 @@ export async function expirePoints(store: Store, ws: Workspace, now: Date): Prom
   const day = now.toISOString().slice(0, 10);
 
   await store.transaction(async (tx) => {
+    // Once a day: expiry dates are days, and the age mode sums the ledger (the worker wakes every minute).
+    const [ran] = await tx.query<{ expired_on: string | null }>("SELECT to_char(expired_on, 'YYYY-MM-DD') AS expired_on FROM loyalty_settings WHERE workspace_id = $1 FOR UPDATE", [ws.id]);
+    if (ran?.expired_on === day) return;
+    await tx.query("UPDATE loyalty_settings SET expired_on = $2::date WHERE workspace_id = $1", [ws.id, day]);
     let due: { customer_id: number; amount: number; key: string }[];
     let soon: { customer_id: number; amount: number; on: Date; key: string }[];
     if (expiry.mode === "inactivity") {

@@ -73,103 +73,73 @@ function check(e: PointsEntry, i: number): void {
   if (!e.key) throw new AppError("invalid_input", `${at("key")}: is required`, [{ field: at("key"), message: "is required" }]);
 }
 
+/** What `loyalty_post_points` (migration 012) answers: the postings, or why nothing was written. */
+type Outcome =
+  | { error: "not_found"; customer: number }
+  | { error: "conflict"; entry: number }
+  | { error: "unprocessable"; entry: number; balance: number }
+  | { error?: undefined; points: number[]; balances: number[]; created: boolean[] };
+
 /**
  * Writes entries in the transaction `tx` (the caller's: an order and its
- * points, a journey step and its award, commit together). Entries are
- * applied in the order given.
+ * points, a journey step and its award, commit together), or, for a posting
+ * that stands alone (a manual entry from the API), on the store itself: the
+ * call is one statement, atomic on its own. Entries are applied in the
+ * order given.
+ *
+ * The lock, the key look-up, the arithmetic and the writes run in one call
+ * to `loyalty_post_points` (migration 012, which spells out each step): one
+ * round trip instead of three to five, with plans the server keeps per
+ * connection. Refusals come back as answers rather than database errors, so
+ * the caller's transaction stays usable after an AppError, as before.
  */
 export async function postPoints(tx: Queryable, ws: Workspace, entries: readonly PointsEntry[], now: Date): Promise<Posted[]> {
   if (entries.length === 0) return [];
   entries.forEach(check);
   const customers = [...new Set(entries.map((e) => e.customerId))].sort((a, b) => a - b);
-  // Lock the accounts (creating the missing ones first, which is rare: a customer's first points).
-  const lock = () =>
-    tx.query<{ customer_id: number; balance: number }>(
-      "SELECT customer_id, balance FROM loyalty_accounts WHERE workspace_id = $1 AND customer_id = ANY($2::bigint[]) ORDER BY customer_id FOR UPDATE",
-      [ws.id, customers],
-    );
-  let accounts = await lock();
-  if (accounts.length < customers.length) {
-    await tx.query(
-      `INSERT INTO loyalty_accounts (workspace_id, customer_id, updated_at)
-       SELECT $1, c.id, $3 FROM customers c WHERE c.workspace_id = $1 AND c.id = ANY($2::bigint[])
-       ON CONFLICT (customer_id) DO NOTHING`,
-      [ws.id, customers, now],
-    );
-    accounts = await lock();
+  const position = new Map(customers.map((c, i) => [c, i + 1]));
+  // An entry repeating a key earlier in the same call points at that entry (positions from 1).
+  const firstWithKey = new Map<string, number>();
+  const first = entries.map((e, i) => {
+    const f = firstWithKey.get(e.key);
+    if (f === undefined) firstWithKey.set(e.key, i + 1);
+    return f ?? null;
+  });
+  const [row] = await tx.query<{ outcome: Outcome }>("SELECT loyalty_post_points($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS outcome", [
+    ws.id,
+    customers,
+    entries.map((e) => position.get(e.customerId) ?? 0),
+    entries.map((e) => e.kind),
+    entries.map(wanted),
+    entries.map((e) => e.reason),
+    entries.map((e) => e.reference ?? null),
+    entries.map((e) => e.key),
+    first,
+    entries.map((e) => EVENT_OF[e.kind]),
+    now,
+  ]);
+  const outcome = row?.outcome;
+  if (!outcome) throw new AppError("internal", "postPoints: no answer from loyalty_post_points");
+  if (outcome.error === "not_found") {
+    throw new AppError("not_found", `customer: no customer ${outcome.customer} in this workspace`, [{ field: "customer", message: "no such customer" }]);
   }
-  const balance = new Map(accounts.map((a) => [Number(a.customer_id), Number(a.balance)]));
-  const missing = customers.find((c) => !balance.has(c));
-  if (missing !== undefined) throw new AppError("not_found", `customer: no customer ${missing} in this workspace`, [{ field: "customer", message: "no such customer" }]);
-
-  // Keys already written: a repeat answers what the first posting did.
-  const existing = new Map(
-    (
-      await tx.query<{ idempotency_key: string; customer_id: number; kind: EntryKind; points: number; balance_after: number }>(
-        "SELECT idempotency_key, customer_id, kind, points, balance_after FROM loyalty_ledger WHERE workspace_id = $1 AND idempotency_key = ANY($2::text[])",
-        [ws.id, entries.map((e) => e.key)],
-      )
-    ).map((r) => [r.idempotency_key, r]),
-  );
-  const out: Posted[] = [];
-  const rows: { customer_id: number; kind: EntryKind; points: number; balance_after: number; reason: string; reference: string | null; key: string }[] = [];
-  const seen = new Set<string>();
-  for (const e of entries) {
-    const prior = existing.get(e.key);
-    if (prior || seen.has(e.key)) {
-      const p = prior ?? rows.find((r) => r.key === e.key);
-      if (!p || Number(p.customer_id) !== e.customerId || p.kind !== e.kind) {
-        throw new AppError("conflict", `key: "${e.key}" was already used for another entry`, [{ field: "key", message: "already used for another entry" }]);
-      }
-      out.push({ key: e.key, customerId: e.customerId, kind: e.kind, points: Number(p.points), balanceAfter: Number(p.balance_after), created: false });
-      continue;
-    }
-    seen.add(e.key);
-    const before = balance.get(e.customerId) ?? 0;
-    let delta = wanted(e);
-    if (before + delta < 0) {
-      if (e.kind === "redeem" || e.kind === "adjust") {
-        throw new AppError("unprocessable", `points: the balance is ${before}, not enough to take ${-delta}`, [{ field: "points", message: `more than the balance (${before})` }]);
-      }
-      delta = -before; // expiry and clawback take what is left
-    }
-    const after = before + delta;
-    balance.set(e.customerId, after);
-    rows.push({ customer_id: e.customerId, kind: e.kind, points: delta, balance_after: after, reason: e.reason, reference: e.reference ?? null, key: e.key });
-    out.push({ key: e.key, customerId: e.customerId, kind: e.kind, points: delta, balanceAfter: after, created: true });
+  if (outcome.error === "conflict") {
+    const key = entries[outcome.entry]?.key ?? "";
+    throw new AppError("conflict", `key: "${key}" was already used for another entry`, [{ field: "key", message: "already used for another entry" }]);
   }
-  if (rows.length === 0) return out;
-  // One statement: the entries, the balances derived from them, and the facts in the event log
-  // (written here, as segments write theirs: loyalty facts touch no rollup).
-  const events = rows
-    .filter((r) => r.points !== 0)
-    .map((r) => ({
-      message_id: `points:${r.key}`,
-      name: EVENT_OF[r.kind],
-      customer_id: r.customer_id,
-      properties: { points: r.points, balance: r.balance_after, reason: r.reason, ...(r.reference ? { reference: r.reference } : {}) },
-    }));
-  await tx.query(
-    `WITH entries AS (
-       INSERT INTO loyalty_ledger (workspace_id, customer_id, kind, points, balance_after, reason, reference, idempotency_key, created_at)
-       SELECT $1, x.customer_id, x.kind, x.points, x.balance_after, x.reason, x.reference, x.key, $3
-         FROM jsonb_to_recordset($2::jsonb) AS x(customer_id bigint, kind text, points bigint, balance_after bigint, reason text, reference text, key text)
-       RETURNING customer_id, kind, points
-     ), balances AS (
-       UPDATE loyalty_accounts a SET balance = a.balance + x.delta, earned = a.earned + x.earned, spent = a.spent + x.spent, last_activity_at = $3, updated_at = $3
-         FROM (SELECT customer_id, sum(points) AS delta, COALESCE(sum(points) FILTER (WHERE points > 0), 0) AS earned,
-                      COALESCE(sum(-points) FILTER (WHERE kind = 'redeem'), 0) AS spent
-                 FROM entries GROUP BY customer_id) x
-        WHERE a.workspace_id = $1 AND a.customer_id = x.customer_id
-       RETURNING a.customer_id
-     )
-     INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
-     SELECT $1, e.message_id, 'loyalty', e.name, e.customer_id, e.properties, $3, $3
-       FROM jsonb_to_recordset($4::jsonb) AS e(message_id text, name text, customer_id bigint, properties jsonb)
-     ON CONFLICT (workspace_id, message_id) DO NOTHING`,
-    [ws.id, JSON.stringify(rows), now, JSON.stringify(events)],
-  );
-  return out;
+  if (outcome.error === "unprocessable") {
+    const e = entries[outcome.entry];
+    const take = e ? -wanted(e) : 0;
+    throw new AppError("unprocessable", `points: the balance is ${outcome.balance}, not enough to take ${take}`, [{ field: "points", message: `more than the balance (${outcome.balance})` }]);
+  }
+  return entries.map((e, i) => ({
+    key: e.key,
+    customerId: e.customerId,
+    kind: e.kind,
+    points: Number(outcome.points[i]),
+    balanceAfter: Number(outcome.balances[i]),
+    created: outcome.created[i] === true,
+  }));
 }
 
 export interface Balance {

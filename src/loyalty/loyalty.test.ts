@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestStore, type TestStore } from "../../test/helpers.ts";
-import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
-import { processMessages, throwIfFailed, writeCustomers } from "../ingest/index.ts";
-import { AppError, SimulatedClock } from "../shared/index.ts";
+import { loyaltyShop, orderMessage, refused } from "./test-shop.ts";
+import { AppError } from "../shared/index.ts";
+import type { Workspace } from "../workspaces/index.ts";
 import { previewSegment } from "../segments/index.ts";
-import { balancesOf, createReward, creditPoints, expirePoints, ledgerOf, postPoints, putLoyaltySettings, redeemReward, type PointsEntry } from "./index.ts";
+import { createReward, creditPoints, expirePoints, ledgerOf, putLoyaltySettings, redeemReward } from "./index.ts";
 
 let t: TestStore;
 beforeAll(async () => {
@@ -20,44 +20,7 @@ afterAll(async () => {
   await t.cleanup();
 });
 
-let shops = 0;
-async function shop(start = "2026-03-01T12:00:00Z") {
-  const clock = new SimulatedClock(new Date(start));
-  const ws: Workspace = await ensureWorkspace(t.store, `loyal${++shops}`, "EUR");
-  let n = 0;
-  const s = {
-    ws,
-    clock,
-    async customer(id: string): Promise<number> {
-      const r = await t.store.transaction((tx) => writeCustomers(tx, ws, [{ externalId: id, email: `${id}@example.com` }], "api", clock.now()));
-      return r.ids.get(id) ?? 0;
-    },
-    async track(...messages: Record<string, unknown>[]) {
-      throwIfFailed(await processMessages(t.store, ws, messages.map((m) => ({ messageId: `${ws.id}-m${++n}`, timestamp: clock.now().toISOString(), ...m })), clock.now()));
-    },
-    post: (...entries: PointsEntry[]) => t.store.transaction((tx) => postPoints(tx, ws, entries, clock.now())),
-    async balance(id: number) {
-      return (await balancesOf(t.store, ws, [id])).get(id)?.balance ?? 0;
-    },
-    /** The ledger's sum equals the stored balance, and no entry left a negative balance. */
-    async consistent(id: number) {
-      const [row] = await t.store.query<{ sum: number; min: number | null }>("SELECT COALESCE(sum(points), 0)::bigint AS sum, min(balance_after) AS min FROM loyalty_ledger WHERE customer_id = $1", [id]);
-      expect(Number(row?.sum)).toBe(await s.balance(id));
-      expect(Number(row?.min ?? 0)).toBeGreaterThanOrEqual(0);
-    },
-  };
-  return s;
-}
-
-async function refused(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected a refusal");
-}
+const shop = (start?: string) => loyaltyShop(t, start);
 
 describe("the ledger", () => {
   it("derives the balance from entries, never below zero, and refuses bad entries without changing anything", async () => {
@@ -244,12 +207,7 @@ describe("segments", () => {
 });
 
 describe("earning", () => {
-  const order = (userId: string, id: string, total: number, extra: Record<string, unknown> = {}) => ({
-    type: "track",
-    userId,
-    event: "Order Completed",
-    properties: { order_id: id, total, subtotal: total, currency: "EUR", products: [{ product_id: "p1", price: total, quantity: 1 }], ...extra },
-  });
+  const order = orderMessage;
 
   it("credits orders placed since the start (net of discounts), claws back refunds pro rata, and gives bonuses once", async () => {
     const s = await shop();

@@ -6,14 +6,14 @@
  * key) answers the same code. When the shop configured a discount-code
  * webhook, the code is queued to it through the outbox (signed, retried).
  */
-import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { Queryable, Store } from "../store/index.ts";
 import { AppError, parseInput } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { customerIdOf } from "../customers/index.ts";
 import { postPoints } from "./ledger.ts";
-import { getLoyaltySettings } from "./earn.ts";
+import { newCode, pushCode } from "./codes.ts";
+import { getLoyaltySettings, type TierSettings } from "./earn.ts";
 
 export const RewardInput = z
   .strictObject({
@@ -24,6 +24,8 @@ export const RewardInput = z
     cost: z.number().int().min(1).max(100_000_000).describe("points"),
     perCustomerLimit: z.number().int().min(1).max(1000).nullable().default(null),
     active: z.boolean().default(true),
+    minTier: z.string().trim().min(1).max(60).nullable().default(null).describe("only members in this VIP tier or above"),
+    membersOnly: z.boolean().default(false).describe("only customers with an active paid membership"),
   })
   .superRefine((r, ctx) => {
     if ((r.kind === "fixed" || r.kind === "percent") && r.value === undefined) ctx.addIssue({ code: "custom", path: ["value"], message: `is required for a ${r.kind} reward` });
@@ -45,9 +47,12 @@ export interface Reward {
   cost: number;
   perCustomerLimit: number | null;
   active: boolean;
+  minTier: string | null;
+  membersOnly: boolean;
 }
 
-type RewardRow = { id: number; name: string; kind: Reward["kind"]; value: number | null; product_id: string | null; cost: number; per_customer_limit: number | null; active: boolean };
+type RewardRow = { id: number; name: string; kind: Reward["kind"]; value: number | null; product_id: string | null; cost: number; per_customer_limit: number | null; active: boolean; min_tier: string | null; members_only: boolean };
+const REWARD_COLUMNS = "id, name, kind, value, product_id, cost, per_customer_limit, active, min_tier, members_only";
 const fromRow = (r: RewardRow): Reward => ({
   id: Number(r.id),
   name: r.name,
@@ -57,20 +62,57 @@ const fromRow = (r: RewardRow): Reward => ({
   cost: Number(r.cost),
   perCustomerLimit: r.per_customer_limit,
   active: r.active,
+  minTier: r.min_tier,
+  membersOnly: r.members_only,
 });
 
 export async function listRewards(db: Queryable, ws: Workspace): Promise<Reward[]> {
-  return (await db.query<RewardRow>("SELECT id, name, kind, value, product_id, cost, per_customer_limit, active FROM loyalty_rewards WHERE workspace_id = $1 ORDER BY cost, id", [ws.id])).map(fromRow);
+  return (await db.query<RewardRow>(`SELECT ${REWARD_COLUMNS} FROM loyalty_rewards WHERE workspace_id = $1 ORDER BY cost, id`, [ws.id])).map(fromRow);
 }
 
 export async function createReward(db: Queryable, ws: Workspace, input: unknown, now: Date): Promise<Reward> {
   const r = parseInput(RewardInput, input);
+  if (r.minTier !== null) {
+    const { tiers } = await getLoyaltySettings(db, ws);
+    if (!tiers.levels.some((l) => l.name === r.minTier)) {
+      throw new AppError("invalid_input", `minTier: "${r.minTier}" is not a tier (${tiers.levels.map((l) => l.name).join(", ") || "no tiers are set"})`, [{ field: "minTier", message: "is not a tier" }]);
+    }
+  }
   const [row] = await db.query<RewardRow>(
-    `INSERT INTO loyalty_rewards (workspace_id, name, kind, value, product_id, cost, per_customer_limit, active, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, name, kind, value, product_id, cost, per_customer_limit, active`,
-    [ws.id, r.name, r.kind, r.value ?? null, r.productId ?? null, r.cost, r.perCustomerLimit, r.active, now],
+    `INSERT INTO loyalty_rewards (workspace_id, name, kind, value, product_id, cost, per_customer_limit, active, min_tier, members_only, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${REWARD_COLUMNS}`,
+    [ws.id, r.name, r.kind, r.value ?? null, r.productId ?? null, r.cost, r.perCustomerLimit, r.active, r.minTier, r.membersOnly, now],
   );
   if (!row) throw new AppError("internal", "reward: not created");
+  return fromRow(row);
+}
+
+export const RewardPatch = z
+  .strictObject({
+    name: z.string().trim().min(1).max(120),
+    cost: z.number().int().min(1).max(100_000_000),
+    perCustomerLimit: z.number().int().min(1).max(1000).nullable(),
+    active: z.boolean(),
+    minTier: z.string().trim().min(1).max(60).nullable(),
+    membersOnly: z.boolean(),
+  })
+  .partial()
+  .describe("what may change; the kind and the value may not (codes were issued for them)");
+
+/** Changes a reward (offer it or not, its cost, who may redeem it). */
+export async function updateReward(db: Queryable, ws: Workspace, id: number, input: unknown): Promise<Reward> {
+  const p = parseInput(RewardPatch, input);
+  if (p.minTier !== undefined && p.minTier !== null) {
+    const { tiers } = await getLoyaltySettings(db, ws);
+    if (!tiers.levels.some((l) => l.name === p.minTier)) throw new AppError("invalid_input", `minTier: "${p.minTier}" is not a tier`, [{ field: "minTier", message: "is not a tier" }]);
+  }
+  const [row] = await db.query<RewardRow>(
+    `UPDATE loyalty_rewards SET name = COALESCE($3, name), cost = COALESCE($4, cost), active = COALESCE($5, active), members_only = COALESCE($6, members_only),
+            per_customer_limit = CASE WHEN $7 THEN $8 ELSE per_customer_limit END, min_tier = CASE WHEN $9 THEN $10 ELSE min_tier END
+      WHERE workspace_id = $1 AND id = $2 RETURNING ${REWARD_COLUMNS}`,
+    [ws.id, id, p.name ?? null, p.cost ?? null, p.active ?? null, p.membersOnly ?? null, p.perCustomerLimit !== undefined, p.perCustomerLimit ?? null, p.minTier !== undefined, p.minTier ?? null],
+  );
+  if (!row) throw new AppError("not_found", `reward: no reward ${id}`, [{ field: "id", message: "no such reward" }]);
   return fromRow(row);
 }
 
@@ -86,21 +128,12 @@ export interface Redemption {
   created: boolean;
 }
 
-/** An unambiguous code: no 0/O or 1/I. */
-function newCode(): string {
-  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  const bytes = randomBytes(10);
-  let s = "";
-  for (const b of bytes) s += alphabet[b % alphabet.length];
-  return `FID-${s.slice(0, 5)}-${s.slice(5)}`;
-}
-
 export async function redeemReward(store: Store, ws: Workspace, externalId: string, input: unknown, now: Date): Promise<Redemption> {
   const body = parseInput(RedeemInput, input);
   const settings = await getLoyaltySettings(store, ws);
   return store.transaction(async (tx) => {
     const customerId = await customerIdOf(tx, ws, externalId, "customer");
-    const [reward] = await tx.query<RewardRow>("SELECT id, name, kind, value, product_id, cost, per_customer_limit, active FROM loyalty_rewards WHERE workspace_id = $1 AND id = $2", [ws.id, body.rewardId]);
+    const [reward] = await tx.query<RewardRow>(`SELECT ${REWARD_COLUMNS} FROM loyalty_rewards WHERE workspace_id = $1 AND id = $2`, [ws.id, body.rewardId]);
     if (!reward) throw new AppError("not_found", `rewardId: no reward ${body.rewardId}`, [{ field: "rewardId", message: "no such reward" }]);
     // The member's lock first: the retry check, the limit and the spending are serialised per customer.
     const [account] = await tx.query<{ balance: number }>("SELECT balance FROM loyalty_accounts WHERE workspace_id = $1 AND customer_id = $2 FOR UPDATE", [ws.id, customerId]);
@@ -113,6 +146,8 @@ export async function redeemReward(store: Store, ws: Workspace, externalId: stri
       return { id: Number(prior.id), rewardId: Number(reward.id), reward: reward.name, code: prior.code, points: Number(prior.points), balanceAfter: Number(account?.balance ?? 0), createdAt: prior.created_at.toISOString(), created: false };
     }
     if (!reward.active) throw new AppError("unprocessable", `rewardId: "${reward.name}" is not available`, [{ field: "rewardId", message: "is not available" }]);
+    const barrier = await eligibility(tx, settings.tiers.levels, fromRow(reward), customerId);
+    if (barrier) throw new AppError("forbidden", `rewardId: "${reward.name}" ${barrier}`, [{ field: "rewardId", message: barrier }]);
     if (reward.per_customer_limit !== null) {
       const [used] = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM loyalty_redemptions WHERE customer_id = $1 AND reward_id = $2", [customerId, reward.id]);
       if ((used?.n ?? 0) >= reward.per_customer_limit) {
@@ -130,14 +165,51 @@ export async function redeemReward(store: Store, ws: Workspace, externalId: stri
        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`,
       [ws.id, reward.id, customerId, code, reward.cost, body.key, now],
     );
-    if (settings.codeWebhookUrl) {
-      // Through the outbox: the webhook worker signs it and retries until the shop's system has the code.
-      await tx.query(
-        `INSERT INTO messages (workspace_id, idempotency_key, channel, purpose, customer_id, content, status, due_at, created_at)
-         VALUES ($1, $2, 'webhook', 'transactional', $3, $4::jsonb, 'pending', $5, $5) ON CONFLICT (workspace_id, idempotency_key) DO NOTHING`,
-        [ws.id, `code:${code}`, customerId, JSON.stringify({ url: settings.codeWebhookUrl, journey: "loyalty reward", code, reward: fromRow(reward) }), now],
-      );
-    }
+    await pushCode(tx, ws, settings.codeWebhookUrl, customerId, code, { reward: fromRow(reward) }, now);
     return { id: Number(row?.id), rewardId: Number(reward.id), reward: reward.name, code, points: Number(reward.cost), balanceAfter: posted.balanceAfter, createdAt: (row?.created_at ?? now).toISOString(), created: true };
   });
+}
+
+/**
+ * Why a customer may not redeem a reward yet (its tier or the paid
+ * membership it asks for), or null when they may.
+ */
+async function eligibility(db: Queryable, levels: TierSettings["levels"], reward: Reward, customerId: number): Promise<string | null> {
+  if (reward.minTier === null && !reward.membersOnly) return null;
+  const [row] = await db.query<{ tier: string | null; member: boolean }>(
+    `SELECT (SELECT tier FROM loyalty_accounts WHERE customer_id = $1) AS tier,
+            EXISTS (SELECT 1 FROM loyalty_memberships WHERE customer_id = $1 AND status = 'active') AS member`,
+    [customerId],
+  );
+  if (reward.minTier !== null) {
+    const need = levels.findIndex((l) => l.name === reward.minTier);
+    const have = levels.findIndex((l) => l.name === row?.tier);
+    if (need >= 0 && have < need) return `is for ${reward.minTier} members and above`;
+  }
+  if (reward.membersOnly && !row?.member) return "is for paid members";
+  return null;
+}
+
+export interface AvailableReward extends Reward {
+  /** The balance covers the cost. */
+  affordable: boolean;
+  /** Null when the customer may redeem it; else why not (tier, membership, limit). */
+  barrier: string | null;
+}
+
+/** The active rewards as one customer sees them (the storefront widget). */
+export async function rewardsFor(db: Queryable, ws: Workspace, customerId: number): Promise<AvailableReward[]> {
+  const settings = await getLoyaltySettings(db, ws);
+  const rewards = (await listRewards(db, ws)).filter((r) => r.active);
+  const [account] = await db.query<{ balance: number }>("SELECT balance FROM loyalty_accounts WHERE customer_id = $1", [customerId]);
+  const used = new Map(
+    (await db.query<{ reward_id: number; n: number }>("SELECT reward_id, count(*)::int AS n FROM loyalty_redemptions WHERE customer_id = $1 GROUP BY reward_id", [customerId])).map((r) => [Number(r.reward_id), r.n]),
+  );
+  const balance = Number(account?.balance ?? 0);
+  const out: AvailableReward[] = [];
+  for (const r of rewards) {
+    const limitReached = r.perCustomerLimit !== null && (used.get(r.id) ?? 0) >= r.perCustomerLimit;
+    out.push({ ...r, affordable: balance >= r.cost, barrier: limitReached ? "limit per customer reached" : await eligibility(db, settings.tiers.levels, r, customerId) });
+  }
+  return out;
 }

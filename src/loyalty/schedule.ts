@@ -1,19 +1,43 @@
-/** The server's loyalty worker: every `everyMs`, an earning pass (orders past their return window, refunds, bonus events) and an expiry pass. */
+/**
+ * The server's loyalty worker: every `everyMs`, in turn, an earning pass
+ * (orders past their return window, refunds, bonus events), referrals
+ * (qualify on the first order, reward after the return window), tiers
+ * (customers touched since the last pass; everyone once a day), paid
+ * memberships (lapse or end at the period's end) and expiry (once a day).
+ * Each step is its own transaction: one failing doesn't hold up the others.
+ */
 import type { Store } from "../store/index.ts";
 import { repeatEvery, type Clock, type Repeating } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { creditPoints } from "./earn.ts";
 import { expirePoints } from "./expire.ts";
+import { settleReferrals } from "./referrals.ts";
+import { assignTiers } from "./tiers.ts";
+import { expireMemberships } from "./membership.ts";
+
+
+/** One pass of everything the worker does, at `now`: what it did, as lines. */
+export async function runLoyaltyPass(store: Store, ws: Workspace, now: Date): Promise<string[]> {
+  const lines: string[] = [];
+  const r = await creditPoints(store, ws, now);
+  if (r.orders + r.refunds + r.bonuses > 0) lines.push(`Loyalty: ${r.orders} orders, ${r.refunds} refunds, ${r.bonuses} bonuses credited (${r.points} points).`);
+  const f = await settleReferrals(store, ws, now);
+  if (f.qualified + f.rewarded + f.refused > 0) lines.push(`Loyalty: referrals ${f.qualified} qualified, ${f.rewarded} rewarded (${f.points} points), ${f.refused} refused.`);
+  const t = await assignTiers(store, ws, now);
+  if (t.upgraded + t.downgraded > 0) lines.push(`Loyalty: tiers ${t.upgraded} up, ${t.downgraded} down (${t.checked} checked).`);
+  const m = await expireMemberships(store, ws, now);
+  if (m.lapsed + m.ended > 0) lines.push(`Loyalty: memberships ${m.lapsed} lapsed, ${m.ended} ended.`);
+  const x = await expirePoints(store, ws, now);
+  if (x.expired + x.reminded > 0) lines.push(`Loyalty: ${x.expired} balances expired (${x.points} points), ${x.reminded} reminders.`);
+  return lines;
+}
 
 export function scheduleLoyalty(store: Store, ws: Workspace, clock: Clock, options: { everyMs?: number; log?: (line: string) => void } = {}): Repeating {
   const log = options.log ?? (() => {});
   return repeatEvery(
     options.everyMs ?? 60_000,
     async () => {
-      const r = await creditPoints(store, ws, clock.now());
-      if (r.orders + r.refunds + r.bonuses > 0) log(`Loyalty: ${r.orders} orders, ${r.refunds} refunds, ${r.bonuses} bonuses credited (${r.points} points).`);
-      const x = await expirePoints(store, ws, clock.now());
-      if (x.expired + x.reminded > 0) log(`Loyalty: ${x.expired} balances expired (${x.points} points), ${x.reminded} reminders.`);
+      for (const line of await runLoyaltyPass(store, ws, clock.now())) log(line);
     },
     (err) => log(`Loyalty: pass failed: ${err instanceof Error ? err.message : String(err)}`),
   );

@@ -6,7 +6,7 @@
  *   orders       count, revenue_minor, first_order_at, last_order_at
  *   last_order   id, placed_at, total_minor, currency, discount_codes, lines[title, product_id, quantity, unit_price_minor, url, image_url]
  *   predictions  stage, p_alive, expected_purchases_90, expected_purchases_365, clv_minor, expected_aov_minor, next_order_on, rhythm_days, rfm_segment
- *   loyalty      points (balance), earned, spent (lifetime), tier (none until tiers exist)
+ *   loyalty      points (balance), earned, spent (lifetime), tier (the VIP tier's name, or null)
  *   products     up to 4 recommendations: the shop's best sellers of the last 90 days in the category of
  *                the customer's last order, then overall, never a product they bought
  *   shop         name, currency, url
@@ -15,7 +15,7 @@ import type { Queryable } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { groupBy } from "../shared/index.ts";
-import { balancesOf } from "../loyalty/index.ts";
+import { balancesOf, tiersOf } from "../loyalty/index.ts";
 
 export type TemplateContext = Record<string, unknown>;
 
@@ -92,6 +92,7 @@ export async function loadContexts(db: Queryable, ws: Workspace, customerIds: re
   );
 
   const loyalty = await balancesOf(db, ws, ids);
+  const tiers = await tiersOf(db, ws, ids);
   const traitsOf = groupBy(traits, (t) => Number(t.customer_id));
   const lastOf = new Map(lastOrders.map((o) => [Number(o.customer_id), o]));
   const linesOf = groupBy(lines, (l) => Number(l.order_id));
@@ -143,7 +144,7 @@ export async function loadContexts(db: Queryable, ws: Workspace, customerIds: re
             rfm_segment: s.rfm_segment,
           }
         : null,
-      loyalty: { points: loyalty.get(id)?.balance ?? 0, earned: loyalty.get(id)?.earned ?? 0, spent: loyalty.get(id)?.spent ?? 0, tier: null },
+      loyalty: { points: loyalty.get(id)?.balance ?? 0, earned: loyalty.get(id)?.earned ?? 0, spent: loyalty.get(id)?.spent ?? 0, tier: tiers.get(id) ?? null },
       products: recommended.map((p) => ({
         id: p.external_id,
         title: p.title,

@@ -100,6 +100,8 @@ export const FIELDS: readonly FieldDef[] = [
   // One indexed lookup per customer (src/loyalty keeps the balance in loyalty_accounts).
   f("loyaltyPoints", "Loyalty points balance", "Loyalty", "number", "COALESCE((SELECT la.balance FROM loyalty_accounts la WHERE la.customer_id = c.id), 0)"),
   f("loyaltyPointsEarned", "Loyalty points earned, lifetime", "Loyalty", "number", "COALESCE((SELECT la.earned FROM loyalty_accounts la WHERE la.customer_id = c.id), 0)"),
+  f("loyaltyTier", "VIP tier", "Loyalty", "string", "(SELECT la.tier FROM loyalty_accounts la WHERE la.customer_id = c.id)"),
+  f("paidMember", "Paid member (active membership)", "Loyalty", "boolean", "EXISTS (SELECT 1 FROM loyalty_memberships lm WHERE lm.customer_id = c.id AND lm.status = 'active')"),
 ];
 
 const BY_NAME = new Map(FIELDS.map((d) => [d.name, d]));

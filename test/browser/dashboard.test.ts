@@ -279,6 +279,159 @@ describe.skipIf(!hasChromium)("the dashboard in a browser", () => {
     expect(z.object({ status: z.string() }).passthrough().parse(await api(`/api/journeys/${journeyId}`)).status).toBe("active");
   });
 
+  it("shows the loyalty programme's figures, saves a settings change and names a bad value", async () => {
+    // Two members: the demo shop's best customers get points (one spends some).
+    const top = z.object({ items: z.array(z.object({ externalId: z.string() })) }).parse(await api("/api/customers?limit=2&sort=revenue"));
+    const [first, second] = top.items.map((c) => encodeURIComponent(c.externalId));
+    for (const [who, entry] of [
+      [first, { kind: "earn", points: 1200, reason: "welcome", key: "browser-1" }],
+      [second, { kind: "earn", points: 300, reason: "welcome", key: "browser-2" }],
+      [first, { kind: "redeem", points: 200, reason: "reward", key: "browser-3" }],
+    ] as const) {
+      expect((await post(`${s.url}/api/loyalty/customers/${who ?? ""}/entries`, entry, bearer(s.adminKey))).status).toBe(201);
+    }
+    await page.click('nav a[href="/loyalty"]');
+    await page.waitForSelector('[data-testid="loyalty-members"]');
+    const o = await api("/api/loyalty/overview");
+    for (const [id, key] of [["members", "members"], ["outstanding", "pointsOutstanding"], ["liability", "liabilityMinor"], ["redemptionRate", "redemptionRate"], ["rewardsRedeemed", "rewardsRedeemed"]] as const) {
+      expect(Number(await page.getAttribute(`[data-testid="loyalty-${id}"]`, "data-value")), id).toBeCloseTo(Number(o[key]), 9);
+    }
+    expect(o.members).toBe(2);
+    expect(await page.textContent('[data-testid="loyalty-outstanding"] .value')).toBe("1,300");
+    expect(await page.textContent('[data-testid="loyalty-liability"] .value')).toBe("€13.00"); // 1,300 points × 1 cent
+    // The monthly chart is drawn, and the comparison says what it is not.
+    await page.waitForFunction(`[...document.querySelectorAll('[aria-label="Points earned, redeemed and expired per month"] canvas')].some((c) => c.width > 0)`);
+    expect(await page.textContent('[data-testid="comparison-note"]')).toContain("not the programme's effect");
+    expect(await page.locator('[data-testid="members-table"] tbody tr').count()).toBe(2);
+    await page.screenshot({ path: `${shots}dashboard-loyalty.png`, fullPage: true });
+
+    // A point worth 2 cents: saved, and the liability follows.
+    await page.fill('input[aria-label="Point value"]', "2");
+    const [saved] = await Promise.all([page.waitForResponse((r) => r.request().method() === "PUT" && r.url().endsWith("/api/loyalty/settings")), page.click('[data-testid="save-loyalty-settings"]')]);
+    expect(saved.status()).toBe(200);
+    await page.waitForSelector('[data-testid="settings-saved"]');
+    expect(z.object({ pointValueMinor: z.number() }).passthrough().parse(await api("/api/loyalty/settings")).pointValueMinor).toBe(2);
+    await page.waitForFunction(`document.querySelector('[data-testid="loyalty-liability"]')?.getAttribute("data-value") === "2600"`);
+
+    // A bad value is refused, naming the field; so is a bad one in the JSON.
+    await page.fill('input[aria-label="Points per unit"]', "-1");
+    await page.click('[data-testid="save-loyalty-settings"]');
+    await page.waitForSelector('[data-testid="settings-error"]');
+    expect(await page.textContent('[data-testid="settings-error"]')).toContain("pointsPerUnit");
+    await page.fill('input[aria-label="Points per unit"]', "1");
+    const rest = z.record(z.string(), z.unknown()).parse(JSON.parse(await page.inputValue('textarea[aria-label="Other settings (JSON)"]')));
+    await page.fill('textarea[aria-label="Other settings (JSON)"]', JSON.stringify({ ...rest, wheel: { enabled: true, prizes: [] } }));
+    await page.click('[data-testid="save-loyalty-settings"]');
+    await page.waitForFunction(`document.querySelector('[data-testid="settings-error"]')?.textContent?.includes("wheel.prizes")`);
+    await page.screenshot({ path: `${shots}dashboard-loyalty-error.png`, fullPage: true });
+    expect(z.object({ pointsPerUnit: z.number(), wheel: z.object({ enabled: z.boolean() }) }).passthrough().parse(await api("/api/loyalty/settings"))).toMatchObject({ pointsPerUnit: 1, wheel: { enabled: false } });
+  });
+
+  it("shows the wheel against its odds, adds a plan, hides the storefront secret, and a member's tier, membership and referral code", async () => {
+    const admin = bearer(s.adminKey);
+    const top = z.object({ items: z.array(z.object({ externalId: z.string() })) }).parse(await api("/api/customers?limit=2&sort=revenue"));
+    const [first = "", second = ""] = top.items.map((c) => c.externalId);
+    // Through the admin API: the programme on, two tiers (Gold out of reach), referrals, a wheel, a plan, a membership and two spins.
+    const settings = z.record(z.string(), z.unknown()).parse(await api("/api/loyalty/settings"));
+    const tiers = { basis: "spend", windowDays: 365, levels: [{ name: "Silver", threshold: 100 }, { name: "Gold", threshold: 100_000_000 }] };
+    const prizes = [
+      { id: "ten-off", label: "10 % off", weight: 30, kind: "percent", value: 10, stock: 1 },
+      { id: "points", label: "50 points", weight: 30, kind: "points", value: 50 },
+      { id: "none", label: "Next time", weight: 40, kind: "none" },
+    ];
+    const put = await fetch(`${s.url}/api/loyalty/settings`, { method: "PUT", headers: { "content-type": "application/json", ...admin }, body: JSON.stringify({ ...settings, enabled: true, tiers, referrals: { enabled: true }, wheel: { enabled: true, periodDays: 7, prizes } }) });
+    expect(put.status).toBe(200);
+    const plan = await post(`${s.url}/api/loyalty/plans`, { name: "Club", priceMinor: 4900, period: { unit: "year", count: 1 }, perks: { freeShipping: true, pointsMultiplier: 2 } }, admin);
+    expect(plan.status).toBe(201);
+    expect((await post(`${s.url}/api/loyalty/customers/${encodeURIComponent(first)}/membership`, { planId: plan.body.id, key: "browser-membership-1" }, admin)).status).toBe(201);
+    const tokens: string[] = [];
+    for (const [i, who] of [first, second].entries()) {
+      const token = z.object({ token: z.string() }).parse((await post(`${s.url}/api/loyalty/storefront/tokens`, { customer: who }, admin)).body).token;
+      expect((await post(`${s.url}/api/storefront/me/spins`, { key: `browser-spin-${i}` }, bearer(token))).status).toBe(201);
+      tokens.push(token);
+    }
+
+    await page.reload();
+    await page.waitForSelector('[data-testid="wheel-prizes"]');
+    // The odds and the share drawn, per prize, as a grouped bar chart; the table matches the audit.
+    await page.waitForFunction(`[...document.querySelectorAll('[aria-label="Configured odds and share drawn per prize"] canvas')].some((c) => c.width > 0)`);
+    const audit = z.object({ spins: z.number(), outOfStock: z.number(), prizes: z.array(z.object({ id: z.string(), drawn: z.number(), won: z.number() })) }).parse(await api("/api/loyalty/wheel"));
+    expect(audit.spins).toBe(2);
+    expect(Number(await page.getAttribute('[data-testid="wheel-spins"]', "data-value"))).toBe(2);
+    expect(Number(await page.getAttribute('[data-testid="wheel-out-of-stock"]', "data-value"))).toBe(audit.outOfStock);
+    for (const p of audit.prizes) {
+      expect(Number(await page.getAttribute(`[data-prize="${p.id}"]`, "data-drawn")), p.id).toBe(p.drawn);
+      expect(Number(await page.getAttribute(`[data-prize="${p.id}"]`, "data-won")), p.id).toBe(p.won);
+    }
+    expect(await page.locator('[data-testid="wheel-spins-table"] tbody tr').count()).toBe(2);
+
+    // The plan made through the API is listed with its price in its currency; one added with the form follows.
+    expect(await page.textContent('[data-testid="plans-table"]')).toContain("€49.00");
+    await page.fill('input[aria-label="Plan name"]', "Monthly club");
+    await page.fill('input[aria-label="Plan price"]', "4.99");
+    await page.selectOption('select[aria-label="Plan period unit"]', "month");
+    await page.check('input[aria-label="Plan free shipping"]');
+    await page.fill('input[aria-label="Plan points multiplier"]', "1.5");
+    const [added] = await Promise.all([page.waitForResponse((r) => r.request().method() === "POST" && r.url().endsWith("/api/loyalty/plans")), page.click('[data-testid="add-plan"]')]);
+    expect(added.status()).toBe(201);
+    await page.waitForSelector('[data-testid="plans-table"] tr:has-text("Monthly club")');
+    expect(await page.textContent('[data-testid="plans-table"] tr:has-text("Monthly club")')).toContain("€4.99");
+    const plans = z.array(z.object({ name: z.string(), priceMinor: z.number(), period: z.object({ unit: z.string() }), perks: z.object({ freeShipping: z.boolean(), pointsMultiplier: z.number() }) })).parse(Object.values(await api("/api/loyalty/plans")));
+    expect(plans.find((p) => p.name === "Monthly club")).toMatchObject({ priceMinor: 499, period: { unit: "month" }, perks: { freeShipping: true, pointsMultiplier: 1.5 } });
+    // A bad plan is refused, naming the field.
+    await page.fill('input[aria-label="Plan name"]', "Too generous");
+    await page.fill('input[aria-label="Plan price"]', "1");
+    await page.fill('input[aria-label="Plan points multiplier"]', "20");
+    await page.click('[data-testid="add-plan"]');
+    await page.waitForSelector('[data-testid="plan-error"]');
+    expect(await page.textContent('[data-testid="plan-error"]')).toContain("perks.pointsMultiplier");
+    expect(await page.getAttribute('input[aria-label="Plan points multiplier"]', "aria-invalid")).toBe("true");
+    expect(Object.values(await api("/api/loyalty/plans"))).toHaveLength(2);
+    // A plan can stop being offered (members keep it).
+    const clubId = z.number().parse(plan.body.id);
+    await Promise.all([page.waitForResponse((r) => r.request().method() === "PATCH" && r.url().endsWith(`/api/loyalty/plans/${clubId}`)), page.click(`[data-testid="plan-offer-${clubId}"]`)]);
+    await page.waitForSelector(`[data-testid="plan-offer-${clubId}"]:has-text("Offer again")`);
+    expect(z.array(z.object({ id: z.number(), active: z.boolean() })).parse(Object.values(await api("/api/loyalty/plans"))).find((p) => p.id === clubId)?.active).toBe(false);
+
+    // The storefront secret stays hidden until asked for; rotating it asks first, then retires the old tokens.
+    const secret = z.object({ secret: z.string() }).parse(await api("/api/loyalty/storefront")).secret;
+    expect(await page.evaluate(`document.body.innerText.includes(${JSON.stringify(secret)})`)).toBe(false);
+    await page.click('[data-testid="show-secret"]');
+    expect(await page.textContent('[data-testid="storefront-secret"]')).toBe(secret);
+    expect(await page.textContent('[data-testid="token-sample"]')).toContain('alg: "HS256"');
+    await page.screenshot({ path: `${shots}dashboard-loyalty-programme.png`, fullPage: true });
+    page.once("dialog", (d) => void d.dismiss());
+    await page.click('[data-testid="rotate-secret"]');
+    expect(z.object({ secret: z.string() }).parse(await api("/api/loyalty/storefront")).secret).toBe(secret);
+    page.once("dialog", (d) => void d.accept());
+    await page.click('[data-testid="rotate-secret"]');
+    await page.waitForSelector('[data-testid="rotated"]');
+    const rotated = z.object({ secret: z.string() }).parse(await api("/api/loyalty/storefront")).secret;
+    expect(rotated).not.toBe(secret);
+    await page.waitForFunction(`document.querySelector('[data-testid="storefront-secret"]')?.textContent === ${JSON.stringify(rotated)}`);
+    expect((await get(`${s.url}/api/storefront/me`, bearer(tokens[0] ?? ""))).status).toBe(401);
+
+    // The worker's pass, now: the tiers are assigned, and the page says so.
+    await page.click('[data-testid="run-loyalty"]');
+    await page.waitForSelector('[data-testid="run-log"]');
+    expect(await page.textContent('[data-testid="run-log"]')).toContain("tiers");
+
+    // The member's page: points, the way to the next tier, the membership and the referral code.
+    await page.click(`[data-testid="members-table"] a[href="/customers/${encodeURIComponent(first)}"]`);
+    await page.waitForSelector('[data-testid="tier-message"]');
+    const points = z.object({ balance: z.number(), tier: z.object({ message: z.string(), tier: z.object({ name: z.string() }).nullable() }) }).parse(await api(`/api/loyalty/customers/${encodeURIComponent(first)}`));
+    expect(points.tier.message).toMatch(/^Spend €[\d,.]+ more to reach (Silver|Gold)$/);
+    expect(await page.textContent('[data-testid="tier-message"]')).toBe(points.tier.message);
+    expect(await page.textContent('[data-testid="customer-tier"]')).toBe(points.tier.tier?.name ?? "No tier yet");
+    expect(Number(await page.getAttribute('[data-testid="tier-progress"]', "aria-valuenow"))).toBeGreaterThanOrEqual(0);
+    expect(Number(await page.getAttribute('[data-testid="customer-points"]', "data-value"))).toBe(points.balance);
+    expect(await page.textContent('[data-testid="customer-membership"]')).toMatch(/Club\s*active/);
+    await page.waitForSelector('[data-testid="referral-code"]');
+    const referrals = z.object({ code: z.string() }).parse(await api(`/api/loyalty/customers/${encodeURIComponent(first)}/referrals`));
+    expect(await page.textContent('[data-testid="referral-code"]')).toBe(referrals.code);
+    await page.screenshot({ path: `${shots}dashboard-customer-loyalty.png`, fullPage: true });
+  });
+
   it("narrows the Overview to a chosen period", async () => {
     await page.click('nav a[href="/"]');
     await page.fill('input[aria-label="From"]', "2026-04-01");

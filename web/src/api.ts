@@ -1,9 +1,16 @@
 /** Talks to the Fidelio server with the session cookie; errors become readable sentences. */
 
+/** A field the server refused, as its error body names it (`{ error: { issues: [{ field, message }] } }`). */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly issues: FieldIssue[] = [],
   ) {
     super(message);
   }
@@ -23,6 +30,19 @@ function messageOf(status: number, body: unknown): string {
   if (status === 401) return "You are signed out. Please sign in again.";
   if (status >= 500) return "The server had a problem answering. Try again in a moment; if it goes on, look at the server's log.";
   return `The server answered ${status}.`;
+}
+
+/** The fields the server's error body names, when it names any. */
+function issuesOf(body: unknown): FieldIssue[] {
+  if (typeof body !== "object" || body === null || !("error" in body)) return [];
+  const e = body.error;
+  if (typeof e !== "object" || e === null || !("issues" in e) || !Array.isArray(e.issues)) return [];
+  const list: unknown[] = e.issues;
+  const issues: FieldIssue[] = [];
+  for (const i of list) {
+    if (typeof i === "object" && i !== null && "field" in i && "message" in i && typeof i.field === "string" && typeof i.message === "string") issues.push({ field: i.field, message: i.message });
+  }
+  return issues;
 }
 
 export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
@@ -50,7 +70,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     } catch {
       body = undefined;
     }
-    throw new ApiError(res.status, messageOf(res.status, body));
+    throw new ApiError(res.status, messageOf(res.status, body), issuesOf(body));
   }
   // The answer's type is the server's own (imported from src/metrics): this is
   // the one place a response is trusted, and the browser tests compare what

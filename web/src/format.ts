@@ -12,19 +12,21 @@ function minorDigits(c: string): number {
   return new Intl.NumberFormat("en", { style: "currency", currency: c }).resolvedOptions().maximumFractionDigits ?? 2;
 }
 
-export function money(minor: number | null | undefined, opts: { compact?: boolean } = {}): string {
+/** Minor units as money, in the workspace currency unless `opts.currency` names another (a plan's, say). */
+export function money(minor: number | null | undefined, opts: { compact?: boolean; currency?: string } = {}): string {
   if (minor === null || minor === undefined) return "—";
-  const value = minor / 10 ** minorDigits(currency);
+  const c = opts.currency ?? currency;
+  const value = minor / 10 ** minorDigits(c);
   return new Intl.NumberFormat("en", {
     style: "currency",
-    currency,
+    currency: c,
     ...(opts.compact ? { notation: "compact", maximumFractionDigits: 1 } : {}),
   }).format(value);
 }
 
-/** Major units (what a person types) to minor units. */
-export function toMinor(major: number): number {
-  return Math.round(major * 10 ** minorDigits(currency));
+/** Major units (what a person types) to minor units, in the workspace currency or `c`. */
+export function toMinor(major: number, c: string = currency): number {
+  return Math.round(major * 10 ** minorDigits(c));
 }
 
 export function majorOf(minor: number): number {

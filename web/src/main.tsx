@@ -21,6 +21,7 @@ import { Segments } from "./pages/Segments.tsx";
 import { Segment } from "./pages/Segment.tsx";
 import { Journeys } from "./pages/Journeys.tsx";
 import { Journey } from "./pages/Journey.tsx";
+import { Loyalty } from "./pages/Loyalty.tsx";
 import { Settings } from "./pages/Settings.tsx";
 import "./styles.css";
 
@@ -119,6 +120,7 @@ function App() {
           : segmentId !== null ? <Segment key={segmentId} id={segmentId} open={(id) => go(`/segments/${id}`)} back={() => go("/segments")} />
           : path === "/journeys" ? <Journeys open={(id) => go(`/journeys/${id}`)} />
           : journeyId !== null ? <Journey key={journeyId} id={journeyId} back={() => go("/journeys")} />
+          : path === "/loyalty" ? <Loyalty open={(id) => go(`/customers/${encodeURIComponent(id)}`)} />
           : path === "/settings" ? <Settings />
           : <p>There is no page here. <a href="/" onClick={(e) => { e.preventDefault(); go("/"); }}>Go to the overview</a>.</p>}
       </main>

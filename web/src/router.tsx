@@ -12,6 +12,7 @@ export const PAGES = [
   { path: "/customers", title: "Customers" },
   { path: "/segments", title: "Segments" },
   { path: "/journeys", title: "Journeys" },
+  { path: "/loyalty", title: "Loyalty" },
   { path: "/models", title: "Models" },
   { path: "/settings", title: "Settings" },
 ] as const;

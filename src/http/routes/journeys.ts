@@ -19,6 +19,7 @@ import { getMessagingSettings, previewEmail, putMessagingSettings } from "../../
 import type { KeyAuthenticator } from "../../workspaces/index.ts";
 import { adminAuth, type Env } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
+import { pathId } from "../query.ts";
 
 const Day = z.string().refine(isIsoDay, "must be a real date, YYYY-MM-DD");
 export const BacktestInput = z.strictObject({
@@ -27,11 +28,6 @@ export const BacktestInput = z.strictObject({
   definition: z.unknown().optional().describe("a draft definition to try instead of the journey's current version"),
 });
 
-function journeyId(raw: string): number {
-  const id = Number(raw);
-  if (!Number.isSafeInteger(id) || id < 1) throw invalidField("id", "must be a positive whole number");
-  return id;
-}
 
 export interface MessagingSite {
   shopName: string;
@@ -49,20 +45,20 @@ export function journeyRoutes(store: Store, clock: Clock, authenticate: KeyAuthe
   app.post("/ready-made/:key", async (c) => c.json(await installReadyMade(store, c.get("owner").workspace, c.req.param("key"), clock.now()), 201));
   app.post("/", async (c) => c.json(await createJourney(store, c.get("owner").workspace, await jsonBody(c), clock.now()), 201));
   app.post("/preview-email", async (c) => c.json(await previewEmail(store, c.get("owner").workspace, await jsonBody(c), shop, clock.now())));
-  app.get("/:id", async (c) => c.json(await getJourney(store, c.get("owner").workspace, journeyId(c.req.param("id")))));
-  app.patch("/:id", async (c) => c.json(await updateJourney(store, c.get("owner").workspace, journeyId(c.req.param("id")), await jsonBody(c), clock.now())));
+  app.get("/:id", async (c) => c.json(await getJourney(store, c.get("owner").workspace, pathId(c.req.param("id")))));
+  app.patch("/:id", async (c) => c.json(await updateJourney(store, c.get("owner").workspace, pathId(c.req.param("id")), await jsonBody(c), clock.now())));
   app.delete("/:id", async (c) => {
-    await setJourneyStatus(store, c.get("owner").workspace, journeyId(c.req.param("id")), "archived", clock.now());
+    await setJourneyStatus(store, c.get("owner").workspace, pathId(c.req.param("id")), "archived", clock.now());
     return c.body(null, 204);
   });
-  app.post("/:id/activate", async (c) => c.json(await setJourneyStatus(store, c.get("owner").workspace, journeyId(c.req.param("id")), "active", clock.now())));
-  app.post("/:id/pause", async (c) => c.json(await setJourneyStatus(store, c.get("owner").workspace, journeyId(c.req.param("id")), "paused", clock.now())));
-  app.get("/:id/stats", async (c) => c.json(await journeyStats(store, c.get("owner").workspace, journeyId(c.req.param("id")), clock.now())));
+  app.post("/:id/activate", async (c) => c.json(await setJourneyStatus(store, c.get("owner").workspace, pathId(c.req.param("id")), "active", clock.now())));
+  app.post("/:id/pause", async (c) => c.json(await setJourneyStatus(store, c.get("owner").workspace, pathId(c.req.param("id")), "paused", clock.now())));
+  app.get("/:id/stats", async (c) => c.json(await journeyStats(store, c.get("owner").workspace, pathId(c.req.param("id")), clock.now())));
   app.post("/:id/backtest", async (c) => {
     const ws = c.get("owner").workspace;
     const body = parseInput(BacktestInput, await jsonBody(c));
     if (body.from > body.to) throw invalidField("to", "is before from");
-    const journey = await getJourney(store, ws, journeyId(c.req.param("id")));
+    const journey = await getJourney(store, ws, pathId(c.req.param("id")));
     const checked = await checkDefinitionIn(store, ws, body.definition ?? journey.definition);
     const report = await backtestJourney(store, ws, checked, { from: new Date(`${body.from}T00:00:00Z`), to: new Date(`${body.to}T23:59:59.999Z`) });
     return c.json({ journey: { id: journey.id, name: journey.name, version: body.definition === undefined ? journey.version : "draft" }, ...report });

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { stream } from "hono/streaming";
 import type { Store } from "../../store/index.ts";
-import { invalidField, parseInput, type Clock } from "../../shared/index.ts";
+import { parseInput, type Clock } from "../../shared/index.ts";
 import {
   ExportQuery,
   createSegment,
@@ -20,14 +20,7 @@ import {
 import type { KeyAuthenticator } from "../../workspaces/index.ts";
 import { adminAuth, type Env } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
-import { queryOf } from "../query.ts";
-
-/** A segment id from the path: a positive whole number, or a 400 naming `id`. */
-function segmentId(raw: string): number {
-  const id = Number(raw);
-  if (!Number.isSafeInteger(id) || id < 1) throw invalidField("id", "must be a positive whole number");
-  return id;
-}
+import { queryOf, pathId } from "../query.ts";
 
 export function segmentRoutes(store: Store, clock: Clock, authenticate: KeyAuthenticator): Hono<Env> {
   const app = new Hono<Env>();
@@ -38,18 +31,18 @@ export function segmentRoutes(store: Store, clock: Clock, authenticate: KeyAuthe
   app.post("/", async (c) => c.json(await createSegment(store, c.get("owner").workspace, await jsonBody(c), clock.now()), 201));
   app.post("/preview", async (c) => c.json(await previewSegment(store, c.get("owner").workspace, await jsonBody(c), clock.now())));
   app.post("/evaluate", async (c) => c.json(await evaluateSegments(store, c.get("owner").workspace, clock.now())));
-  app.get("/:id", async (c) => c.json(await getSegment(store, c.get("owner").workspace, segmentId(c.req.param("id")))));
-  app.patch("/:id", async (c) => c.json(await updateSegment(store, c.get("owner").workspace, segmentId(c.req.param("id")), await jsonBody(c), clock.now())));
+  app.get("/:id", async (c) => c.json(await getSegment(store, c.get("owner").workspace, pathId(c.req.param("id")))));
+  app.patch("/:id", async (c) => c.json(await updateSegment(store, c.get("owner").workspace, pathId(c.req.param("id")), await jsonBody(c), clock.now())));
   app.delete("/:id", async (c) => {
-    await deleteSegment(store, c.get("owner").workspace, segmentId(c.req.param("id")));
+    await deleteSegment(store, c.get("owner").workspace, pathId(c.req.param("id")));
     return c.body(null, 204);
   });
-  app.get("/:id/members", async (c) => c.json(await listMembers(store, c.get("owner").workspace, segmentId(c.req.param("id")), queryOf(c))));
-  app.get("/:id/history", async (c) => c.json(await segmentHistory(store, c.get("owner").workspace, segmentId(c.req.param("id")), queryOf(c), clock.now())));
+  app.get("/:id/members", async (c) => c.json(await listMembers(store, c.get("owner").workspace, pathId(c.req.param("id")), queryOf(c))));
+  app.get("/:id/history", async (c) => c.json(await segmentHistory(store, c.get("owner").workspace, pathId(c.req.param("id")), queryOf(c), clock.now())));
   /** The file is streamed page by page; bad parameters are refused before the first byte. */
   app.get("/:id/export", async (c) => {
     const ws = c.get("owner").workspace;
-    const id = segmentId(c.req.param("id"));
+    const id = pathId(c.req.param("id"));
     const q = parseInput(ExportQuery, queryOf(c));
     const seg = await getSegment(store, ws, id);
     const slug = seg.name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || `segment-${id}`;

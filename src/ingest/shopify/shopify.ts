@@ -52,6 +52,7 @@ const ShopifyOrder = z
     financial_status: z.string().nullish(),
     fulfillment_status: z.string().nullish(),
     source_name: z.string().nullish(),
+    shipping_address: z.object({ address1: z.string().nullish(), zip: z.string().nullish(), city: z.string().nullish(), country_code: z.string().nullish() }).loose().nullish(),
     discount_codes: z.array(z.object({ code: z.string() }).loose()).nullish(),
     customer: ShopifyCustomer.nullish(),
     line_items: z
@@ -150,6 +151,9 @@ export function shopifyOrder(body: unknown, now: Date): { order: OrderRecord; re
     totalMinor: m(o.total_price, "total_price"),
     discountCodes: (o.discount_codes ?? []).map((d) => d.code).filter((c) => c !== ""),
     salesChannel: nn(o.source_name),
+    ...(o.shipping_address?.address1
+      ? { shippingAddress: { line1: o.shipping_address.address1, postalCode: nn(o.shipping_address.zip), city: nn(o.shipping_address.city), country: nn(o.shipping_address.country_code) } }
+      : {}),
     lines: o.line_items
       .filter((l) => l.quantity > 0)
       .map((l, i) => ({

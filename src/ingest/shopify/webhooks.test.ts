@@ -47,6 +47,9 @@ describe("POST /webhooks/shopify/orders", () => {
       salesChannel: "web",
       lines: [{ productId: "632910392", sku: "IPOD-342", category: "Electronics", quantity: 1, unitPriceMinor: 19900 }],
     });
+    // The shipping address is kept only as the referral guard's normalised key.
+    const [keys] = await s.store.query<{ address_key: string | null }>("SELECT address_key FROM orders WHERE external_id = 'shopify:5678901234'");
+    expect(keys?.address_key).toBe("123amoebobacterieaest|k2p0v6|ca");
     const c = await get(`${s.url}/api/customers/shopify:207119551`, bearer(s.adminKey));
     expect(c.body).toMatchObject({
       email: "jon@example.com",

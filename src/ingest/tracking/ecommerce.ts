@@ -35,6 +35,12 @@ const OrderCompleted = z
     currency: z.string().optional(),
     affiliation: z.string().optional(),
     products: z.array(SpecProduct).max(1000).optional(),
+    // Not in the Segment spec: what the referral guard compares, when the shop sends them.
+    shipping_address: z
+      .object({ address1: z.string().optional(), line1: z.string().optional(), postal_code: z.string().optional(), zip: z.string().optional(), city: z.string().optional(), country: z.string().optional() })
+      .loose()
+      .optional(),
+    payment_fingerprint: z.string().optional(),
   })
   .loose();
 
@@ -90,6 +96,17 @@ export function orderFromTrack(
       totalMinor: total,
       discountCodes: p.coupon ? [p.coupon] : [],
       salesChannel: p.affiliation,
+      ...(p.shipping_address
+        ? {
+            shippingAddress: {
+              line1: p.shipping_address.address1 ?? p.shipping_address.line1,
+              postalCode: p.shipping_address.postal_code ?? p.shipping_address.zip,
+              city: p.shipping_address.city,
+              country: p.shipping_address.country,
+            },
+          }
+        : {}),
+      ...(p.payment_fingerprint ? { paymentFingerprint: p.payment_fingerprint } : {}),
       lines,
     },
     "properties",

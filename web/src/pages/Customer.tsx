@@ -1,8 +1,9 @@
 import { useQuery } from "@tanstack/react-query";
 import { api, ApiError } from "../api.ts";
 import { count, days, decimal, money, pct, minuteOf } from "../format.ts";
-import type { CustomerPrediction, CustomerProfile, EventView, OrderSummary, StoredScore, MessageView } from "../types.ts";
+import type { CustomerPoints, CustomerPrediction, CustomerProfile, CustomerReferrals, EventView, Membership, OrderSummary, Referral, StoredScore, MessageView, TierProgress } from "../types.ts";
 import { ErrorBox, Loading } from "../components/States.tsx";
+import { periodText, perksText } from "./LoyaltyProgramme.tsx";
 import { SIGNAL_KEYS, SIGNAL_LABELS, SignalMarks, StageBadge } from "../components/Scores.tsx";
 
 type Predictions = { scores: StoredScore & { meaning: string[] }; prediction: CustomerPrediction | null };
@@ -117,6 +118,7 @@ export function Customer(props: { externalId: string; back: () => void }) {
           </div>
         </>
       ) : null}
+      <LoyaltyCard externalId={props.externalId} />
       {messages.data && messages.data.length > 0 ? (
         <section className="card table-card">
           <h2>Messages</h2>
@@ -179,4 +181,213 @@ function eventDetail(e: EventView): string {
     if (parts.length > 0) return parts.join(" · ");
   }
   return e.type;
+}
+
+/** The customer in the loyalty programme: points, tier and the way to the next, paid membership, referrals. */
+function LoyaltyCard({ externalId }: { externalId: string }) {
+  const id = encodeURIComponent(externalId);
+  const points = useQuery({ queryKey: ["loyalty-customer", externalId], queryFn: () => api<CustomerPoints>(`/api/loyalty/customers/${id}`) });
+  const referrals = useQuery({ queryKey: ["loyalty-customer-referrals", externalId], queryFn: () => api<CustomerReferrals>(`/api/loyalty/customers/${id}/referrals`) });
+  return (
+    <section className="card" data-testid="customer-loyalty">
+      <h2>Loyalty</h2>
+      {points.isPending ? (
+        <Loading what="the customer's points" />
+      ) : points.isError ? (
+        <ErrorBox error={points.error} retry={() => void points.refetch()} />
+      ) : (
+        <div className="facts">
+          <div>
+            <h3>Points</h3>
+            <p className="value" data-testid="customer-points" data-value={points.data.balance}>
+              {count(points.data.balance)}
+            </p>
+            <span className="sub">
+              {count(points.data.earned)} earned · {count(points.data.spent)} spent
+              {points.data.lastActivityAt ? ` · last activity ${minuteOf(points.data.lastActivityAt)}` : ""}
+            </span>
+          </div>
+          <TierFact tier={points.data.tier} />
+          <MembershipFact m={points.data.membership} />
+        </div>
+      )}
+      <h3 className="subhead">Referrals</h3>
+      {referrals.isPending ? (
+        <Loading what="the customer's referrals" />
+      ) : referrals.isError ? (
+        <ErrorBox error={referrals.error} retry={() => void referrals.refetch()} />
+      ) : (
+        <ReferralsFact r={referrals.data} />
+      )}
+      {points.data && points.data.entries.length > 0 ? (
+        <details>
+          <summary>Latest points entries ({count(points.data.entries.length)})</summary>
+          <div className="table-scroll">
+            <table data-testid="customer-ledger">
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Kind</th>
+                  <th scope="col" className="num">
+                    Points
+                  </th>
+                  <th scope="col" className="num">
+                    Balance after
+                  </th>
+                  <th scope="col">Reason</th>
+                </tr>
+              </thead>
+              <tbody>
+                {points.data.entries.map((e) => (
+                  <tr key={e.id}>
+                    <td>{minuteOf(e.createdAt)}</td>
+                    <td>{e.kind}</td>
+                    <td className="num">{e.points > 0 ? `+${count(e.points)}` : count(e.points)}</td>
+                    <td className="num">{count(e.balanceAfter)}</td>
+                    <td>
+                      {e.reason}
+                      {e.reference ? <span className="sub">{e.reference}</span> : null}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </details>
+      ) : null}
+    </section>
+  );
+}
+
+function TierFact({ tier }: { tier: TierProgress | null }) {
+  if (tier === null) {
+    return (
+      <div>
+        <h3>Tier</h3>
+        <p className="note">The programme has no tiers.</p>
+      </div>
+    );
+  }
+  const amount = (n: number) => (tier.basis === "spend" ? money(n) : `${count(n)} points`);
+  // The way from nothing to the next threshold over the rolling window; full at the top tier.
+  const share = tier.next ? Math.min(1, Math.max(0, tier.value / tier.next.threshold)) : 1;
+  return (
+    <div>
+      <h3>Tier</h3>
+      <p className="value" data-testid="customer-tier">
+        {tier.tier?.name ?? "No tier yet"}
+      </p>
+      <p data-testid="tier-message">{tier.message}</p>
+      <div
+        className="progress"
+        role="progressbar"
+        aria-label={tier.next ? `Progress toward ${tier.next.name}` : "Top tier reached"}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Math.round(share * 100)}
+        data-testid="tier-progress"
+      >
+        <div style={{ width: `${share * 100}%` }} />
+      </div>
+      <span className="sub">
+        {amount(tier.value)} {tier.basis === "spend" ? "spent" : "earned"} over the last {count(tier.windowDays)} days
+        {tier.next ? ` · ${tier.next.name} at ${amount(tier.next.threshold)}` : ""}
+        {tier.tier && tier.tier.multiplier !== 1 ? ` · points × ${tier.tier.multiplier}` : ""}
+        {tier.tier && tier.tier.perks.length > 0 ? ` · ${tier.tier.perks.join(", ")}` : ""}
+      </span>
+    </div>
+  );
+}
+
+const MEMBERSHIP_BADGE: Record<Membership["status"], string> = { active: "ok", lapsed: "warn", ended: "bad" };
+
+function MembershipFact({ m }: { m: Membership | null }) {
+  if (m === null) {
+    return (
+      <div data-testid="customer-membership">
+        <h3>Paid membership</h3>
+        <p className="note">None.</p>
+      </div>
+    );
+  }
+  const day = m.periodEnd.slice(0, 10);
+  return (
+    <div data-testid="customer-membership">
+      <h3>Paid membership</h3>
+      <p className="value">
+        {m.plan.name} <span className={`badge ${MEMBERSHIP_BADGE[m.status]}`}>{m.status}</span>
+      </p>
+      <span className="sub">
+        {money(m.plan.priceMinor, { currency: m.plan.currency })} {periodText(m.plan.period)} · member since {m.startedAt.slice(0, 10)}
+      </span>
+      <span className="sub" data-testid="membership-period">
+        {m.status === "active"
+          ? m.cancelAtPeriodEnd
+            ? `Cancelled: stays active until ${day}, then ends`
+            : `Paid to ${day}; lapses then unless renewed`
+          : m.status === "lapsed"
+            ? `Lapsed: not renewed after ${day}`
+            : `${m.cancelAtPeriodEnd ? "Cancelled; ended" : "Ended"} ${day}`}
+      </span>
+      <span className="sub">Perks: {perksText(m.plan.perks)}</span>
+    </div>
+  );
+}
+
+const REFERRAL_BADGE: Record<Referral["status"], string> = { pending: "info", qualified: "info", rewarded: "ok", refused: "bad" };
+
+function ReferralsFact({ r }: { r: CustomerReferrals }) {
+  return (
+    <>
+      {r.code === null ? (
+        <p className="sub">No referral code: referrals are off in the programme settings.</p>
+      ) : (
+      <p>
+        Code <code data-testid="referral-code">{r.code}</code>
+        {r.link ? (
+          <>
+            {" "}
+            · link{" "}
+            <a href={r.link} target="_blank" rel="noreferrer" data-testid="referral-link">
+              {r.link}
+            </a>
+          </>
+        ) : (
+          <span className="sub">No link: set “referrals.landingUrl” in the programme settings to give referrers a link to share.</span>
+        )}
+      </p>
+      )}
+      {r.referrals.length === 0 ? (
+        <p className="note">Nobody has used this code yet.</p>
+      ) : (
+        <div className="table-scroll">
+          <table data-testid="customer-referrals">
+            <thead>
+              <tr>
+                <th scope="col">Friend</th>
+                <th scope="col">Since</th>
+                <th scope="col">Status</th>
+                <th scope="col">Welcome code</th>
+              </tr>
+            </thead>
+            <tbody>
+              {r.referrals.map((x) => (
+                <tr key={x.id}>
+                  <td>
+                    <a href={`/customers/${encodeURIComponent(x.referee)}`}>{x.referee}</a>
+                  </td>
+                  <td>{minuteOf(x.createdAt)}</td>
+                  <td>
+                    <span className={`badge ${REFERRAL_BADGE[x.status]}`}>{x.status}</span>
+                    {x.refusedWhy ? <span className="sub">{x.refusedWhy}</span> : null}
+                  </td>
+                  <td>{x.welcomeCode ? <code>{x.welcomeCode}</code> : "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
 }

@@ -1,0 +1,31 @@
+/**
+ * Discount codes the programme hands out (rewards, referral welcomes, wheel
+ * prizes): unique, unambiguous, and pushed to the shop's discount-code
+ * webhook when one is set, so its checkout accepts them.
+ */
+import { randomBytes } from "node:crypto";
+import type { Queryable } from "../store/index.ts";
+import type { Workspace } from "../workspaces/index.ts";
+
+/** `FID-XXXXX-XXXXX` from 32 letters and digits without 0/O or 1/I: 50 bits, so codes can't be guessed. */
+export function newCode(): string {
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  const bytes = randomBytes(10);
+  let s = "";
+  for (const b of bytes) s += alphabet[b % alphabet.length];
+  return `FID-${s.slice(0, 5)}-${s.slice(5)}`;
+}
+
+/**
+ * Queues a code for the shop's webhook in the caller's transaction (through
+ * the outbox: the webhook worker signs it and retries until the shop has it).
+ * `what` says what the code is for, with the discount it gives.
+ */
+export async function pushCode(tx: Queryable, ws: Workspace, webhookUrl: string | null, customerId: number, code: string, what: Record<string, unknown>, now: Date): Promise<void> {
+  if (!webhookUrl) return;
+  await tx.query(
+    `INSERT INTO messages (workspace_id, idempotency_key, channel, purpose, customer_id, content, status, due_at, created_at)
+     VALUES ($1, $2, 'webhook', 'transactional', $3, $4::jsonb, 'pending', $5, $5) ON CONFLICT (workspace_id, idempotency_key) DO NOTHING`,
+    [ws.id, `code:${code}`, customerId, JSON.stringify({ url: webhookUrl, journey: "loyalty reward", code, ...what }), now],
+  );
+}

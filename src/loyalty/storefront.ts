@@ -1,0 +1,140 @@
+/**
+ * The storefront widget's side of the programme: signed customer tokens and
+ * what one customer sees of their own loyalty.
+ *
+ * A customer token is a JWT (RFC 7519) signed HS256 with the workspace's
+ * storefront secret, issued by the shop's backend for its logged-in
+ * customer: `sub` is the customer's external id, `exp` is required and at
+ * most 30 days after `iat`. The widget sends it as `Authorization: Bearer`.
+ * Time is checked against Fidelio's clock, not the library's, so tests can
+ * move it. A forged, altered, expired or unknown-customer token is refused
+ * with 401 and nothing else happens.
+ */
+import { randomBytes } from "node:crypto";
+import { sign, verify } from "hono/jwt";
+import { z } from "zod";
+import type { Queryable, Store } from "../store/index.ts";
+import { AppError, parseInput } from "../shared/index.ts";
+import type { Workspace } from "../workspaces/index.ts";
+import { balancesOf } from "./ledger.ts";
+import { getLoyaltySettings } from "./earn.ts";
+import { tierProgress, type TierProgress } from "./tiers.ts";
+import { membershipOf, type Membership } from "./membership.ts";
+import { referralCodeOf, referralLink } from "./referrals.ts";
+import { nextSpinAt } from "./wheel.ts";
+
+const MAX_TOKEN_SECONDS = 30 * 86_400;
+
+/** The workspace's storefront secret, made on first use. */
+export async function storefrontSecret(db: Queryable, ws: Workspace, now: Date): Promise<string> {
+  const [row] = await db.query<{ storefront_secret: string | null }>("SELECT storefront_secret FROM loyalty_settings WHERE workspace_id = $1", [ws.id]);
+  if (row?.storefront_secret) return row.storefront_secret;
+  const fresh = `fsf_${randomBytes(32).toString("base64url")}`;
+  // Two first uses at once: the first write wins and both read it back.
+  await db.query(
+    `INSERT INTO loyalty_settings (workspace_id, settings, updated_at, storefront_secret) VALUES ($1, '{}'::jsonb, $2, $3)
+     ON CONFLICT (workspace_id) DO UPDATE SET storefront_secret = COALESCE(loyalty_settings.storefront_secret, EXCLUDED.storefront_secret)`,
+    [ws.id, now, fresh],
+  );
+  const [after] = await db.query<{ storefront_secret: string | null }>("SELECT storefront_secret FROM loyalty_settings WHERE workspace_id = $1", [ws.id]);
+  if (!after?.storefront_secret) throw new AppError("internal", "storefront secret: not stored");
+  return after.storefront_secret;
+}
+
+/** A new secret: every token signed with the old one stops working. */
+export async function rotateStorefrontSecret(db: Queryable, ws: Workspace, now: Date): Promise<string> {
+  await storefrontSecret(db, ws, now);
+  const fresh = `fsf_${randomBytes(32).toString("base64url")}`;
+  await db.query("UPDATE loyalty_settings SET storefront_secret = $2 WHERE workspace_id = $1", [ws.id, fresh]);
+  return fresh;
+}
+
+export const TokenInput = z.strictObject({
+  customer: z.string().min(1).max(200).describe("the customer's external id"),
+  ttlSeconds: z.number().int().min(60).max(MAX_TOKEN_SECONDS).default(3600),
+});
+
+/** A token for a customer, for shops whose backend would rather ask Fidelio (admin key) than sign one. */
+export async function issueCustomerToken(db: Queryable, ws: Workspace, input: unknown, now: Date): Promise<{ token: string; expiresAt: string }> {
+  const body = parseInput(TokenInput, input);
+  const [c] = await db.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, body.customer]);
+  if (!c) throw new AppError("not_found", `customer: no customer "${body.customer}"`, [{ field: "customer", message: "no such customer" }]);
+  const iat = Math.floor(now.getTime() / 1000);
+  const token = await sign({ sub: body.customer, iat, exp: iat + body.ttlSeconds }, await storefrontSecret(db, ws, now), "HS256");
+  return { token, expiresAt: new Date((iat + body.ttlSeconds) * 1000).toISOString() };
+}
+
+export interface TokenCustomer {
+  customerId: number;
+  externalId: string;
+}
+
+/** The customer a bearer token names, or a 401 that says what is wrong with it. */
+export async function verifyCustomerToken(db: Queryable, ws: Workspace, token: string | undefined, now: Date): Promise<TokenCustomer> {
+  const refuse = (why: string) => new AppError("unauthorized", `Authorization: ${why}`, [{ field: "Authorization", message: why }]);
+  if (!token) throw refuse("a customer token is required (Bearer <JWT signed by the shop>)");
+  let payload: Record<string, unknown>;
+  try {
+    payload = await verify(token, await storefrontSecret(db, ws, now), { alg: "HS256", exp: false, nbf: false, iat: false });
+  } catch {
+    throw refuse("the customer token is not valid (bad signature or format)");
+  }
+  const { sub, exp, iat } = payload;
+  const seconds = now.getTime() / 1000;
+  if (typeof sub !== "string" || sub === "") throw refuse("the customer token has no subject (sub)");
+  if (typeof exp !== "number") throw refuse("the customer token has no expiry (exp)");
+  if (exp <= seconds) throw refuse("the customer token has expired");
+  if (typeof iat === "number" && (iat > seconds + 60 || exp - iat > MAX_TOKEN_SECONDS)) throw refuse("the customer token's lifetime is not acceptable (iat in the future, or more than 30 days)");
+  if (typeof iat !== "number" && exp - seconds > MAX_TOKEN_SECONDS) throw refuse("the customer token expires more than 30 days from now");
+  const [c] = await db.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = $2", [ws.id, sub]);
+  if (!c) throw refuse("the customer token names no customer of this shop");
+  return { customerId: Number(c.id), externalId: sub };
+}
+
+export interface CustomerLoyalty {
+  customer: string;
+  enabled: boolean;
+  balance: number;
+  earned: number;
+  spent: number;
+  tier: TierProgress | null;
+  membership: Membership | null;
+  referral: { code: string; link: string | null; welcome: unknown; referrerPoints: number } | null;
+  wheel: { nextSpinAt: string; requireEmailOptIn: boolean; prizes: { id: string; label: string; odds: number }[] } | null;
+}
+
+/** Everything the widget shows on its first screen, in one answer. */
+export async function customerLoyalty(store: Store, ws: Workspace, who: TokenCustomer, now: Date): Promise<CustomerLoyalty> {
+  const settings = await getLoyaltySettings(store, ws);
+  const balance = (await balancesOf(store, ws, [who.customerId])).get(who.customerId) ?? { balance: 0, earned: 0, spent: 0, lastActivityAt: null };
+  const referrals = settings.enabled && settings.referrals.enabled;
+  const code = referrals ? await referralCodeOf(store, ws, who.customerId, now) : null;
+  const wheel = settings.enabled && settings.wheel.enabled;
+  return {
+    customer: who.externalId,
+    enabled: settings.enabled,
+    balance: balance.balance,
+    earned: balance.earned,
+    spent: balance.spent,
+    tier: await tierProgress(store, ws, settings.tiers, who.customerId, now),
+    membership: await membershipOf(store, ws, who.customerId),
+    referral: code ? { code, link: referralLink(settings, code), welcome: settings.referrals.welcome, referrerPoints: settings.referrals.referrerPoints } : null,
+    wheel: wheel
+      ? {
+          nextSpinAt: (await nextSpinAt(store, ws, who.customerId, now)).toISOString(),
+          requireEmailOptIn: settings.wheel.requireEmailOptIn,
+          prizes: settings.wheel.prizes.map((p) => ({ id: p.id, label: p.label, odds: p.weight })),
+        }
+      : null,
+  };
+}
+
+/** What the shop's developer needs to wire the widget: the secret, the allowed origins, the token's shape. */
+export async function storefrontSetup(db: Queryable, ws: Workspace, now: Date): Promise<{ secret: string; allowedOrigins: string[]; token: { alg: "HS256"; claims: Record<string, string> } }> {
+  const settings = await getLoyaltySettings(db, ws);
+  return {
+    secret: await storefrontSecret(db, ws, now),
+    allowedOrigins: settings.storefront.allowedOrigins,
+    token: { alg: "HS256", claims: { sub: "the customer's external id", iat: "issued at (seconds)", exp: "expiry (seconds), at most 30 days after iat" } },
+  };
+}
