@@ -178,7 +178,9 @@ describe("/api/storefront (the widget, with customer tokens) and the programme's
     };
     const res = await fetch(`${w.url}/api/loyalty/settings`, { method: "PUT", headers: { "content-type": "application/json", ...bearer(w.adminKey) }, body: JSON.stringify(settings) });
     expect(res.status).toBe(200);
-    for (const id of ["ann", "bob"]) expect((await post(`${w.url}/api/customers`, { externalId: id, email: `${id}@example.com` }, bearer(w.adminKey))).status).toBe(201);
+    for (const [id, firstName, lastName] of [["ann", "Ann", "Doe"], ["bob", "Bob", "Smith"]]) {
+      expect((await post(`${w.url}/api/customers`, { externalId: id, email: `${id}@example.com`, firstName, lastName }, bearer(w.adminKey))).status).toBe(201);
+    }
     // The shop's backend signs the token with the secret from the admin API.
     const setup = await get(`${w.url}/api/loyalty/storefront`, bearer(w.adminKey));
     const secret = z.string().parse(setup.body["secret"]);
@@ -225,6 +227,11 @@ describe("/api/storefront (the widget, with customer tokens) and the programme's
     expect([broke.status, broke2.status]).toEqual([201, 422]);
     expect(issueFields(broke2.body)).toEqual(["rewardId"]);
     expect((await me("/me", ann)).body["balance"]).toBe(100);
+    // Keys are each customer's own: bob sending ann's key does not get ann's code (he has no points: refused).
+    const bobToken = await sign({ sub: "bob", iat: now, exp: now + 3600 }, secret, "HS256");
+    const bobTry = await act("/me/redemptions", bobToken, { rewardId: reward.body["id"], key: "widget-1" });
+    expect(bobTry.status).toBe(422);
+    expect(JSON.stringify(bobTry.body)).not.toContain(String(redeemed.body["code"]));
 
     // One spin per day; a replay answers the same spin.
     const spin = await act("/me/spins", ann, { key: "spin-1" });
@@ -243,10 +250,15 @@ describe("/api/storefront (the widget, with customer tokens) and the programme's
     expect((await admin("/storefront/tokens", { customer: "nobody" })).status).toBe(404);
     const used = await act("/me/referral", bob, { code: referral.code });
     expect(used.status).toBe(201);
-    expect(used.body).toMatchObject({ referrer: "ann", status: "pending" });
+    // Each side sees the other by first name and initial only; the welcome code only its owner.
+    expect(used.body).toMatchObject({ friend: "Ann D.", status: "pending" });
+    expect(String(used.body["welcomeCode"])).toMatch(/^FID-/);
+    expect(JSON.stringify(used.body)).not.toContain("ann@example.com");
     expect((await act("/me/referral", ann, { code: referral.code })).status).toBe(422);
     const mine = await me("/me/referrals", ann);
-    expect(z.array(z.object({ referee: z.string() })).parse(mine.body["referrals"]).map((r) => r.referee)).toEqual(["bob"]);
+    expect(z.array(z.object({ friend: z.string(), welcomeCode: z.null() })).parse(mine.body["referrals"]).map((r) => r.friend)).toEqual(["Bob S."]);
+    expect(JSON.stringify(mine.body)).not.toContain(String(used.body["welcomeCode"]));
+    expect(JSON.stringify(mine.body)).not.toContain("bob");
 
     // History, a page at a time.
     const history = await fetch(`${w.url}/api/storefront/me/history?limit=2`, { headers: bearer(ann) }).then((r) => r.json());
@@ -283,7 +295,13 @@ describe("/api/storefront (the widget, with customer tokens) and the programme's
     expect(started.body).toMatchObject({ status: "active", perks: { freeShipping: true } });
     expect((await admin("/customers/ann/membership", { planId: plan.body["id"], key: "inv-1" })).status).toBe(200);
     expect((await admin("/customers/ann/membership/renewals", { key: "inv-2" })).body).toMatchObject({ status: "active" });
-    expect((await admin("/customers/ann/membership/cancel", {})).body).toMatchObject({ status: "active", cancelAtPeriodEnd: true });
+    // The body is optional: an empty POST cancels at the period's end.
+    const cancel = await fetch(`${w.url}/api/loyalty/customers/ann/membership/cancel`, { method: "POST", headers: bearer(w.adminKey) });
+    expect(cancel.status).toBe(200);
+    expect(await cancel.json()).toMatchObject({ status: "active", cancelAtPeriodEnd: true });
+    const unknownParam = await get(`${w.url}/api/loyalty/members?sortt=balance`, bearer(w.adminKey));
+    expect(unknownParam.status).toBe(400);
+    expect(issueFields(unknownParam.body)).toEqual(["sortt"]);
     expect((await admin("/customers/nobody/membership", { planId: plan.body["id"], key: "x" })).status).toBe(404);
     // A plan no longer offered takes no new members; members already in keep it.
     const patch = (path: string, body: unknown) => fetch(`${w.url}/api/loyalty${path}`, { method: "PATCH", headers: { "content-type": "application/json", ...bearer(w.adminKey) }, body: JSON.stringify(body) });

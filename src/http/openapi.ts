@@ -410,8 +410,8 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       "/api/storefront/me/history": { get: { ...storefrontOp("The customer's points history, newest first", "A page at a time: `before` the last entry id of the page before."), parameters: queryGet("Storefront", "", "", LedgerPageQuery).parameters } },
       "/api/storefront/me/rewards": { get: storefrontOp("Rewards as this customer sees them", "Each active reward with `affordable` and `barrier` (null, or why not yet: a tier, paid membership, the limit per customer).") },
       "/api/storefront/me/redemptions": { post: storefrontOp("Redeem a reward", "201 with a unique code; 200 with the same code for a replayed key; 422 when the balance is short; 403 when the reward is for a tier or paid members; 409 at the limit per customer.", schema(RedeemInput)) },
-      "/api/storefront/me/referrals": { get: storefrontOp("The customer as a referrer", "Code, link, and what became of each referral.") },
-      "/api/storefront/me/referral": { post: storefrontOp("Use a friend's referral code", "201 with the welcome code for the first order; refusals as for the admin endpoint.", schema(ReferralInput)) },
+      "/api/storefront/me/referrals": { get: storefrontOp("The customer as a referrer", "Code, link, and what became of each referral; the friend is shown by first name and initial only (no ids, emails or their welcome code).") },
+      "/api/storefront/me/referral": { post: storefrontOp("Use a friend's referral code", "201 with the welcome code for the first order and the friend by first name and initial; refusals as for the admin endpoint.", schema(ReferralInput)) },
       "/api/storefront/me/spins": { post: storefrontOp("Spin the wheel", "Server-side draw. 201 with the prize (a code, points, or nothing); 200 for a replayed key; 409 when already spun this period (naming `wheel`); 422 naming `optIn` when the wheel asks for consent to marketing email.", schema(SpinInput)) },
       "/webhooks/shopify/orders": {
         post: {

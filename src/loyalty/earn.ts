@@ -18,10 +18,10 @@
  */
 import { z } from "zod";
 import type { Queryable, Store } from "../store/index.ts";
-import { parseInput, minorDigits } from "../shared/index.ts";
+import { AppError, parseInput, minorDigits } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
-import { postPoints, type PointsEntry } from "./ledger.ts";
+import { postPoints, type PointsEntry, type Posted } from "./ledger.ts";
 
 const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a day, YYYY-MM-DD");
 
@@ -186,6 +186,9 @@ export interface CreditResult {
   refunds: number;
   bonuses: number;
   points: number;
+  /** Entries refused (a key already used for another entry): the rest are credited. */
+  skipped: number;
+  skippedWhy: string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -193,7 +196,7 @@ const OVERLAP_MS = DAY_MS;
 
 /** One pass of the earning sweep at `now`. */
 export async function creditPoints(store: Store, ws: Workspace, now: Date): Promise<CreditResult> {
-  const result: CreditResult = { orders: 0, refunds: 0, bonuses: 0, points: 0 };
+  const result: CreditResult = { orders: 0, refunds: 0, bonuses: 0, points: 0, skipped: 0, skippedWhy: [] };
   const settings = await getLoyaltySettings(store, ws);
   if (!settings.enabled || !settings.startsAt) return result;
   const start = Date.parse(settings.startsAt);
@@ -246,7 +249,8 @@ export async function creditPoints(store: Store, ws: Workspace, now: Date): Prom
     const entries: PointsEntry[] = [];
     for (const o of orders) {
       const earnable = Math.max(0, Number(o.net) - Number(o.refunded));
-      const points = Math.floor((earnable / unit) * settings.pointsPerUnit * multiplier(Number(o.customer_id), o.placed_at));
+      // A hair over the float error before flooring: 100 × 1.15 is 114.99999999999999 in binary, and earns 115.
+      const points = Math.floor((earnable / unit) * settings.pointsPerUnit * multiplier(Number(o.customer_id), o.placed_at) + 1e-9);
       if (points > 0) entries.push({ customerId: Number(o.customer_id), kind: "earn", points, reason: "order", reference: `order:${o.external_id}`, key: `order:${o.external_id}` });
     }
     // Refunds recorded after their order earned take back the same share of its points
@@ -281,7 +285,7 @@ export async function creditPoints(store: Store, ws: Workspace, now: Date): Prom
     }
     // Already-credited keys answer as repeats; only new entries count.
     for (let i = 0; i < entries.length; i += 2000) {
-      const posted = await postPoints(tx, ws, entries.slice(i, i + 2000), now);
+      const posted = await postOrSkip(tx, ws, entries.slice(i, i + 2000), now, result);
       for (const p of posted.filter((x) => x.created)) {
         if (p.key.startsWith("order:")) result.orders += 1;
         else if (p.key.startsWith("refund:")) result.refunds += 1;
@@ -292,4 +296,29 @@ export async function creditPoints(store: Store, ws: Workspace, now: Date): Prom
     await tx.query("UPDATE loyalty_settings SET credited_until = $2 WHERE workspace_id = $1", [ws.id, now]);
   });
   return result;
+}
+
+/**
+ * Posts a batch; when the ledger refuses it for one entry (its key already
+ * used for another entry, e.g. by hand), posts the entries one by one and
+ * skips the refused ones, so one bad key holds up nobody else's points.
+ * Refusals are answers, not errors, so the transaction stays usable.
+ */
+async function postOrSkip(tx: Queryable, ws: Workspace, entries: PointsEntry[], now: Date, result: CreditResult): Promise<Posted[]> {
+  try {
+    return await postPoints(tx, ws, entries, now);
+  } catch (err) {
+    if (!(err instanceof AppError) || entries.length === 1) throw err;
+  }
+  const out: Posted[] = [];
+  for (const e of entries) {
+    try {
+      out.push(...(await postPoints(tx, ws, [e], now)));
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      result.skipped += 1;
+      if (result.skippedWhy.length < 5) result.skippedWhy.push(`${e.key}: ${err.message}`);
+    }
+  }
+  return out;
 }

@@ -17,4 +17,4 @@ export { rewardsFor, updateReward, RewardPatch, type AvailableReward } from "./r
 export { ReferralInput, acceptReferral, referralsBy, referralsOf, referralCodeOf, referralLink, settleReferrals, mailboxOf, type Referral, type ReferralPass } from "./referrals.ts";
 export { SpinInput, SpinsQuery, spinWheel, wheelAudit, recentSpins, prizeAt, nextSpinAt, DRAW_RANGE, type Spin, type WheelAudit } from "./wheel.ts";
 export { PlanInput, PlanPatch, updatePlan, PaymentInput, CancelInput, listPlans, createPlan, membershipOf, recordMembershipPayment, cancelMembership, expireMemberships, addPeriod, type Plan, type Membership, type MembershipPass } from "./membership.ts";
-export { TokenInput, storefrontSecret, rotateStorefrontSecret, issueCustomerToken, verifyCustomerToken, customerLoyalty, storefrontSetup, type CustomerLoyalty, type TokenCustomer } from "./storefront.ts";
+export { TokenInput, storefrontSecret, rotateStorefrontSecret, issueCustomerToken, verifyCustomerToken, customerLoyalty, storefrontSetup, myReferrals, useReferralCode, type StorefrontReferral, type CustomerLoyalty, type TokenCustomer } from "./storefront.ts";

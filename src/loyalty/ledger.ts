@@ -57,12 +57,25 @@ function wanted(e: PointsEntry): number {
   return e.kind === "earn" ? e.points : e.kind === "adjust" ? e.points : -e.points;
 }
 
+/**
+ * Keys the programme writes itself (orders, refunds, bonuses, rewards, spins,
+ * referrals, journeys, expiry). A manual entry may not take one: it would
+ * block the real entry it collides with.
+ */
+export const SYSTEM_PREFIXES = ["order", "refund", "bonus", "reward", "spin", "referral", "journey", "expire"] as const;
+const SYSTEM_KEY = new RegExp(`^(${SYSTEM_PREFIXES.join("|")}):`);
+
 export const EntryInput = z.strictObject({
   kind: z.enum(["earn", "redeem", "adjust"]).describe("earn and redeem take a positive number; adjust may be negative"),
   points: z.number().int().min(-100_000_000).max(100_000_000),
   reason: z.string().trim().min(1).max(200),
   reference: z.string().max(200).optional(),
-  key: z.string().min(1).max(200).describe("idempotency key: the same key is written once"),
+  key: z
+    .string()
+    .min(1)
+    .max(200)
+    .refine((k) => !SYSTEM_KEY.test(k), `must not start with a prefix Fidelio uses for its own entries (${SYSTEM_PREFIXES.map((p) => `${p}:`).join(", ")})`)
+    .describe("idempotency key: the same key is written once"),
 });
 
 function check(e: PointsEntry, i: number): void {

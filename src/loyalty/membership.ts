@@ -11,7 +11,7 @@
  * `Cancelled`, `Lapsed`, `Ended`) for segments and journeys.
  */
 import { z } from "zod";
-import type { Queryable, Store } from "../store/index.ts";
+import { StoreError, type Queryable, type Store } from "../store/index.ts";
 import { AppError, parseCurrency, parseInput } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 
@@ -162,11 +162,17 @@ export async function recordMembershipPayment(store: Store, ws: Workspace, custo
     }
     const from = kind === "renewal" && current?.status === "active" ? new Date(current.periodEnd) : now;
     const end = addPeriod(from, plan.period);
-    await tx.query(
-      `INSERT INTO loyalty_membership_payments (workspace_id, customer_id, plan_id, kind, amount_minor, currency, period_start, period_end, idempotency_key, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [ws.id, customerId, plan.id, kind, body.amountMinor ?? plan.priceMinor, plan.currency, from, end, body.key, now],
-    );
+    await tx
+      .query(
+        `INSERT INTO loyalty_membership_payments (workspace_id, customer_id, plan_id, kind, amount_minor, currency, period_start, period_end, idempotency_key, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [ws.id, customerId, plan.id, kind, body.amountMinor ?? plan.priceMinor, plan.currency, from, end, body.key, now],
+      )
+      .catch((err: unknown) => {
+        // The same payment key sent at the same moment for another customer (each waits only on its own lock).
+        if (err instanceof StoreError && err.sqlState === "23505") throw new AppError("conflict", `key: "${body.key}" was already used for another payment`, [{ field: "key", message: "already used" }]);
+        throw err;
+      });
     await tx.query(
       `INSERT INTO loyalty_memberships (workspace_id, customer_id, plan_id, status, started_at, period_end, cancel_at_period_end, updated_at)
        VALUES ($1, $2, $3, 'active', $4, $5, false, $4)

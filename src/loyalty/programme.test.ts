@@ -39,6 +39,7 @@ import {
   verifyCustomerToken,
   wheelAudit,
   mailboxOf,
+  postCustomerEntry,
   WheelSettings,
   type TierSettings,
 } from "./index.ts";
@@ -260,7 +261,7 @@ describe("spin to win", () => {
     expect(await s.balance(ann)).toBe(100);
     // Ten spins at once by one customer: one goes through.
     s.clock.advance(7 * DAY);
-    const burst = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => spinWheel(t.store, s.ws, bob, { key: `burst${i}` }, s.clock.now())));
+    const burst = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => spinWheel(t.store, s.ws, bob, { key: `burst${i}` }, s.clock.now(), at(100_000))));
     expect(burst.filter((r) => r.status === "fulfilled")).toHaveLength(1);
 
     const audit = await wheelAudit(t.store, s.ws);
@@ -370,3 +371,71 @@ describe("customer tokens", () => {
     expect(me.referral?.code).toMatch(/^FRIEND-/);
   });
 });
+
+describe("what the review found", () => {
+  it("keeps crediting everyone else when one order's key was taken by hand, and reports the step that failed", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    const bob = await s.customer("bob");
+    await putLoyaltySettings(t.store, s.ws, { enabled: true }, s.clock.now());
+    s.clock.advance(60_000);
+    await s.track(orderMessage("ann", "o1", 10), orderMessage("bob", "o2", 20));
+    // A hand-made entry on the key ann's order will use (the API refuses such keys; the ledger itself does not).
+    await s.post({ customerId: ann, kind: "adjust", points: 5, reason: "by hand", key: "order:o1" });
+    const lines = await runLoyaltyPass(t.store, s.ws, s.clock.now());
+    expect(lines.join("\n")).toMatch(/1 orders, 0 refunds, 0 bonuses credited \(20 points\); 1 skipped: order:o1/);
+    expect(await s.balance(bob)).toBe(20);
+    expect(await s.balance(ann)).toBe(5);
+  });
+
+  it("floors points after the float error: 100 × 1.15 earns 115", async () => {
+    const s = await shop();
+    await s.customer("ann");
+    await putLoyaltySettings(t.store, s.ws, { enabled: true, campaigns: [{ name: "x", multiplier: 1.15, from: "2026-01-01", to: "2026-12-31" }] }, s.clock.now());
+    s.clock.advance(60_000);
+    await s.track(orderMessage("ann", "o1", 100));
+    expect(await creditPoints(t.store, s.ws, s.clock.now())).toMatchObject({ orders: 1, points: 115 });
+  });
+
+  it("keeps a tier-only reward closed when its tier leaves the settings", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    await s.post({ customerId: ann, kind: "earn", points: 500, reason: "seed", key: "seed" });
+    await putLoyaltySettings(t.store, s.ws, { enabled: true, tiers: TIERS }, s.clock.now());
+    const gold = await createReward(t.store, s.ws, { name: "Gold gift", kind: "freeShipping", cost: 100, minTier: "Gold" }, s.clock.now());
+    await putLoyaltySettings(t.store, s.ws, { enabled: true }, s.clock.now());
+    expect((await refused(redeemReward(t.store, s.ws, "ann", { rewardId: gold.id, key: "g" }, s.clock.now()))).code).toBe("forbidden");
+  });
+
+  it("counts points clawed back against a tier on points", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    const tiers = { basis: "points", windowDays: 365, levels: [{ name: "Gold", threshold: 100 }] };
+    await putLoyaltySettings(t.store, s.ws, { enabled: true, tiers }, s.clock.now());
+    await s.post({ customerId: ann, kind: "earn", points: 150, reason: "order", key: "e1" }, { customerId: ann, kind: "clawback", points: 100, reason: "refund", key: "c1" });
+    expect(await assignTiers(t.store, s.ws, s.clock.now())).toMatchObject({ upgraded: 0 });
+    expect(await tierOf(ann)).toBeNull();
+  });
+
+  it("answers a replayed spin and referral the same after the wheel and referrals are switched off", async () => {
+    const s = await shop();
+    const ann = await s.customer("ann");
+    const bob = await s.customer("bob");
+    await putLoyaltySettings(t.store, s.ws, { enabled: true, referrals: { enabled: true }, wheel: { enabled: true, prizes: [{ id: "p", label: "10 points", weight: 100, kind: "points", value: 10 }] } }, s.clock.now());
+    const spin = await spinWheel(t.store, s.ws, ann, { key: "s1" }, s.clock.now());
+    const code = await referralCodeOf(t.store, s.ws, ann, s.clock.now());
+    const referral = await acceptReferral(t.store, s.ws, bob, { code }, s.clock.now());
+    await putLoyaltySettings(t.store, s.ws, { enabled: true }, s.clock.now());
+    expect(await spinWheel(t.store, s.ws, ann, { key: "s1" }, s.clock.now())).toMatchObject({ id: spin.id, kind: "points", value: 10, created: false });
+    expect(await acceptReferral(t.store, s.ws, bob, { code }, s.clock.now())).toMatchObject({ id: referral.id, created: false });
+    expect((await refused(spinWheel(t.store, s.ws, ann, { key: "s2" }, s.clock.now()))).issues[0]?.field).toBe("wheel");
+  });
+
+  it("refuses manual entries on the keys the programme writes itself", async () => {
+    const s = await shop();
+    await s.customer("ann");
+    const bad = await refused(postCustomerEntry(t.store, s.ws, "ann", { kind: "earn", points: 5, reason: "x", key: "order:123" }, s.clock.now()));
+    expect(bad.issues[0]?.field).toBe("key");
+  });
+});
+

@@ -75,6 +75,9 @@ export interface Referral {
   id: number;
   referrer: string;
   referee: string;
+  /** As a friend may see them ("Ann D."), for the storefront; null without a name. */
+  referrerName: string | null;
+  refereeName: string | null;
   status: "pending" | "qualified" | "rewarded" | "refused";
   refusedWhy: string | null;
   /** The referee's welcome code, for their first order. */
@@ -90,10 +93,10 @@ export async function acceptReferral(store: Store, ws: Workspace, refereeId: num
   const body = parseInput(ReferralInput, input);
   const settings = await getLoyaltySettings(store, ws);
   const refuse = (why: string) => new AppError("unprocessable", `code: ${why}`, [{ field: "code", message: why }]);
-  if (!settings.enabled || !settings.referrals.enabled) throw refuse("referrals are not open in this shop");
+  const open = settings.enabled && settings.referrals.enabled;
   return store.transaction(async (tx) => {
     const [owner] = await tx.query<{ customer_id: number }>("SELECT customer_id FROM loyalty_referral_codes WHERE workspace_id = $1 AND upper(code) = upper($2)", [ws.id, body.code]);
-    if (!owner) throw new AppError("not_found", `code: no referral code "${body.code}"`, [{ field: "code", message: "no such referral code" }]);
+    if (!owner) throw new AppError(open ? "not_found" : "unprocessable", `code: ${open ? `no referral code "${body.code}"` : "referrals are not open in this shop"}`, [{ field: "code", message: open ? "no such referral code" : "referrals are not open" }]);
     const referrerId = Number(owner.customer_id);
     // The referee's row lock: two uses at once by one referee make one referral.
     const people = await tx.query<{ id: number; external_id: string; email: string | null; phone: string | null }>(
@@ -105,9 +108,11 @@ export async function acceptReferral(store: Store, ws: Workspace, refereeId: num
     if (!referee || !referrer) throw new AppError("not_found", "customer: no such customer", [{ field: "customer", message: "no such customer" }]);
     const [prior] = await tx.query<ReferralRow>(`SELECT ${REFERRAL_COLUMNS} FROM loyalty_referrals r WHERE r.workspace_id = $1 AND r.referee_id = $2`, [ws.id, refereeId]);
     if (prior) {
+      // A replay answers the same referral, even if referrals were closed since.
       if (Number(prior.referrer_id) === referrerId) return view(prior, settings, false);
       throw new AppError("conflict", "code: this customer was already referred by someone else", [{ field: "code", message: "already referred" }]);
     }
+    if (!open) throw refuse("referrals are not open in this shop");
     if (referrerId === refereeId) throw refuse("you cannot refer yourself");
     const sameEmail = mailboxOf(referee.email) !== null && mailboxOf(referee.email) === mailboxOf(referrer.email);
     const samePhone = digits(referee.phone) !== null && digits(referee.phone) === digits(referrer.phone);
@@ -136,17 +141,24 @@ type ReferralRow = {
   referrer_id: number;
   referrer: string;
   referee: string;
+  referrer_name: string | null;
+  referee_name: string | null;
   status: Referral["status"];
   refused_why: string | null;
   welcome_code: string | null;
   created_at: Date;
 };
+// A name as a friend would see it: the first name and the last name's initial ("Ann D."), or nothing.
+const shownName = (alias: string) => `(SELECT NULLIF(concat_ws(' ', ${alias}.first_name, left(${alias}.last_name, 1) || '.'), '') FROM customers ${alias} WHERE ${alias}.id = r.${alias === "rr" ? "referrer_id" : "referee_id"})`;
 const REFERRAL_COLUMNS = `r.id, r.referrer_id, (SELECT external_id FROM customers WHERE id = r.referrer_id) AS referrer,
-  (SELECT external_id FROM customers WHERE id = r.referee_id) AS referee, r.status, r.refused_why, r.welcome_code, r.created_at`;
+  (SELECT external_id FROM customers WHERE id = r.referee_id) AS referee, ${shownName("rr")} AS referrer_name, ${shownName("re")} AS referee_name,
+  r.status, r.refused_why, r.welcome_code, r.created_at`;
 const view = (r: ReferralRow, settings: LoyaltySettings, created: boolean): Referral => ({
   id: Number(r.id),
   referrer: r.referrer,
   referee: r.referee,
+  referrerName: r.referrer_name,
+  refereeName: r.referee_name,
   status: r.status,
   refusedWhy: r.refused_why,
   welcomeCode: r.welcome_code,

@@ -96,8 +96,8 @@ beforeAll(async () => {
     ["ann", "w2", "fifty", "50 points", null, 50],
   ] as const) {
     await t.store.query(
-      "INSERT INTO loyalty_spins (workspace_id, customer_id, period, prize_id, label, draw, won, code, points, idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)",
-      [ws.id, id(who), period, prize, label, prize !== "none", code, points, `${who}-${period}`, clock.now()],
+      "INSERT INTO loyalty_spins (workspace_id, customer_id, period, prize_id, label, kind, draw, won, code, points, idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11)",
+      [ws.id, id(who), period, prize, label, prize === "none" ? "none" : points !== null ? "points" : "fixed", prize !== "none", code, points, `${who}-${period}`, clock.now()],
     );
   }
   at("2026-06-15T12:00:00Z");

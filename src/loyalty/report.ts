@@ -215,7 +215,7 @@ export async function topEarners(db: Queryable, ws: Workspace, limit: number): P
 
 const MEMBER_SORTS = { balance: "a.balance", earned: "a.earned", spent: "a.spent", lastActivity: "a.last_activity_at" } as const;
 
-export const LoyaltyMembersQuery = z.object({
+export const LoyaltyMembersQuery = z.strictObject({
   sort: z.enum(["balance", "earned", "spent", "lastActivity"]).default("balance").describe("balance, lifetime earned or spent points, or the last time points moved"),
   order: z.enum(["asc", "desc"]).default("desc"),
   limit: wholeNumber("must be a whole number").pipe(z.number().min(1, "must be at least 1").max(500, "must be at most 500")).default(50),

@@ -137,13 +137,18 @@ export async function redeemReward(store: Store, ws: Workspace, externalId: stri
     if (!reward) throw new AppError("not_found", `rewardId: no reward ${body.rewardId}`, [{ field: "rewardId", message: "no such reward" }]);
     // The member's lock first: the retry check, the limit and the spending are serialised per customer.
     const [account] = await tx.query<{ balance: number }>("SELECT balance FROM loyalty_accounts WHERE workspace_id = $1 AND customer_id = $2 FOR UPDATE", [ws.id, customerId]);
-    const [prior] = await tx.query<{ id: number; reward_id: number; code: string; points: number; created_at: Date }>(
-      "SELECT id, reward_id, code, points, created_at FROM loyalty_redemptions WHERE workspace_id = $1 AND idempotency_key = $2",
-      [ws.id, body.key],
+    // Keys are the customer's own: another customer's key is not a replay of theirs.
+    const ledgerKey = `reward:${customerId}:${body.key}`;
+    const [prior] = await tx.query<{ id: number; reward_id: number; code: string; points: number; created_at: Date; balance_after: number | null }>(
+      `SELECT r.id, r.reward_id, r.code, r.points, r.created_at,
+              (SELECT l.balance_after FROM loyalty_ledger l WHERE l.workspace_id = r.workspace_id AND l.idempotency_key = $4) AS balance_after
+         FROM loyalty_redemptions r WHERE r.workspace_id = $1 AND r.customer_id = $2 AND r.idempotency_key = $3`,
+      [ws.id, customerId, body.key, ledgerKey],
     );
     if (prior) {
       if (Number(prior.reward_id) !== Number(reward.id)) throw new AppError("conflict", `key: "${body.key}" was already used for another redemption`, [{ field: "key", message: "already used" }]);
-      return { id: Number(prior.id), rewardId: Number(reward.id), reward: reward.name, code: prior.code, points: Number(prior.points), balanceAfter: Number(account?.balance ?? 0), createdAt: prior.created_at.toISOString(), created: false };
+      const balanceAfter = Number(prior.balance_after ?? account?.balance ?? 0);
+      return { id: Number(prior.id), rewardId: Number(reward.id), reward: reward.name, code: prior.code, points: Number(prior.points), balanceAfter, createdAt: prior.created_at.toISOString(), created: false };
     }
     if (!reward.active) throw new AppError("unprocessable", `rewardId: "${reward.name}" is not available`, [{ field: "rewardId", message: "is not available" }]);
     const barrier = await eligibility(tx, settings.tiers.levels, fromRow(reward), customerId);
@@ -154,11 +159,13 @@ export async function redeemReward(store: Store, ws: Workspace, externalId: stri
         throw new AppError("conflict", `rewardId: "${reward.name}" can be redeemed ${reward.per_customer_limit} time(s) per customer`, [{ field: "rewardId", message: "limit per customer reached" }]);
       }
     }
-    const [posted] = await postPoints(tx, ws, [{ customerId, kind: "redeem", points: Number(reward.cost), reason: `reward: ${reward.name}`, reference: `reward:${reward.id}`, key: `reward:${body.key}` }], now).catch((err: unknown) => {
+    const [posted] = await postPoints(tx, ws, [{ customerId, kind: "redeem", points: Number(reward.cost), reason: `reward: ${reward.name}`, reference: `reward:${reward.id}`, key: ledgerKey }], now).catch((err: unknown) => {
       if (err instanceof AppError && err.code === "unprocessable") throw new AppError("unprocessable", `rewardId: ${err.message.replace(/^points: /, "")} (the reward costs ${reward.cost})`, [{ field: "rewardId", message: "costs more points than the balance" }]);
       throw err;
     });
     if (!posted) throw new AppError("internal", "reward: nothing posted");
+    // The spending must be new: a code for points that were not taken now would be free.
+    if (!posted.created) throw new AppError("conflict", `key: "${body.key}" was already used for a points entry`, [{ field: "key", message: "already used" }]);
     const code = newCode();
     const [row] = await tx.query<{ id: number; created_at: Date }>(
       `INSERT INTO loyalty_redemptions (workspace_id, reward_id, customer_id, code, points, idempotency_key, created_at)
@@ -184,7 +191,9 @@ async function eligibility(db: Queryable, levels: TierSettings["levels"], reward
   if (reward.minTier !== null) {
     const need = levels.findIndex((l) => l.name === reward.minTier);
     const have = levels.findIndex((l) => l.name === row?.tier);
-    if (need >= 0 && have < need) return `is for ${reward.minTier} members and above`;
+    // A tier since removed from the settings keeps its reward closed rather than open to all.
+    if (need < 0) return `is for ${reward.minTier} members, a tier no longer in the programme`;
+    if (have < need) return `is for ${reward.minTier} members and above`;
   }
   if (reward.membersOnly && !row?.member) return "is for paid members";
   return null;

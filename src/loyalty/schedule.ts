@@ -16,19 +16,27 @@ import { assignTiers } from "./tiers.ts";
 import { expireMemberships } from "./membership.ts";
 
 
-/** One pass of everything the worker does, at `now`: what it did, as lines. */
+/**
+ * One pass of everything the worker does, at `now`: what it did, as lines.
+ * A step that fails is reported in its line and the others still run.
+ */
 export async function runLoyaltyPass(store: Store, ws: Workspace, now: Date): Promise<string[]> {
   const lines: string[] = [];
-  const r = await creditPoints(store, ws, now);
-  if (r.orders + r.refunds + r.bonuses > 0) lines.push(`Loyalty: ${r.orders} orders, ${r.refunds} refunds, ${r.bonuses} bonuses credited (${r.points} points).`);
-  const f = await settleReferrals(store, ws, now);
-  if (f.qualified + f.rewarded + f.refused > 0) lines.push(`Loyalty: referrals ${f.qualified} qualified, ${f.rewarded} rewarded (${f.points} points), ${f.refused} refused.`);
-  const t = await assignTiers(store, ws, now);
-  if (t.upgraded + t.downgraded > 0) lines.push(`Loyalty: tiers ${t.upgraded} up, ${t.downgraded} down (${t.checked} checked).`);
-  const m = await expireMemberships(store, ws, now);
-  if (m.lapsed + m.ended > 0) lines.push(`Loyalty: memberships ${m.lapsed} lapsed, ${m.ended} ended.`);
-  const x = await expirePoints(store, ws, now);
-  if (x.expired + x.reminded > 0) lines.push(`Loyalty: ${x.expired} balances expired (${x.points} points), ${x.reminded} reminders.`);
+  const step = async <T>(name: string, run: () => Promise<T>, say: (r: T) => string | null) => {
+    try {
+      const line = say(await run());
+      if (line) lines.push(line);
+    } catch (err) {
+      lines.push(`Loyalty: ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  await step("earning", () => creditPoints(store, ws, now), (r) =>
+    r.orders + r.refunds + r.bonuses + r.skipped > 0 ? `Loyalty: ${r.orders} orders, ${r.refunds} refunds, ${r.bonuses} bonuses credited (${r.points} points)${r.skipped > 0 ? `; ${r.skipped} skipped: ${r.skippedWhy.join("; ")}` : ""}.` : null,
+  );
+  await step("referrals", () => settleReferrals(store, ws, now), (f) => (f.qualified + f.rewarded + f.refused > 0 ? `Loyalty: referrals ${f.qualified} qualified, ${f.rewarded} rewarded (${f.points} points), ${f.refused} refused.` : null));
+  await step("tiers", () => assignTiers(store, ws, now), (t) => (t.upgraded + t.downgraded > 0 ? `Loyalty: tiers ${t.upgraded} up, ${t.downgraded} down (${t.checked} checked).` : null));
+  await step("memberships", () => expireMemberships(store, ws, now), (m) => (m.lapsed + m.ended > 0 ? `Loyalty: memberships ${m.lapsed} lapsed, ${m.ended} ended.` : null));
+  await step("expiry", () => expirePoints(store, ws, now), (x) => (x.expired + x.reminded > 0 ? `Loyalty: ${x.expired} balances expired (${x.points} points), ${x.reminded} reminders.` : null));
   return lines;
 }
 

@@ -20,7 +20,7 @@ import { balancesOf } from "./ledger.ts";
 import { getLoyaltySettings } from "./earn.ts";
 import { tierProgress, type TierProgress } from "./tiers.ts";
 import { membershipOf, type Membership } from "./membership.ts";
-import { referralCodeOf, referralLink } from "./referrals.ts";
+import { acceptReferral, referralCodeOf, referralLink, referralsOf, type Referral } from "./referrals.ts";
 import { nextSpinAt } from "./wheel.ts";
 
 const MAX_TOKEN_SECONDS = 30 * 86_400;
@@ -137,4 +137,34 @@ export async function storefrontSetup(db: Queryable, ws: Workspace, now: Date): 
     allowedOrigins: settings.storefront.allowedOrigins,
     token: { alg: "HS256", claims: { sub: "the customer's external id", iat: "issued at (seconds)", exp: "expiry (seconds), at most 30 days after iat" } },
   };
+}
+
+/**
+ * A referral as a customer sees it on the storefront: the other person by
+ * first name and initial only (never their id or email), and a welcome code
+ * only to the referee it belongs to.
+ */
+export interface StorefrontReferral {
+  id: number;
+  /** The friend: the referee for a referrer, the referrer for a referee. */
+  friend: string;
+  status: Referral["status"];
+  refusedWhy: string | null;
+  welcomeCode: string | null;
+  createdAt: string;
+  created: boolean;
+}
+
+const asReferrer = (r: Referral): StorefrontReferral => ({ id: r.id, friend: r.refereeName ?? "a friend", status: r.status, refusedWhy: r.refusedWhy, welcomeCode: null, createdAt: r.createdAt, created: r.created });
+
+/** The customer's code, link, and their friends' referrals (storefront view). */
+export async function myReferrals(db: Queryable, ws: Workspace, who: TokenCustomer, now: Date): Promise<{ code: string | null; link: string | null; referrals: StorefrontReferral[] }> {
+  const r = await referralsOf(db, ws, who.customerId, now);
+  return { code: r.code, link: r.link, referrals: r.referrals.map(asReferrer) };
+}
+
+/** The customer uses a friend's code (storefront view: their welcome code, the friend by name only). */
+export async function useReferralCode(store: Store, ws: Workspace, who: TokenCustomer, input: unknown, now: Date): Promise<StorefrontReferral & { welcome: Referral["welcome"] }> {
+  const r = await acceptReferral(store, ws, who.customerId, input, now);
+  return { id: r.id, friend: r.referrerName ?? "a friend", status: r.status, refusedWhy: r.refusedWhy, welcomeCode: r.welcomeCode, welcome: r.welcome, createdAt: r.createdAt, created: r.created };
 }

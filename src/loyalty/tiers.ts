@@ -2,7 +2,7 @@
  * VIP tiers: a member's tier is the highest level whose threshold their
  * qualifying value reaches, where the value is the spend (net order value in
  * minor units: subtotal less discounts and refunds, workspace currency) or
- * the points earned (earn entries) over a rolling window.
+ * the points earned less those clawed back over a rolling window.
  *
  * Tiers are assigned by passes on the loyalty worker:
  * - an incremental pass every time, for customers with orders or ledger
@@ -45,8 +45,9 @@ export async function qualifyingValues(db: Queryable, ws: Workspace, tiers: Tier
           [ws.id, from, now, customerIds ?? null, ws.currency, [...NON_PURCHASE_STATUSES]],
         )
       : await db.query<{ customer_id: number; value: number }>(
-          `SELECT customer_id, sum(points)::bigint AS value FROM loyalty_ledger
-            WHERE workspace_id = $1 AND kind = 'earn' AND created_at > $2 AND created_at <= $3 AND ($4::bigint[] IS NULL OR customer_id = ANY($4::bigint[]))
+          // Points earned less those clawed back (a refunded order's points don't keep a tier).
+          `SELECT customer_id, GREATEST(sum(points), 0)::bigint AS value FROM loyalty_ledger
+            WHERE workspace_id = $1 AND kind IN ('earn', 'clawback') AND created_at > $2 AND created_at <= $3 AND ($4::bigint[] IS NULL OR customer_id = ANY($4::bigint[]))
             GROUP BY customer_id`,
           [ws.id, from, now, customerIds ?? null],
         );
@@ -140,7 +141,8 @@ export async function assignTiers(store: Store, ws: Workspace, now: Date): Promi
     if (!row || row.tiers_assigned_on !== day || !row.tiers_checked_at) {
       result = await retier(tx, ws, settings.tiers, now);
     } else {
-      const since = row.tiers_checked_at;
+      // A minute of overlap: an order committed just after the last pass read may carry a time before it.
+      const since = new Date(row.tiers_checked_at.getTime() - 60_000);
       const touched = await tx.query<{ customer_id: number }>(
         `SELECT customer_id FROM orders WHERE workspace_id = $1 AND customer_id IS NOT NULL AND created_at >= $2
          UNION SELECT customer_id FROM loyalty_ledger WHERE workspace_id = $1 AND created_at >= $2

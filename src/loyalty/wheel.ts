@@ -56,17 +56,17 @@ export function prizeAt(prizes: readonly WheelPrize[], draw: number): WheelPrize
   return undefined;
 }
 
-type SpinRow = { id: number; prize_id: string; label: string; won: boolean; code: string | null; points: number | null; draw: number; created_at: Date };
+type SpinRow = { id: number; prize_id: string; label: string; kind: WheelPrize["kind"]; value: number | null; won: boolean; code: string | null; points: number | null; draw: number; created_at: Date };
 
+/** A spin as recorded (the prize as the wheel stood then), with when the next may be. */
 function view(r: SpinRow, wheel: WheelSettings, created: boolean): Spin {
-  const prize = wheel.prizes.find((p) => p.id === r.prize_id);
   return {
     id: Number(r.id),
     prizeId: r.prize_id,
     label: r.label,
     won: r.won,
-    kind: r.won && prize ? prize.kind : "none",
-    value: r.won && prize ? (prize.value ?? null) : null,
+    kind: r.kind,
+    value: r.value === null ? null : Number(r.value),
     code: r.code,
     points: r.points === null ? null : Number(r.points),
     draw: r.draw,
@@ -88,16 +88,14 @@ export async function spinWheel(store: Store, ws: Workspace, customerId: number,
   const body = parseInput(SpinInput, input);
   const settings = await getLoyaltySettings(store, ws);
   const wheel = settings.wheel;
-  if (!settings.enabled || !wheel.enabled) throw new AppError("unprocessable", "wheel: there is no wheel to spin in this shop", [{ field: "wheel", message: "not enabled" }]);
   return store.transaction(async (tx) => {
     const [customer] = await tx.query<{ external_id: string; email: string | null }>("SELECT external_id, email FROM customers WHERE workspace_id = $1 AND id = $2 FOR UPDATE", [ws.id, customerId]);
     if (!customer) throw new AppError("not_found", "customer: no such customer", [{ field: "customer", message: "no such customer" }]);
-    const cols = "id, prize_id, label, won, code, points, draw, created_at";
-    const [replay] = await tx.query<SpinRow & { customer_id: number }>(`SELECT ${cols}, customer_id FROM loyalty_spins WHERE workspace_id = $1 AND idempotency_key = $2`, [ws.id, body.key]);
-    if (replay) {
-      if (Number(replay.customer_id) !== customerId) throw new AppError("conflict", `key: "${body.key}" was already used`, [{ field: "key", message: "already used" }]);
-      return view(replay, wheel, false);
-    }
+    const cols = "id, prize_id, label, kind, value, won, code, points, draw, created_at";
+    // A replay answers the same spin, even if the wheel was switched off since. Keys are the customer's own.
+    const [replay] = await tx.query<SpinRow>(`SELECT ${cols} FROM loyalty_spins WHERE workspace_id = $1 AND customer_id = $2 AND idempotency_key = $3`, [ws.id, customerId, body.key]);
+    if (replay) return view(replay, wheel, false);
+    if (!settings.enabled || !wheel.enabled) throw new AppError("unprocessable", "wheel: there is no wheel to spin in this shop", [{ field: "wheel", message: "not enabled" }]);
     const [last] = await tx.query<{ at: Date }>("SELECT created_at AS at FROM loyalty_spins WHERE workspace_id = $1 AND customer_id = $2 ORDER BY created_at DESC LIMIT 1", [ws.id, customerId]);
     if (last && now.getTime() - last.at.getTime() < wheel.periodDays * DAY_MS) {
       const next = new Date(last.at.getTime() + wheel.periodDays * DAY_MS).toISOString();
@@ -125,12 +123,12 @@ export async function spinWheel(store: Store, ws: Workspace, customerId: number,
     const code = won && (prize.kind === "fixed" || prize.kind === "percent" || prize.kind === "freeShipping") ? newCode() : null;
     const points = won && prize.kind === "points" ? (prize.value ?? 0) : null;
     const [row] = await tx.query<SpinRow>(
-      `INSERT INTO loyalty_spins (workspace_id, customer_id, period, prize_id, label, draw, won, code, points, idempotency_key, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${cols}`,
-      [ws.id, customerId, String(Math.floor(now.getTime() / (wheel.periodDays * DAY_MS))), prize.id, won || prize.kind === "none" ? prize.label : `${prize.label} (out of stock)`, d, won, code, points, body.key, now],
+      `INSERT INTO loyalty_spins (workspace_id, customer_id, period, prize_id, label, kind, value, draw, won, code, points, idempotency_key, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${cols}`,
+      [ws.id, customerId, String(Math.floor(now.getTime() / (wheel.periodDays * DAY_MS))), prize.id, won || prize.kind === "none" ? prize.label : `${prize.label} (out of stock)`, won ? prize.kind : "none", won ? (prize.value ?? null) : null, d, won, code, points, body.key, now],
     );
     if (!row) throw new AppError("internal", "wheel: spin not recorded");
-    if (points !== null && points > 0) await postPoints(tx, ws, [{ customerId, kind: "earn", points, reason: "spin to win", reference: `spin:${row.id}`, key: `spin:${body.key}` }], now);
+    if (points !== null && points > 0) await postPoints(tx, ws, [{ customerId, kind: "earn", points, reason: "spin to win", reference: `spin:${row.id}`, key: `spin:${customerId}:${body.key}` }], now);
     if (code) await pushCode(tx, ws, settings.codeWebhookUrl, customerId, code, { prize: { id: prize.id, label: prize.label, kind: prize.kind, value: prize.value ?? null } }, now);
     await tx.query(
       `INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
@@ -178,7 +176,7 @@ export const SpinsQuery = z.strictObject({
 /** The latest spins, a page at a time, for the audit (who, when, the draw, what was given). */
 export async function recentSpins(db: Queryable, ws: Workspace, page: z.output<typeof SpinsQuery> = { limit: 100 }): Promise<(Omit<Spin, "created" | "nextSpinAt" | "kind" | "value"> & { customer: string })[]> {
   const rows = await db.query<SpinRow & { customer: string }>(
-    `SELECT s.id, s.prize_id, s.label, s.won, s.code, s.points, s.draw, s.created_at, c.external_id AS customer
+    `SELECT s.id, s.prize_id, s.label, s.kind, s.value, s.won, s.code, s.points, s.draw, s.created_at, c.external_id AS customer
        FROM loyalty_spins s JOIN customers c ON c.id = s.customer_id
       WHERE s.workspace_id = $1 AND ($3::bigint IS NULL OR s.id < $3) ORDER BY s.id DESC LIMIT $2`,
     [ws.id, page.limit, page.before ?? null],

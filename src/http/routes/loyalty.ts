@@ -61,7 +61,7 @@ export function loyaltyRoutes(store: Store, clock: Clock, authenticate: KeyAuthe
     const m = await recordMembershipPayment(store, c.get("owner").workspace, await idOf(c), "renewal", await jsonBody(c), clock.now());
     return c.json(m, m.created ? 201 : 200);
   });
-  app.post("/customers/:externalId/membership/cancel", async (c) => c.json(await cancelMembership(store, c.get("owner").workspace, await idOf(c), await jsonBody(c), clock.now())));
+  app.post("/customers/:externalId/membership/cancel", async (c) => c.json(await cancelMembership(store, c.get("owner").workspace, await idOf(c), (await jsonBody(c, { optional: true })) ?? {}, clock.now())));
 
   // The storefront widget: its secret (to sign customer tokens), rotation, and tokens issued here for shops that would rather not sign.
   app.get("/storefront", async (c) => c.json(await storefrontSetup(store, c.get("owner").workspace, clock.now())));

@@ -10,7 +10,7 @@ import { cors } from "hono/cors";
 import type { Store } from "../../store/index.ts";
 import type { Clock } from "../../shared/index.ts";
 import type { Workspace } from "../../workspaces/index.ts";
-import { acceptReferral, customerLedger, customerLoyalty, getLoyaltySettings, redeemReward, referralsOf, rewardsFor, spinWheel, LedgerPageQuery } from "../../loyalty/index.ts";
+import { customerLedger, customerLoyalty, getLoyaltySettings, myReferrals, redeemReward, rewardsFor, spinWheel, useReferralCode, LedgerPageQuery } from "../../loyalty/index.ts";
 import { parseInput } from "../../shared/index.ts";
 import { customerTokenAuth, type StorefrontEnv } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
@@ -36,9 +36,9 @@ export function storefrontRoutes(store: Store, clock: Clock, ws: Workspace): Hon
     const r = await redeemReward(store, ws, c.get("customer").externalId, await jsonBody(c), clock.now());
     return c.json(r, r.created ? 201 : 200);
   });
-  app.get("/me/referrals", async (c) => c.json(await referralsOf(store, ws, c.get("customer").customerId, clock.now())));
+  app.get("/me/referrals", async (c) => c.json(await myReferrals(store, ws, c.get("customer"), clock.now())));
   app.post("/me/referral", async (c) => {
-    const r = await acceptReferral(store, ws, c.get("customer").customerId, await jsonBody(c), clock.now());
+    const r = await useReferralCode(store, ws, c.get("customer"), await jsonBody(c), clock.now());
     return c.json(r, r.created ? 201 : 200);
   });
   app.post("/me/spins", async (c) => {

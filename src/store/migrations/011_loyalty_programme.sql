@@ -56,14 +56,16 @@ CREATE TABLE loyalty_spins (
   period          text NOT NULL,           -- the period this spin used up: one spin per customer per period
   prize_id        text NOT NULL,
   label           text NOT NULL,
+  kind            text NOT NULL,           -- what the prize gave, as the wheel stood then: none, points, fixed, percent, freeShipping
+  value           bigint,
   draw            integer NOT NULL,        -- the server's random draw, 0 ≤ draw < 1,000,000
   won             boolean NOT NULL,        -- false for "no prize", and for a prize drawn when out of stock
   code            text,                    -- the unique code of a prize won
   points          bigint,                  -- points won
-  idempotency_key text NOT NULL,
+  idempotency_key text NOT NULL,            -- the customer's own: keys of different customers never meet
   created_at      timestamptz NOT NULL,
   UNIQUE (workspace_id, customer_id, period),
-  UNIQUE (workspace_id, idempotency_key),
+  UNIQUE (workspace_id, customer_id, idempotency_key),
   UNIQUE (workspace_id, code)
 );
 CREATE INDEX loyalty_spins_prize ON loyalty_spins (workspace_id, prize_id);
@@ -119,3 +121,8 @@ ALTER TABLE loyalty_settings ADD COLUMN storefront_secret text;  -- signs custom
 
 -- Ledger by time: tiers on points over a rolling window, the Loyalty page's months.
 CREATE INDEX loyalty_ledger_created ON loyalty_ledger (workspace_id, created_at);
+
+-- A redemption's key is the customer's own (the storefront widget makes
+-- them): one customer's key can neither answer nor block another's.
+ALTER TABLE loyalty_redemptions DROP CONSTRAINT loyalty_redemptions_workspace_id_idempotency_key_key;
+ALTER TABLE loyalty_redemptions ADD CONSTRAINT loyalty_redemptions_customer_key UNIQUE (workspace_id, customer_id, idempotency_key);
