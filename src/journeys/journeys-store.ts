@@ -8,6 +8,7 @@ import type { Queryable } from "../store/index.ts";
 import { StoreError } from "../store/index.ts";
 import { AppError, invalidField, parseInput } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
+import { noteSegmentUses } from "../segments/index.ts";
 import { checkJourney, type CheckedJourney, type JourneyDefinition } from "./definition.ts";
 
 export const JourneyInput = z.strictObject({
@@ -119,16 +120,23 @@ export async function createJourney(db: Queryable, ws: Workspace, input: unknown
     )
     .catch((err: unknown) => nameTaken(err, body.name));
   if (!row) throw new AppError("internal", "journey: not created");
+  await noteJourneySegments(db, ws, Number(row.id), body.name, checked.segmentIds);
   return getJourney(db, ws, Number(row.id));
 }
+
+/** A journey among its segments' users (deleting one is refused while the journey uses it). */
+const noteJourneySegments = (db: Queryable, ws: Workspace, id: number, name: string, segmentIds: readonly number[]) =>
+  noteSegmentUses(db, ws, `journey:${id}`, segmentIds.map((segmentId) => ({ segmentId, label: `journey "${name}"` })));
 
 /** Renames or re-describes; a new definition becomes a new version, taken by new entries. */
 export async function updateJourney(db: Queryable, ws: Workspace, id: number, input: unknown, now: Date): Promise<Journey> {
   const body = parseInput(JourneyPatch, input);
   const current = await getJourney(db, ws, id);
   let version = current.version;
+  let segmentIds: number[] | undefined;
   if (body.definition !== undefined) {
     const checked = await checkDefinitionIn(db, ws, body.definition);
+    segmentIds = checked.segmentIds;
     if (canonical(checked.definition) !== canonical(current.definition)) {
       version = current.version + 1;
       await db.query("INSERT INTO journey_versions (workspace_id, journey_id, version, definition, created_at) VALUES ($1, $2, $3, $4::jsonb, $5)", [
@@ -150,6 +158,8 @@ export async function updateJourney(db: Queryable, ws: Workspace, id: number, in
       now,
     ])
     .catch((err: unknown) => nameTaken(err, body.name ?? current.name));
+  // The segments of the version new entries take (a rename changes the label).
+  await noteJourneySegments(db, ws, id, body.name ?? current.name, segmentIds ?? checkJourney(current.definition, "definition").segmentIds);
   return getJourney(db, ws, id);
 }
 
@@ -167,7 +177,8 @@ export async function setJourneyStatus(db: Queryable, ws: Workspace, id: number,
     [ws.id, id, status, now],
   );
   if (status === "archived") {
-    // Everyone inside is stopped; their history stays.
+    // Everyone inside is stopped; their history stays; its segments are free to go.
+    await noteJourneySegments(db, ws, id, current.name, []);
     await db.query(
       `UPDATE journey_enrolments SET status = 'done', step = NULL, wake_at = NULL, exited_at = $3, exit_reason = 'stopped',
               state = state || '{"status":"done","step":null,"wakeAt":null,"exit":"stopped"}'::jsonb

@@ -21,6 +21,7 @@ import type { Queryable, Store } from "../store/index.ts";
 import { AppError, parseInput, minorDigits } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
+import { noteSegmentUses } from "../segments/index.ts";
 import { postPoints, type PointsEntry, type Posted } from "./ledger.ts";
 
 const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a day, YYYY-MM-DD");
@@ -173,11 +174,29 @@ export async function putLoyaltySettings(db: Store, ws: Workspace, input: unknow
   const next = parseInput(LoyaltySettings, input);
   const current = await getLoyaltySettings(db, ws);
   const settings: LoyaltySettings = { ...next, startsAt: next.startsAt ?? current.startsAt ?? (next.enabled ? now.toISOString() : null) };
-  await db.query(
-    `INSERT INTO loyalty_settings (workspace_id, settings, updated_at) VALUES ($1, $2::jsonb, $3)
-     ON CONFLICT (workspace_id) DO UPDATE SET settings = EXCLUDED.settings, updated_at = EXCLUDED.updated_at`,
-    [ws.id, JSON.stringify(settings), now],
-  );
+  // Campaigns for a segment: the segment must exist, and stays while a campaign names it.
+  const segmentIds = [...new Set(settings.campaigns.flatMap((c) => (c.segmentId === undefined ? [] : [c.segmentId])))];
+  if (segmentIds.length > 0) {
+    const known = new Set((await db.query<{ id: number }>("SELECT id FROM segments WHERE workspace_id = $1 AND id = ANY($2::bigint[])", [ws.id, segmentIds])).map((r) => Number(r.id)));
+    const i = settings.campaigns.findIndex((c) => c.segmentId !== undefined && !known.has(c.segmentId));
+    if (i >= 0) throw new AppError("invalid_input", `campaigns.${i}.segmentId: no segment ${settings.campaigns[i]?.segmentId} in this workspace`, [{ field: `campaigns.${i}.segmentId`, message: "no such segment" }]);
+  }
+  await db.transaction(async (tx) => {
+    await tx.query(
+      `INSERT INTO loyalty_settings (workspace_id, settings, updated_at) VALUES ($1, $2::jsonb, $3)
+       ON CONFLICT (workspace_id) DO UPDATE SET settings = EXCLUDED.settings, updated_at = EXCLUDED.updated_at`,
+      [ws.id, JSON.stringify(settings), now],
+    );
+    await noteSegmentUses(
+      tx,
+      ws,
+      "loyalty:campaigns",
+      segmentIds.map((id) => {
+        const names = settings.campaigns.filter((c) => c.segmentId === id).map((c) => `"${c.name}"`);
+        return { segmentId: id, label: `loyalty campaign${names.length > 1 ? "s" : ""} ${names.join(", ")}` };
+      }),
+    );
+  });
   return settings;
 }
 

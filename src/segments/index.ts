@@ -18,6 +18,7 @@ export {
   createSegment,
   updateSegment,
   deleteSegment,
+  noteSegmentUses,
   getSegment,
   listSegments,
   listMembers,

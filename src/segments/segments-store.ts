@@ -157,9 +157,33 @@ export async function updateSegment(store: Store, ws: Workspace, id: number, inp
 /** Deletes a segment and its membership history; refused while another segment's rule refers to it. */
 export async function deleteSegment(db: Queryable, ws: Workspace, id: number): Promise<void> {
   await getSegment(db, ws, id);
-  const users = await db.query<{ name: string }>("SELECT name FROM segments WHERE workspace_id = $1 AND $2 = ANY(depends_on) ORDER BY name", [ws.id, id]);
-  if (users.length > 0) throw new AppError("conflict", `segment ${id} is used by ${users.map((u) => `"${u.name}"`).join(", ")}; change those rules first`);
+  // Other segments' rules, then journeys and campaigns (segment_uses): a deleted segment would leave them silently empty.
+  const users = await db.query<{ label: string }>(
+    `SELECT 'segment "' || name || '"' AS label FROM segments WHERE workspace_id = $1 AND $2 = ANY(depends_on)
+     UNION ALL SELECT user_label FROM segment_uses WHERE workspace_id = $1 AND segment_id = $2
+     ORDER BY 1`,
+    [ws.id, id],
+  );
+  if (users.length > 0) throw new AppError("conflict", `segment ${id} is used by ${users.map((u) => u.label).join(", ")}; change or archive those first`, [{ field: "id", message: "in use" }]);
   await db.query("DELETE FROM segments WHERE workspace_id = $1 AND id = $2", [ws.id, id]);
+}
+
+/**
+ * Records which segments a user (a journey, the loyalty campaigns) relies
+ * on, each with the label a person reads, replacing what the user recorded
+ * before; none releases them all. Deleting a segment in use is then refused
+ * with the labels.
+ */
+export async function noteSegmentUses(db: Queryable, ws: Workspace, userKey: string, uses: readonly { segmentId: number; label: string }[]): Promise<void> {
+  await db.query("DELETE FROM segment_uses WHERE workspace_id = $1 AND user_key = $2", [ws.id, userKey]);
+  if (uses.length === 0) return;
+  await db.query(
+    `INSERT INTO segment_uses (workspace_id, segment_id, user_key, user_label)
+     SELECT $1, s.id, $3, u.label FROM jsonb_to_recordset($2::jsonb) AS u(segment_id bigint, label text)
+       JOIN segments s ON s.workspace_id = $1 AND s.id = u.segment_id
+     ON CONFLICT DO NOTHING`,
+    [ws.id, JSON.stringify(uses.map((u) => ({ segment_id: u.segmentId, label: u.label }))), userKey],
+  );
 }
 
 /**
