@@ -9,7 +9,7 @@ import pg from "pg";
 import { migrate, PgliteStore, PostgresStore, type Store } from "../src/store/index.ts";
 import { createApiKey, ensureWorkspace, type Workspace } from "../src/workspaces/index.ts";
 import { createApp, serve } from "../src/http/index.ts";
-import { SimulatedClock, type Clock } from "../src/shared/index.ts";
+import { AppError, SimulatedClock, type Clock } from "../src/shared/index.ts";
 
 export const databaseUrl = process.env.DATABASE_URL;
 
@@ -161,4 +161,15 @@ export async function cliEnvironment(dataDir: string): Promise<{ env: Record<str
       await d.end();
     },
   };
+}
+
+/** The AppError a promise is refused with (a test fails if it succeeds or throws anything else). */
+export async function refused(p: Promise<unknown>): Promise<AppError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof AppError) return err;
+    throw err;
+  }
+  throw new Error("expected a refusal");
 }

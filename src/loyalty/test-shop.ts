@@ -1,9 +1,10 @@
 /** Test plumbing shared by the loyalty suites (not part of the module's front door). */
 import { expect } from "vitest";
 import type { TestStore } from "../../test/helpers.ts";
+export { refused } from "../../test/helpers.ts";
 import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
 import { processMessages, throwIfFailed, writeCustomers } from "../ingest/index.ts";
-import { AppError, SimulatedClock } from "../shared/index.ts";
+import { SimulatedClock } from "../shared/index.ts";
 import { balancesOf, postPoints, type PointsEntry } from "./index.ts";
 
 let shops = 0;
@@ -36,15 +37,6 @@ export async function loyaltyShop(t: TestStore, start = "2026-03-01T12:00:00Z") 
   return s;
 }
 
-export async function refused(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected a refusal");
-}
 
 /** A Segment `Order Completed` for one product line. */
 export const orderMessage = (userId: string, id: string, total: number, extra: Record<string, unknown> = {}) => ({

@@ -4,9 +4,8 @@
  * changing the campaign frees it. PGlite and PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openTestWorkspace, type TestStore } from "../../test/helpers.ts";
+import { openTestWorkspace, refused, type TestStore } from "../../test/helpers.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import { AppError } from "../shared/index.ts";
 import { createJourney, setJourneyStatus, updateJourney } from "../journeys/index.ts";
 import { putLoyaltySettings } from "../loyalty/index.ts";
 import { createSegment, deleteSegment } from "./index.ts";
@@ -23,15 +22,6 @@ afterAll(async () => {
 });
 
 const now = new Date("2026-06-01T12:00:00Z");
-async function refusal(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected a refusal");
-}
 const journey = (segmentId: number) => ({
   trigger: { type: "segment", segmentId, on: "enter" },
   start: "hello",
@@ -45,7 +35,7 @@ describe("segments in use", () => {
     const j = await createJourney(t.store, ws, { name: "Welcome the VIPs", definition: journey(vip.id) }, now);
     await putLoyaltySettings(t.store, ws, { enabled: true, campaigns: [{ name: "VIP double points", multiplier: 2, from: "2026-06-01", to: "2026-06-30", segmentId: vip.id }] }, now);
 
-    const inUse = await refusal(deleteSegment(t.store, ws, vip.id));
+    const inUse = await refused(deleteSegment(t.store, ws, vip.id));
     expect(inUse.code).toBe("conflict");
     expect(inUse.message).toBe(`segment ${vip.id} is used by journey "Welcome the VIPs", loyalty campaign "VIP double points"; change or archive those first`);
 
@@ -55,13 +45,13 @@ describe("segments in use", () => {
     await deleteSegment(t.store, ws, vip.id);
 
     // Archiving the journey frees its segment too.
-    expect((await refusal(deleteSegment(t.store, ws, other.id))).message).toContain('journey "Welcome the VIPs"');
+    expect((await refused(deleteSegment(t.store, ws, other.id))).message).toContain('journey "Welcome the VIPs"');
     await setJourneyStatus(t.store, ws, j.id, "archived", now);
     await deleteSegment(t.store, ws, other.id);
   });
 
   it("refuses a campaign naming a segment that does not exist", async () => {
-    const bad = await refusal(putLoyaltySettings(t.store, ws, { enabled: true, campaigns: [{ name: "x", multiplier: 2, from: "2026-06-01", to: "2026-06-30", segmentId: 999_999 }] }, now));
+    const bad = await refused(putLoyaltySettings(t.store, ws, { enabled: true, campaigns: [{ name: "x", multiplier: 2, from: "2026-06-01", to: "2026-06-30", segmentId: 999_999 }] }, now));
     expect(bad.issues[0]?.field).toBe("campaigns.0.segmentId");
   });
 });
