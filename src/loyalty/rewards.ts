@@ -151,7 +151,8 @@ export async function redeemReward(store: Store, ws: Workspace, externalId: stri
       return { id: Number(prior.id), rewardId: Number(reward.id), reward: reward.name, code: prior.code, points: Number(prior.points), balanceAfter, createdAt: prior.created_at.toISOString(), created: false };
     }
     if (!reward.active) throw new AppError("unprocessable", `rewardId: "${reward.name}" is not available`, [{ field: "rewardId", message: "is not available" }]);
-    const barrier = await eligibility(tx, settings.tiers.levels, fromRow(reward), customerId);
+    const offered = fromRow(reward);
+    const barrier = offered.minTier === null && !offered.membersOnly ? null : barrierOf(settings.tiers.levels, offered, await standingOf(tx, customerId));
     if (barrier) throw new AppError("forbidden", `rewardId: "${reward.name}" ${barrier}`, [{ field: "rewardId", message: barrier }]);
     if (reward.per_customer_limit !== null) {
       const [used] = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM loyalty_redemptions WHERE customer_id = $1 AND reward_id = $2", [customerId, reward.id]);
@@ -177,25 +178,34 @@ export async function redeemReward(store: Store, ws: Workspace, externalId: stri
   });
 }
 
-/**
- * Why a customer may not redeem a reward yet (its tier or the paid
- * membership it asks for), or null when they may.
- */
-async function eligibility(db: Queryable, levels: TierSettings["levels"], reward: Reward, customerId: number): Promise<string | null> {
-  if (reward.minTier === null && !reward.membersOnly) return null;
+/** What decides a customer's access to tier-only and members-only rewards. */
+interface Standing {
+  tier: string | null;
+  member: boolean;
+}
+
+async function standingOf(db: Queryable, customerId: number): Promise<Standing> {
   const [row] = await db.query<{ tier: string | null; member: boolean }>(
     `SELECT (SELECT tier FROM loyalty_accounts WHERE customer_id = $1) AS tier,
             EXISTS (SELECT 1 FROM loyalty_memberships WHERE customer_id = $1 AND status = 'active') AS member`,
     [customerId],
   );
+  return { tier: row?.tier ?? null, member: row?.member ?? false };
+}
+
+/**
+ * Why a customer may not redeem a reward yet (its tier or the paid
+ * membership it asks for), or null when they may.
+ */
+function barrierOf(levels: TierSettings["levels"], reward: Reward, standing: Standing): string | null {
   if (reward.minTier !== null) {
     const need = levels.findIndex((l) => l.name === reward.minTier);
-    const have = levels.findIndex((l) => l.name === row?.tier);
+    const have = levels.findIndex((l) => l.name === standing.tier);
     // A tier since removed from the settings keeps its reward closed rather than open to all.
     if (need < 0) return `is for ${reward.minTier} members, a tier no longer in the programme`;
     if (have < need) return `is for ${reward.minTier} members and above`;
   }
-  if (reward.membersOnly && !row?.member) return "is for paid members";
+  if (reward.membersOnly && !standing.member) return "is for paid members";
   return null;
 }
 
@@ -215,10 +225,10 @@ export async function rewardsFor(db: Queryable, ws: Workspace, customerId: numbe
     (await db.query<{ reward_id: number; n: number }>("SELECT reward_id, count(*)::int AS n FROM loyalty_redemptions WHERE customer_id = $1 GROUP BY reward_id", [customerId])).map((r) => [Number(r.reward_id), r.n]),
   );
   const balance = Number(account?.balance ?? 0);
-  const out: AvailableReward[] = [];
-  for (const r of rewards) {
+  // Read once for the whole catalogue.
+  const standing = await standingOf(db, customerId);
+  return rewards.map((r) => {
     const limitReached = r.perCustomerLimit !== null && (used.get(r.id) ?? 0) >= r.perCustomerLimit;
-    out.push({ ...r, affordable: balance >= r.cost, barrier: limitReached ? "limit per customer reached" : await eligibility(db, settings.tiers.levels, r, customerId) });
-  }
-  return out;
+    return { ...r, affordable: balance >= r.cost, barrier: limitReached ? "limit per customer reached" : barrierOf(settings.tiers.levels, r, standing) };
+  });
 }

@@ -25,10 +25,16 @@ import { nextSpinAt } from "./wheel.ts";
 
 const MAX_TOKEN_SECONDS = 30 * 86_400;
 
+/** The workspace's storefront secret as stored, or null before its first use. */
+async function readSecret(db: Queryable, ws: Workspace): Promise<string | null> {
+  const [row] = await db.query<{ storefront_secret: string | null }>("SELECT storefront_secret FROM loyalty_settings WHERE workspace_id = $1", [ws.id]);
+  return row?.storefront_secret ?? null;
+}
+
 /** The workspace's storefront secret, made on first use. */
 export async function storefrontSecret(db: Queryable, ws: Workspace, now: Date): Promise<string> {
-  const [row] = await db.query<{ storefront_secret: string | null }>("SELECT storefront_secret FROM loyalty_settings WHERE workspace_id = $1", [ws.id]);
-  if (row?.storefront_secret) return row.storefront_secret;
+  const existing = await readSecret(db, ws);
+  if (existing) return existing;
   const fresh = `fsf_${randomBytes(32).toString("base64url")}`;
   // Two first uses at once: the first write wins and both read it back.
   await db.query(
@@ -36,9 +42,9 @@ export async function storefrontSecret(db: Queryable, ws: Workspace, now: Date):
      ON CONFLICT (workspace_id) DO UPDATE SET storefront_secret = COALESCE(loyalty_settings.storefront_secret, EXCLUDED.storefront_secret)`,
     [ws.id, now, fresh],
   );
-  const [after] = await db.query<{ storefront_secret: string | null }>("SELECT storefront_secret FROM loyalty_settings WHERE workspace_id = $1", [ws.id]);
-  if (!after?.storefront_secret) throw new AppError("internal", "storefront secret: not stored");
-  return after.storefront_secret;
+  const after = await readSecret(db, ws);
+  if (!after) throw new AppError("internal", "storefront secret: not stored");
+  return after;
 }
 
 /** A new secret: every token signed with the old one stops working. */
@@ -73,9 +79,12 @@ export interface TokenCustomer {
 export async function verifyCustomerToken(db: Queryable, ws: Workspace, token: string | undefined, now: Date): Promise<TokenCustomer> {
   const refuse = (why: string) => new AppError("unauthorized", `Authorization: ${why}`, [{ field: "Authorization", message: why }]);
   if (!token) throw refuse("a customer token is required (Bearer <JWT signed by the shop>)");
+  // Read, never made here: with no secret yet, no token can be genuine.
+  const secret = await readSecret(db, ws);
+  if (!secret) throw refuse("the customer token is not valid (the shop has no storefront secret yet)");
   let payload: Record<string, unknown>;
   try {
-    payload = await verify(token, await storefrontSecret(db, ws, now), { alg: "HS256", exp: false, nbf: false, iat: false });
+    payload = await verify(token, secret, { alg: "HS256", exp: false, nbf: false, iat: false });
   } catch {
     throw refuse("the customer token is not valid (bad signature or format)");
   }

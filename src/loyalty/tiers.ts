@@ -144,7 +144,9 @@ export async function assignTiers(store: Store, ws: Workspace, now: Date): Promi
       // A minute of overlap: an order committed just after the last pass read may carry a time before it.
       const since = new Date(row.tiers_checked_at.getTime() - 60_000);
       const touched = await tx.query<{ customer_id: number }>(
-        `SELECT customer_id FROM orders WHERE workspace_id = $1 AND customer_id IS NOT NULL AND created_at >= $2
+        // Each on an index (this runs every minute): orders by when they were placed (one imported
+        // long after, back-dated, waits for the daily pass), ledger entries and refunds by when they came.
+        `SELECT customer_id FROM orders WHERE workspace_id = $1 AND customer_id IS NOT NULL AND placed_at >= $2
          UNION SELECT customer_id FROM loyalty_ledger WHERE workspace_id = $1 AND created_at >= $2
          UNION SELECT o.customer_id FROM refunds r JOIN orders o ON o.id = r.order_id WHERE r.workspace_id = $1 AND r.created_at >= $2 AND o.customer_id IS NOT NULL`,
         [ws.id, since],

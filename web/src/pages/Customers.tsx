@@ -5,6 +5,7 @@ import { count, days, money, pct } from "../format.ts";
 import type { CustomerListItem, ScoreOverview, Segment } from "../types.ts";
 import { ErrorBox, Loading } from "../components/States.tsx";
 import { StageBadge, SignalMarks, STAGE_LABELS, SIGNAL_KEYS, SIGNAL_LABELS } from "../components/Scores.tsx";
+import { Pager } from "../components/Pager.tsx";
 
 const PAGE = 50;
 const SORTS = [
@@ -123,14 +124,7 @@ export function Customers(props: { open: (externalId: string) => void }) {
             <h2 data-testid="customers-total" data-value={list.data.total}>
               {list.data.total === 0 ? "No customer matches" : `${count(offset + 1)}–${count(Math.min(offset + PAGE, list.data.total))} of ${count(list.data.total)} customers`}
             </h2>
-            <div className="pager">
-              <button type="button" className="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-                Previous
-              </button>
-              <button type="button" className="secondary" disabled={offset + PAGE >= list.data.total} onClick={() => setOffset(offset + PAGE)}>
-                Next
-              </button>
-            </div>
+            <Pager previous={offset === 0 ? null : () => setOffset(Math.max(0, offset - PAGE))} next={offset + PAGE >= list.data.total ? null : () => setOffset(offset + PAGE)} />
           </header>
           <div className="table-scroll">
             <table data-testid="customers-table">

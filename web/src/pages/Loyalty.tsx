@@ -6,7 +6,8 @@ import type { LoyaltyMember, LoyaltyOverview, LoyaltySettings, Reward } from "..
 import { BarChart } from "../components/Charts.tsx";
 import { DataTable } from "../components/DataTable.tsx";
 import { ErrorBox, Loading } from "../components/States.tsx";
-import { customerLink, Plans, refreshLoyalty, RunPass, Storefront, Wheel } from "./LoyaltyProgramme.tsx";
+import { customerLink, OfferToggle, Plans, refreshLoyalty, RunPass, Storefront, Wheel } from "./LoyaltyProgramme.tsx";
+import { Pager } from "../components/Pager.tsx";
 
 /**
  * The loyalty programme: its figures, the worker's pass, its members, spin-to-win,
@@ -222,14 +223,7 @@ function Members({ open }: { open: (id: string) => void }) {
               ))}
             </select>
           </label>
-          <div className="pager">
-            <button type="button" className="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-              Previous
-            </button>
-            <button type="button" className="secondary" disabled={offset + PAGE >= total} onClick={() => setOffset(offset + PAGE)}>
-              Next
-            </button>
-          </div>
+          <Pager previous={offset === 0 ? null : () => setOffset(Math.max(0, offset - PAGE))} next={offset + PAGE >= total ? null : () => setOffset(offset + PAGE)} />
         </div>
       </header>
       <div className="table-scroll">
@@ -297,11 +291,6 @@ function Rewards() {
   const [productId, setProductId] = useState("");
   const [cost, setCost] = useState("");
   const [limit, setLimit] = useState("");
-  // Codes already issued stay valid; the reward just leaves the catalogue.
-  const offer = useMutation({
-    mutationFn: (v: { id: number; active: boolean }) => api<Reward>(`/api/loyalty/rewards/${v.id}`, { method: "PATCH", body: { active: v.active } }),
-    onSuccess: () => void qc.invalidateQueries({ queryKey: ["loyalty-rewards"] }),
-  });
   const add = useMutation({
     mutationFn: (body: unknown) => api<Reward>("/api/loyalty/rewards", { method: "POST", body }),
     onSuccess: () => {
@@ -363,10 +352,7 @@ function Rewards() {
                   <td className="num">{count(r.cost)}</td>
                   <td className="num">{r.perCustomerLimit === null ? "no limit" : count(r.perCustomerLimit)}</td>
                   <td>
-                    {r.active ? "yes" : "no"}{" "}
-                    <button type="button" className="link" disabled={offer.isPending} onClick={() => offer.mutate({ id: r.id, active: !r.active })} data-testid={`reward-offer-${r.id}`}>
-                      {r.active ? "Stop offering" : "Offer again"}
-                    </button>
+                    <OfferToggle path={`/api/loyalty/rewards/${r.id}`} queryKey="loyalty-rewards" active={r.active} testId={`reward-offer-${r.id}`} />
                   </td>
                 </tr>
               ))}

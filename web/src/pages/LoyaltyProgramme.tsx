@@ -301,11 +301,6 @@ export function Plans() {
       perks: { freeShipping, earlyAccess, ...typed("pointsMultiplier", multiplier) },
     });
   };
-  // Members already in keep a plan that is no longer offered.
-  const offer = useMutation({
-    mutationFn: (v: { id: number; active: boolean }) => api<Plan>(`/api/loyalty/plans/${v.id}`, { method: "PATCH", body: { active: v.active } }),
-    onSuccess: () => void qc.invalidateQueries({ queryKey: ["loyalty-plans"] }),
-  });
   // The fields the server refused, marked on their inputs.
   const refused = new Set(add.error instanceof ApiError ? add.error.issues.map((i) => i.field) : []);
   const invalid = (...fields: string[]) => (fields.some((f) => refused.has(f)) ? true : undefined);
@@ -349,10 +344,7 @@ export function Plans() {
                   <td>{periodText(p.period)}</td>
                   <td>{perksText(p.perks)}</td>
                   <td>
-                    {p.active ? "yes" : "no"}{" "}
-                    <button type="button" className="link" disabled={offer.isPending} onClick={() => offer.mutate({ id: p.id, active: !p.active })} data-testid={`plan-offer-${p.id}`}>
-                      {p.active ? "Stop offering" : "Offer again"}
-                    </button>
+                    <OfferToggle path={`/api/loyalty/plans/${p.id}`} queryKey="loyalty-plans" active={p.active} testId={`plan-offer-${p.id}`} />
                   </td>
                 </tr>
               ))}
@@ -529,4 +521,24 @@ const res = await fetch("${origin}/api/storefront/me", {
 });
 if (res.status === 401) { /* expired or refused: ask your backend for a new token */ }
 const me = await res.json(); // balance, tier (with its message), membership, referral, wheel`;
+}
+
+/**
+ * Whether a reward or a plan is offered, with the switch (PATCH {active}).
+ * Codes already issued and members already in keep theirs.
+ */
+export function OfferToggle(props: { path: string; queryKey: string; active: boolean; testId: string }) {
+  const qc = useQueryClient();
+  const offer = useMutation({
+    mutationFn: (active: boolean) => api<unknown>(props.path, { method: "PATCH", body: { active } }),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: [props.queryKey] }),
+  });
+  return (
+    <>
+      {props.active ? "yes" : "no"}{" "}
+      <button type="button" className="link" disabled={offer.isPending} onClick={() => offer.mutate(!props.active)} data-testid={props.testId}>
+        {props.active ? "Stop offering" : "Offer again"}
+      </button>
+    </>
+  );
 }

@@ -8,6 +8,7 @@ import { ErrorBox, Loading } from "../components/States.tsx";
 import { LineChart } from "../components/Charts.tsx";
 import { RuleBuilder } from "../components/RuleBuilder.tsx";
 import { StageBadge } from "../components/Scores.tsx";
+import { Pager } from "../components/Pager.tsx";
 
 const PAGE = 50;
 const NEW_RULE: Rule = { all: [{ field: "orderCount", op: "gte", value: 2 }] };
@@ -127,6 +128,7 @@ function SegmentDetail({ segment }: { segment: SegmentType }) {
     queryFn: () => api<{ total: number; items: MemberView[]; next: number | null }>(`/api/segments/${segment.id}/members${query({ limit: PAGE, after: cursor })}`),
     placeholderData: keepPreviousData,
   });
+  const nextAfter = members.data?.next ?? null;
   const exportUrl = (params: Record<string, string>) => `/api/segments/${segment.id}/export${query(params)}`;
   return (
     <>
@@ -162,14 +164,7 @@ function SegmentDetail({ segment }: { segment: SegmentType }) {
       <section className="card table-card">
         <header className="card-head">
           <h2>Members</h2>
-          <div className="pager">
-            <button type="button" className="secondary" disabled={after.length === 0} onClick={() => setAfter(after.slice(0, -1))}>
-              Previous
-            </button>
-            <button type="button" className="secondary" disabled={!members.data || members.data.next === null} onClick={() => members.data?.next != null && setAfter([...after, members.data.next])}>
-              Next
-            </button>
-          </div>
+          <Pager previous={after.length === 0 ? null : () => setAfter(after.slice(0, -1))} next={nextAfter === null ? null : () => setAfter([...after, nextAfter])} />
         </header>
         {members.isPending ? (
           <Loading what="members" />
