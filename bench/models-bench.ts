@@ -9,13 +9,18 @@
  *      validate on the holdout, refit on everything, save — and the scoring
  *      run that writes every customer's predictions, RFM, stage and signals.
  */
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { Store } from "../src/store/index.ts";
 import { ensureWorkspace } from "../src/workspaces/index.ts";
 import { fitBgNbd, fitGammaGamma, summarisePurchases, type Purchase } from "../src/models/index.ts";
-import { FitQuery, fitAndSave, refreshScores } from "../src/predictions/index.ts";
+import { FitQuery, fitAndSave, readOrderLog, refreshScores } from "../src/predictions/index.ts";
 import { RssSampler } from "./lib/rss.ts";
 import { rng } from "../src/demo/index.ts";
 import { int, secs } from "./lib/format.ts";
+
+const execFileAsync = promisify(execFile);
 
 export const MODELS_TARGETS = { fitMs: 5000, endToEndMs: 10_000, rssBytes: 1024 ** 3 } as const;
 export const TRUE_PARAMS = { r: 0.25, alpha: 4, a: 0.8, b: 2.5, p: 6, q: 4, gamma: 15 } as const;
@@ -106,23 +111,27 @@ export function fitOnly(customers: number, seed: number, log: (s: string) => voi
 
 export interface ModelsStoreResult {
   writeMs: number;
+  readMs: number;
   fitSaveMs: number;
   scoreMs: number;
+  scoreOnlyMs: number;
+  writeScoresMs: number;
   scored: number;
   storedScores: number;
   peakRss: number;
+  warnings: string[];
 }
 
 const WRITE_BATCH = 20_000;
+const NOW = new Date((END_DAY + 1) * 86_400_000);
 
-/** Step 2: the same shop in a store, then fit + save + score, timed. */
-export async function modelsInStore(store: Store, purchases: readonly Purchase[], customers: number, log: (s: string) => void): Promise<ModelsStoreResult> {
+/** Step 2a: the shop's customers and orders written to the store (not timed). */
+export async function writeModelsShop(store: Store, purchases: readonly Purchase[], customers: number): Promise<number> {
   const ws = await ensureWorkspace(store, "bench-models", "EUR");
-  let t = performance.now();
-  const now = new Date((END_DAY + 1) * 86_400_000);
+  const t = performance.now();
   await store.query(
     `INSERT INTO customers (workspace_id, external_id, created_at, updated_at) SELECT $1, 'c' || g, $2, $2 FROM generate_series(1, $3::int) g`,
-    [ws.id, now, customers],
+    [ws.id, NOW, customers],
   );
   for (let i = 0; i < purchases.length; i += WRITE_BATCH) {
     const chunk = purchases.slice(i, i + WRITE_BATCH).map((p, k) => ({ e: `o${i + k}`, c: `c${p.customerId}`, d: p.day, m: Math.round(p.amount * 100) }));
@@ -130,23 +139,75 @@ export async function modelsInStore(store: Store, purchases: readonly Purchase[]
       `INSERT INTO orders (workspace_id, external_id, customer_id, status, placed_at, currency, subtotal_minor, total_minor, source, created_at)
        SELECT $1, r.e, c.id, 'fulfilled', to_timestamp(r.d * 86400.0 + 43200), 'EUR', r.m, r.m, 'bench', $2
          FROM jsonb_to_recordset($3::jsonb) AS r(e text, c text, d integer, m bigint) JOIN customers c ON c.workspace_id = $1 AND c.external_id = r.c`,
-      [ws.id, now, JSON.stringify(chunk)],
+      [ws.id, NOW, JSON.stringify(chunk)],
     );
   }
   await store.query("ANALYZE");
-  const writeMs = performance.now() - t;
-  log(`  wrote ${int(customers)} customers and ${int(purchases.length)} orders in ${secs(writeMs)} (not timed)`);
+  return performance.now() - t;
+}
+
+/**
+ * Step 2b, timed: what `fidelio models fit` does (fitSaveAndScore), step by
+ * step for the breakdown — read the orders once, fit on the calibration
+ * period, validate on the holdout, refit, save, score everyone, rewrite
+ * customer_scores. Run in a process of its own (models-e2e.ts), so the peak
+ * memory is the pipeline's and not the benchmark's.
+ */
+export async function runModelsPipeline(store: Store): Promise<Omit<ModelsStoreResult, "writeMs">> {
+  const ws = await ensureWorkspace(store, "bench-models", "EUR");
   const rss = new RssSampler();
   rss.start();
+  let t = performance.now();
+  const log = await readOrderLog(store, ws, NOW);
+  const readMs = performance.now() - t;
   t = performance.now();
-  const fit = await fitAndSave(store, ws, FitQuery.parse({}), now);
+  const fit = await fitAndSave(store, ws, FitQuery.parse({}), NOW, log);
   const fitSaveMs = performance.now() - t;
-  log(`  models fit (read, calibration fit, holdout validation, refit, save) in ${secs(fitSaveMs)}; warnings: ${fit.warnings.length === 0 ? "none" : fit.warnings.join(" | ")}`);
   t = performance.now();
-  const run = await refreshScores(store, ws, now);
+  const run = await refreshScores(store, ws, NOW, log);
   const scoreMs = performance.now() - t;
-  log(`  scored ${int(run.customers)} customers in ${secs(scoreMs)}: read ${secs(run.phases.readSeconds * 1000)}, score ${secs(run.phases.scoreSeconds * 1000)}, write ${secs(run.phases.writeSeconds * 1000)}`);
   rss.stop();
   const [stored] = await store.query<{ n: number }>("SELECT count(*)::int AS n FROM customer_scores WHERE workspace_id = $1 AND p_alive IS NOT NULL", [ws.id]);
-  return { writeMs, fitSaveMs, scoreMs, scored: run.customers, storedScores: Number(stored?.n ?? 0), peakRss: rss.peak };
+  return {
+    readMs,
+    fitSaveMs,
+    scoreMs,
+    scoreOnlyMs: run.phases.scoreSeconds * 1000,
+    writeScoresMs: run.phases.writeSeconds * 1000,
+    scored: run.customers,
+    storedScores: Number(stored?.n ?? 0),
+    peakRss: rss.peak,
+    warnings: fit.warnings,
+  };
+}
+
+/** Runs runModelsPipeline in a child process on the store at `location`, and returns what it measured. */
+export async function modelsInChild(location: { dataDir?: string; databaseUrl?: string }): Promise<Omit<ModelsStoreResult, "writeMs">> {
+  const { stdout } = await execFileAsync(process.execPath, [fileURLToPath(new URL("../bin/run-ts.mjs", import.meta.url)), fileURLToPath(new URL("./models-e2e.ts", import.meta.url)), JSON.stringify(location)], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const last = stdout.trim().split("\n").pop() ?? "";
+  return parseChildResult(JSON.parse(last));
+}
+
+function parseChildResult(v: unknown): Omit<ModelsStoreResult, "writeMs"> {
+  const num = (o: Record<string, unknown>, k: string) => {
+    const x = o[k];
+    if (typeof x !== "number") throw new Error(`models-e2e: ${k} is not a number`);
+    return x;
+  };
+  if (typeof v !== "object" || v === null) throw new Error("models-e2e: no result");
+  const o: Record<string, unknown> = { ...v };
+  const warnings = Array.isArray(o.warnings) ? o.warnings.map(String) : [];
+  return {
+    readMs: num(o, "readMs"),
+    fitSaveMs: num(o, "fitSaveMs"),
+    scoreMs: num(o, "scoreMs"),
+    scoreOnlyMs: num(o, "scoreOnlyMs"),
+    writeScoresMs: num(o, "writeScoresMs"),
+    scored: num(o, "scored"),
+    storedScores: num(o, "storedScores"),
+    peakRss: num(o, "peakRss"),
+    warnings,
+  };
 }

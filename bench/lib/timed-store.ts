@@ -3,7 +3,7 @@
  * wall-clock time is spent waiting on the database), the other answers every
  * query with no rows (how fast parsing and mapping go with no database at all).
  */
-import type { Queryable, Row, Store } from "../../src/store/index.ts";
+import type { CopyData, Queryable, Row, Store } from "../../src/store/index.ts";
 
 export class TimedStore implements Store {
   readonly kind: "pglite" | "postgres";
@@ -22,28 +22,39 @@ export class TimedStore implements Store {
     this.kind = inner.kind;
   }
 
+  async #time<T>(label: string, run: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    try {
+      return await run();
+    } finally {
+      const ms = performance.now() - t;
+      this.queryMs += ms;
+      this.queries++;
+      const entry = this.byStatement.get(label) ?? { ms: 0, count: 0 };
+      entry.ms += ms;
+      entry.count++;
+      this.byStatement.set(label, entry);
+    }
+  }
+
   #timed(q: Queryable): Queryable {
     return {
-      query: async <T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> => {
-        const t = performance.now();
-        try {
-          return await q.query<T>(sql, params);
-        } finally {
-          const ms = performance.now() - t;
-          this.queryMs += ms;
-          this.queries++;
-          const key = statementLabel(sql);
-          const entry = this.byStatement.get(key) ?? { ms: 0, count: 0 };
-          entry.ms += ms;
-          entry.count++;
-          this.byStatement.set(key, entry);
-        }
-      },
+      query: <T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> => this.#time(statementLabel(sql), () => q.query<T>(sql, params)),
+      copyFrom: (table: string, columns: readonly string[], data: CopyData): Promise<void> => this.#time(`COPY ${table}`, () => q.copyFrom(table, columns, data)),
+      copyOut: (query: string, onChunk: (chunk: Uint8Array) => void): Promise<void> => this.#time(`COPY (${statementLabel(query)}) TO`, () => q.copyOut(query, onChunk)),
     };
   }
 
   query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
     return this.#timed(this.inner).query<T>(sql, params);
+  }
+
+  copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<void> {
+    return this.#timed(this.inner).copyFrom(table, columns, data);
+  }
+
+  copyOut(query: string, onChunk: (chunk: Uint8Array) => void): Promise<void> {
+    return this.#timed(this.inner).copyOut(query, onChunk);
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -108,6 +119,8 @@ export class NullStore implements Store {
   async query<T extends Row = Row>(): Promise<T[]> {
     return [];
   }
+  async copyFrom(): Promise<void> {}
+  async copyOut(): Promise<void> {}
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return fn(this);
   }

@@ -641,6 +641,8 @@ export async function mergeCustomers(tx: Queryable, ws: Workspace, fromId: numbe
        FROM customers f WHERE f.workspace_id = $1 AND f.id = $2 AND c.id = $3`,
     [...p, now],
   );
+  // customer_scores has no foreign key (migration 015): its row goes here, with the customer.
+  await tx.query("DELETE FROM customer_scores WHERE workspace_id = $1 AND customer_id = $2", [ws.id, fromId]);
   await tx.query("DELETE FROM customers WHERE workspace_id = $1 AND id = $2", [ws.id, fromId]);
   await recomputeRollups(tx, ws, [intoId], now);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RFM_SEGMENTS, rfmScores, rfmSegment } from "./index.ts";
+import { RFM_SEGMENTS, quintileScores, rfmScores, rfmSegment } from "./index.ts";
 
 describe("RFM scores", () => {
   it("are quintiles by rank, with equal values sharing a score", () => {
@@ -43,5 +43,23 @@ describe("RFM scores", () => {
     expect(() => rfmScores([{ id: "a", recencyDays: 3, frequency: 0, monetary: 0 }])).toThrow(RangeError);
     expect(() => rfmScores([{ id: "a", recencyDays: Number.NaN, frequency: 1, monetary: 0 }])).toThrow(RangeError);
     expect(rfmScores([])).toEqual([]);
+  });
+});
+
+describe("quintileScores", () => {
+  it("gives 1 + ⌊5 · (values strictly worse) / n⌋ for every value, ties included, at any size", () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let n = 1; n <= 60; n++) {
+      // Few distinct values, so ties are common; negatives too (net revenue after refunds).
+      const values = Float64Array.from({ length: n }, () => Math.floor(rand() * 7) - 2);
+      for (const higherIsBetter of [true, false]) {
+        const direct = Array.from(values, (v) => {
+          const worse = values.filter((w) => (higherIsBetter ? w < v : w > v)).length;
+          return Math.min(5, 1 + Math.floor((5 * worse) / n));
+        });
+        expect(Array.from(quintileScores(values, higherIsBetter))).toEqual(direct);
+      }
+    }
   });
 });

@@ -65,16 +65,35 @@ export function rfmSegment(r: number, f: number, m: number): RfmSegment {
   return "lost"; // r = 1, f ≤ 2
 }
 
-/** Score of each value: 1 + ⌊5 · (values strictly worse) / n⌋, ties equal. */
-function quintiles(values: readonly number[], higherIsBetter: boolean): number[] {
+/**
+ * Score of each value: 1 + ⌊5 · (values strictly worse) / n⌋, ties equal.
+ * The score only moves where "worse" crosses c_k = ⌈k·n/5⌉ (k = 1…4), and
+ * worse ≥ c holds exactly when v is beyond the c-th value from the bad end of
+ * the sorted values; so one numeric sort and four comparisons per value
+ * score a million customers.
+ */
+export function quintileScores(values: Float64Array, higherIsBetter: boolean): Uint8Array {
   const n = values.length;
-  const sorted = [...values].sort((a, b) => (higherIsBetter ? a - b : b - a));
-  // Values strictly worse than v = index of v's first occurrence in worst-first order.
-  const worse = new Map<number, number>();
-  sorted.forEach((v, i) => {
-    if (!worse.has(v)) worse.set(v, i);
+  const asc = values.slice().sort();
+  // Higher is better: worse = #values < v, and worse ≥ c ⇔ asc[c − 1] < v.
+  // Lower is better: worse = #values > v, and worse ≥ c ⇔ asc[n − c] > v.
+  const cuts = [1, 2, 3, 4].map((k) => {
+    const c = Math.ceil((k * n) / 5);
+    return asc[higherIsBetter ? c - 1 : n - c] ?? NaN;
   });
-  return values.map((v) => Math.min(5, 1 + Math.floor((5 * (worse.get(v) ?? 0)) / n)));
+  const [c1 = NaN, c2 = NaN, c3 = NaN, c4 = NaN] = cuts;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[i] ?? 0;
+    out[i] = higherIsBetter
+      ? 1 + (v > c1 ? 1 : 0) + (v > c2 ? 1 : 0) + (v > c3 ? 1 : 0) + (v > c4 ? 1 : 0)
+      : 1 + (v < c1 ? 1 : 0) + (v < c2 ? 1 : 0) + (v < c3 ? 1 : 0) + (v < c4 ? 1 : 0);
+  }
+  return out;
+}
+
+function quintiles(values: readonly number[], higherIsBetter: boolean): Uint8Array {
+  return quintileScores(Float64Array.from(values), higherIsBetter);
 }
 
 export function rfmScores<Id>(customers: readonly RfmInput<Id>[]): RfmScore<Id>[] {

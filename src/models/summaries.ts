@@ -21,6 +21,7 @@
  * - Customers whose first purchase is after the calibration end are left out;
  *   purchases after the end are ignored.
  */
+import { purchaseDaysOf, summariseDays } from "./purchase-days.ts";
 
 export interface Purchase {
   customerId: string;
@@ -77,38 +78,5 @@ export function dayOf(instant: Date): number {
  * (same-day merging is by whole day).
  */
 export function summarisePurchases(purchases: readonly Purchase[], options: SummaryOptions): CustomerSummary[] {
-  const unit = UNIT_DAYS[options.unit];
-  const end = options.calibrationEnd;
-  // customer → day → summed amount
-  const byCustomer = new Map<string, Map<number, number>>();
-  for (const p of purchases) {
-    const day = Math.floor(p.day);
-    if (day > end) continue;
-    let days = byCustomer.get(p.customerId);
-    if (!days) {
-      days = new Map();
-      byCustomer.set(p.customerId, days);
-    }
-    days.set(day, (days.get(day) ?? 0) + p.amount);
-  }
-  const out: CustomerSummary[] = [];
-  for (const [customerId, days] of byCustomer) {
-    const sorted = [...days.keys()].sort((u, v) => u - v);
-    const first = sorted[0];
-    const last = sorted[sorted.length - 1];
-    if (first === undefined || last === undefined) continue;
-    const x = sorted.length - 1;
-    let repeatTotal = 0;
-    for (let i = 1; i < sorted.length; i++) repeatTotal += days.get(sorted[i] ?? first) ?? 0;
-    out.push({
-      customerId,
-      x,
-      t_x: (last - first) / unit,
-      T: (end - first) / unit,
-      m_x: x > 0 ? repeatTotal / x : 0,
-      firstDay: first,
-    });
-  }
-  out.sort((u, v) => (u.customerId < v.customerId ? -1 : u.customerId > v.customerId ? 1 : 0));
-  return out;
+  return summariseDays(purchaseDaysOf(purchases), options).summaries;
 }

@@ -11,7 +11,8 @@ import type { BgNbdParams } from "./bg-nbd.ts";
 import { expectedPurchases, expectedPurchasesNewCustomer } from "./bg-nbd.ts";
 import type { ParetoNbdParams } from "./pareto-nbd.ts";
 import { paretoNbdExpectedPurchases, paretoNbdExpectedPurchasesNewCustomer } from "./pareto-nbd.ts";
-import { UNIT_DAYS, summarisePurchases, type CustomerSummary, type Purchase, type TimeUnit } from "./summaries.ts";
+import { UNIT_DAYS, type CustomerSummary, type Purchase, type TimeUnit } from "./summaries.ts";
+import { purchaseDaysOf, summariseDays, type PurchaseDays } from "./purchase-days.ts";
 
 export type TransactionModel = { kind: "bg-nbd"; params: BgNbdParams } | { kind: "pareto-nbd"; params: ParetoNbdParams };
 
@@ -47,43 +48,54 @@ function unconditional(m: TransactionModel, t: number): number {
   return m.kind === "bg-nbd" ? expectedPurchasesNewCustomer(m.params, t) : paretoNbdExpectedPurchasesNewCustomer(m.params, t);
 }
 
-/** Validates `model` (fitted on the calibration period) against the holdout period of `purchases`. */
-export function validateModel(model: TransactionModel, purchases: readonly Purchase[], o: ValidationOptions): Validation {
+/**
+ * Validates `model` (fitted on the calibration period) against the holdout
+ * period of the purchases (a log, or the typed block purchase-days.ts builds).
+ */
+export function validateModel(model: TransactionModel, purchases: readonly Purchase[] | PurchaseDays, o: ValidationOptions): Validation {
   if (!(o.holdoutEnd > o.calibrationEnd)) throw new RangeError("the holdout must end after the calibration");
   const unitDays = UNIT_DAYS[o.unit];
-  const summaries = summarisePurchases(purchases, { calibrationEnd: o.calibrationEnd, unit: o.unit });
-  const known = new Set(summaries.map((s) => s.customerId));
-  // Distinct purchase days per customer: same-day purchases are one transaction, as in calibration.
-  const days = new Map<string, Set<number>>();
-  for (const p of purchases) {
-    if (!known.has(p.customerId)) continue;
-    const d = Math.floor(p.day);
-    if (d > o.holdoutEnd) continue;
-    const set = days.get(p.customerId) ?? new Set<number>();
-    set.add(d);
-    days.set(p.customerId, set);
-  }
+  const pd = "customerIds" in purchases ? purchases : purchaseDaysOf(purchases);
+  const { summaries, index } = summariseDays(pd, { calibrationEnd: o.calibrationEnd, unit: o.unit });
   const holdoutLength = (o.holdoutEnd - o.calibrationEnd) / unitDays;
   let actualSum = 0;
   let predictedSum = 0;
   let absError = 0;
-  const groups = new Map<string, { customers: number; actual: number; predicted: number }>();
-  for (const s of summaries) {
-    const actual = [...(days.get(s.customerId) ?? [])].filter((d) => d > o.calibrationEnd).length;
-    const predicted = conditional(model, s, holdoutLength);
+  // By calibration repeat transactions: 0 … 6, then "7+" in slot 7.
+  const groupCustomers = new Float64Array(8);
+  const groupActual = new Float64Array(8);
+  const groupPredicted = new Float64Array(8);
+  // Customers with the same (x, t_x, T) have the same expectation: computed once per shape.
+  // The key is numeric (x, then the two spans in whole days) while it stays exact; strings hash far slower.
+  const expectation = new Map<number | string, number>();
+  for (let k = 0; k < summaries.length; k++) {
+    const s = summaries[k];
+    if (!s) continue;
+    const i = index[k] ?? 0;
+    let actual = 0;
+    for (let d = (pd.start[i] ?? 0) + 1; d < (pd.start[i + 1] ?? 0); d++) {
+      const day = pd.day[d] ?? 0;
+      if (day > o.calibrationEnd && day <= o.holdoutEnd) actual++;
+    }
+    const tx = (pd.day[(pd.start[i] ?? 0) + s.x] ?? s.firstDay) - s.firstDay;
+    const span = o.calibrationEnd - s.firstDay;
+    const shape = s.x < 90_000 && span < 100_000 ? (s.x * 100_000 + tx) * 100_000 + span : `${s.x}:${s.t_x}:${s.T}`;
+    let predicted = expectation.get(shape);
+    if (predicted === undefined) {
+      predicted = conditional(model, s, holdoutLength);
+      expectation.set(shape, predicted);
+    }
     actualSum += actual;
     predictedSum += predicted;
     absError += Math.abs(predicted - actual);
-    const key = s.x >= 7 ? "7+" : String(s.x);
-    const g = groups.get(key) ?? { customers: 0, actual: 0, predicted: 0 };
-    g.customers++;
-    g.actual += actual;
-    g.predicted += predicted;
-    groups.set(key, g);
+    const slot = Math.min(7, s.x);
+    groupCustomers[slot] = (groupCustomers[slot] ?? 0) + 1;
+    groupActual[slot] = (groupActual[slot] ?? 0) + actual;
+    groupPredicted[slot] = (groupPredicted[slot] ?? 0) + predicted;
   }
-  const byCalibrationFrequency = ["0", "1", "2", "3", "4", "5", "6", "7+"].flatMap((x) => {
-    const g = groups.get(x);
-    return g ? [{ x, customers: g.customers, actual: g.actual / g.customers, predicted: g.predicted / g.customers }] : [];
+  const byCalibrationFrequency = ["0", "1", "2", "3", "4", "5", "6", "7+"].flatMap((x, slot) => {
+    const customers = groupCustomers[slot] ?? 0;
+    return customers > 0 ? [{ x, customers, actual: (groupActual[slot] ?? 0) / customers, predicted: (groupPredicted[slot] ?? 0) / customers }] : [];
   });
 
   // Tracking: cumulative repeat transactions by the end of each period. Customers
@@ -93,12 +105,18 @@ export function validateModel(model: TransactionModel, purchases: readonly Purch
   let start = Infinity;
   for (const d of firstDays.keys()) if (d < start) start = d; // no spread: it overflows the stack on large shops
   const periods = Math.ceil((o.holdoutEnd - start + 1) / unitDays);
-  const repeatDays: number[] = [];
-  for (const set of days.values()) {
-    const sorted = [...set].sort((a, b) => a - b);
-    repeatDays.push(...sorted.slice(1));
+  let repeats = 0;
+  for (const i of index) repeats += Math.max(0, (pd.start[i + 1] ?? 0) - (pd.start[i] ?? 0) - 1);
+  const allRepeatDays = new Int32Array(repeats);
+  let r = 0;
+  for (const i of index) {
+    for (let d = (pd.start[i] ?? 0) + 1; d < (pd.start[i + 1] ?? 0); d++) {
+      const day = pd.day[d] ?? 0;
+      if (day <= o.holdoutEnd) allRepeatDays[r++] = day;
+    }
   }
-  repeatDays.sort((a, b) => a - b);
+  // A typed array sorts numerically, and far faster than an array with a comparator.
+  const repeatDays = allRepeatDays.subarray(0, r).sort();
   const tracking: Validation["tracking"] = [];
   let k = 0;
   for (let period = 1; period <= periods; period++) {

@@ -10,6 +10,7 @@ import type { Workspace } from "../workspaces/index.ts";
 import { FitQuery, fitAndSave } from "./index.ts";
 import { findLatestFit } from "./fits.ts";
 import { latestScoringRun, refreshScores, type ScoringRun } from "./scores-store.ts";
+import { readOrderLog } from "./order-log.ts";
 
 export const REFIT_AFTER_DAYS = 7;
 
@@ -26,16 +27,18 @@ export async function refreshPredictions(store: Store, ws: Workspace, now: Date)
   let fittedVersion: number | null = null;
   let fitError: string | null = null;
   const fit = await findLatestFit(store, ws);
+  // One read of the orders for the fit (when due) and the scoring run.
+  const log = await readOrderLog(store, ws, now);
   if (!fit || now.getTime() - Date.parse(fit.fittedAt) > REFIT_AFTER_DAYS * 86_400_000) {
     try {
-      fittedVersion = (await fitAndSave(store, ws, FitQuery.parse({ unit: fit?.unit ?? "week" }), now)).saved.version;
+      fittedVersion = (await fitAndSave(store, ws, FitQuery.parse({ unit: fit?.unit ?? "week" }), now, log)).saved.version;
     } catch (err) {
       const e = toAppError(err);
       if (e.code === "internal") throw err;
       fitError = e.message;
     }
   }
-  return { fittedVersion, fitError, scoring: await refreshScores(store, ws, now) };
+  return { fittedVersion, fitError, scoring: await refreshScores(store, ws, now, log) };
 }
 
 /** Whether a scoring run is due: none yet, or the last is at least `everyMs` old. */

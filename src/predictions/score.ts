@@ -11,12 +11,14 @@ import {
   expectedAverageSpend,
   expectedPurchasesIfAlive,
   probabilityAlive,
-  rfmScores,
+  quintileScores,
+  rfmSegment,
   type BgNbdParams,
   type GammaGammaParams,
   type RfmSegment,
   type TimeUnit,
 } from "../models/index.ts";
+import { orderLogOf, type CustomerHistory, type OrderLog } from "./order-log.ts";
 
 export const STAGES = ["prospect", "first-time buyer", "repeat", "loyal", "at risk", "lapsed", "won back"] as const;
 export type Stage = (typeof STAGES)[number];
@@ -86,23 +88,34 @@ const NEXT_ORDER_LIMIT_DAYS = 5 * 365;
 export function makePredictor(model: PredictionModel) {
   const unitDays = UNIT_DAYS[model.unit];
   const p = model.bgNbd;
-  // Keyed by one number (x, T in whole days, and a slot for t: the day count
-  // itself up to 9,999, or 10,000 + k for the k-th month of a CLV horizon):
-  // number keys hash far faster than strings over millions of look-ups.
-  const cache = new Map<number, number>();
-  const SLOTS = 20_000;
+  // Kept per (x, T in whole days), then per slot for t: the day count itself
+  // up to 9,999, or 10,000 + k for the k-th month of a CLV horizon. Both keys
+  // are small integers, which V8 hashes far faster than the large numbers or
+  // strings of a single flat key (the scoring run makes ~25 look-ups per
+  // history shape).
+  const cache = new Map<number, Map<number, number>>();
+  let cached = 0;
   const lookup = (s: DaySummary, slot: number, days: number): number => {
-    const key = (s.x * 1_000_000 + s.TDays) * SLOTS + slot;
-    let v = cache.get(key);
+    const outer = s.x * 100_000 + s.TDays;
+    let inner = cache.get(outer);
+    if (inner === undefined) {
+      inner = new Map();
+      cache.set(outer, inner);
+    }
+    let v = inner.get(slot);
     if (v === undefined) {
       v = expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, days / unitDays);
-      if (cache.size > 4_000_000) cache.clear();
-      cache.set(key, v);
+      if (++cached > 4_000_000) {
+        cache.clear();
+        cached = 0;
+        cache.set(outer, inner);
+      }
+      inner.set(slot, v);
     }
     return v;
   };
-  // The key is exact while it stays below 2^53: x·1e6 + T < MAX_SAFE_INTEGER / SLOTS.
-  const wholeDays = (s: DaySummary) => Number.isInteger(s.TDays) && s.TDays >= 0 && s.TDays < 1_000_000 && s.x * 1_000_000 + s.TDays < Number.MAX_SAFE_INTEGER / SLOTS;
+  // The outer key stays a small integer (below 2^31) for x < 20,000 and T < 100,000 days.
+  const wholeDays = (s: DaySummary) => Number.isInteger(s.TDays) && s.TDays >= 0 && s.TDays < 100_000 && Number.isInteger(s.x) && s.x < 20_000;
   const ifAlive = (s: DaySummary, days: number): number =>
     wholeDays(s) && Number.isInteger(days) && days < 10_000 ? lookup(s, days, days) : expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, days / unitDays);
   const ifAliveMonth = (s: DaySummary, k: number): number =>
@@ -110,8 +123,25 @@ export function makePredictor(model: PredictionModel) {
   const alive = (s: DaySummary) => probabilityAlive(p, s.x, s.tXDays / unitDays, s.TDays / unitDays);
   const gg = model.gammaGamma;
   const spendOf = (s: DaySummary): number | null => (gg && gg.p * s.x + gg.q > 1 ? expectedAverageSpend(gg, s.x, s.meanRepeatSpend) : null);
+  /**
+   * Σ over the horizon's months of the month's expected purchases,
+   * discounted monthly: CLV is this times the expected order value. It
+   * depends only on the history's shape, so customers can share it.
+   */
+  const clvFactor = (s: DaySummary, horizonDays: number, monthlyDiscountRate: number, pAlive = alive(s)): number => {
+    const months = Math.max(1, Math.round(horizonDays / MONTH_DAYS));
+    let factor = 0;
+    let before = 0;
+    for (let k = 1; k <= months; k++) {
+      const upTo = pAlive * ifAliveMonth(s, k);
+      factor += (upTo - before) / (1 + monthlyDiscountRate) ** k;
+      before = upTo;
+    }
+    return factor;
+  };
   return {
     alive,
+    clvFactor,
     /** Expected purchases in the next `days` days (eq. 10). `pAlive`: alive(s), when the caller has it already. */
     expected: (s: DaySummary, days: number, pAlive = alive(s)) => pAlive * ifAlive(s, days),
     /** Whole days until one more purchase is expected (expected purchases reach 1), or null if not within five years. */
@@ -137,37 +167,11 @@ export function makePredictor(model: PredictionModel) {
     /** Σ over the horizon's months of expected purchases × expected value, discounted monthly (currency units). */
     clv(s: DaySummary, horizonDays: number, monthlyDiscountRate: number, pAlive = alive(s)): number | null {
       const aov = spendOf(s);
-      if (aov === null) return null;
-      const a = pAlive;
-      const months = Math.max(1, Math.round(horizonDays / MONTH_DAYS));
-      let clv = 0;
-      let before = 0;
-      for (let k = 1; k <= months; k++) {
-        const upTo = a * ifAliveMonth(s, k);
-        clv += ((upTo - before) * aov) / (1 + monthlyDiscountRate) ** k;
-        before = upTo;
-      }
-      return clv;
+      return aov === null ? null : aov * clvFactor(s, horizonDays, monthlyDiscountRate, pAlive);
     },
   };
 }
 export type Predictor = ReturnType<typeof makePredictor>;
-
-/** One order as scoring sees it. Orders are oldest first. */
-export interface OrderFact {
-  /** Day number (days since 1970-01-01, UTC). */
-  day: number;
-  totalMinor: number;
-  refunded: boolean;
-  /** Mean price of one item in the order (line totals ÷ quantities), or null without lines. */
-  unitPriceMinor: number | null;
-}
-
-export interface CustomerHistory {
-  customerId: number;
-  orders: OrderFact[];
-  refundedMinor: number;
-}
 
 export interface ChurnSignals {
   buysLessOften: boolean;
@@ -200,33 +204,332 @@ export function median(values: readonly number[]): number | null {
   if (values.length === 0) return null;
   if (values.length === 1) return values[0] ?? null;
   const s = Float64Array.from(values).sort();
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+  return medianOfSorted(s, 0, s.length);
+}
+
+/** Median of sorted[from, to), to > from. */
+function medianOfSorted(sorted: Float64Array, from: number, to: number): number {
+  const n = to - from;
+  const mid = from + (n >> 1);
+  return n % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** Median of values[from, to) (NaN when empty), sorting a copy in `scratch`. */
+function medianOf(values: Float64Array, from: number, to: number, scratch: Float64Array): number {
+  if (to <= from) return NaN;
+  if (to - from === 1) return values[from] ?? NaN;
+  const part = scratch.subarray(0, to - from);
+  part.set(values.subarray(from, to));
+  part.sort();
+  return medianOfSorted(part, 0, part.length);
 }
 
 /** The value at or above which a `top` share of the values lie (the ⌈top·n⌉-th largest). */
-function topThreshold(values: readonly number[], top: number): number {
+function topThreshold(values: Float64Array, top: number): number {
   if (values.length === 0 || top <= 0) return Infinity;
-  const asc = Float64Array.from(values).sort();
+  const asc = values.slice().sort();
   return asc[asc.length - Math.max(1, Math.ceil(top * asc.length))] ?? Infinity;
 }
 
-interface Shape {
-  history: CustomerHistory;
-  purchaseDays: { day: number; totalMinor: number }[];
-  intervals: number[];
-  summary: DaySummary;
-  netRevenueMinor: number;
-  aovMinor: number;
-  ratePerYear: number;
+/** Bits of ScoreTable.flags. */
+export const FLAG = { rhythmOwn: 1, buysLessOften: 2, buysCheaper: 4, returnsMore: 8, bigSpenderRare: 16 } as const;
+
+/**
+ * Every customer's scores as columns, in the order of the log's customers.
+ * NaN stands for "none" (no model, no order, no spend model); rfm 0 for no
+ * RFM (a prospect).
+ */
+export interface ScoreTable {
+  customerIds: Float64Array;
+  /** Index into STAGES. */
+  stage: Uint8Array;
+  orders: Int32Array;
+  netRevenueMinor: Float64Array;
+  daysSinceLastOrder: Float64Array;
+  rhythmDays: Float64Array;
+  probabilityAlive: Float64Array;
+  expectedPurchases90: Float64Array;
+  expectedPurchases365: Float64Array;
+  nextOrderDay: Float64Array;
+  expectedOrderValueMinor: Float64Array;
+  clvMinor: Float64Array;
+  rfmR: Uint8Array;
+  rfmF: Uint8Array;
+  rfmM: Uint8Array;
+  /** FLAG bits. */
+  flags: Uint8Array;
 }
 
 /**
- * Scores every customer in `histories` against each other (RFM quintiles,
- * VIP and big-spender thresholds are relative to the shop) as of day `today`.
- * `model` null: the model columns are null and stages use rhythms alone.
+ * Scores every customer of `log` against each other (RFM quintiles, VIP and
+ * big-spender thresholds are relative to the shop) as of day `today`.
+ * `model` null: the model columns are NaN and stages use rhythms alone.
  * `minorPerUnit` converts Gamma-Gamma's currency units to minor units.
+ *
+ * Plain loops over typed arrays: this runs for every customer of the shop (a
+ * million in the benchmark), and per-customer objects, closures and array
+ * copies cost more than the model's arithmetic. Customers with the same
+ * history shape (x, t_x, T) share one evaluation of the model.
  */
+export function scoreLog(log: OrderLog, model: PredictionModel | null, settings: LifecycleSettings, today: number, minorPerUnit: number): ScoreTable {
+  const n = log.customerIds.length;
+  const predictor = model ? makePredictor(model) : null;
+  const nan = () => new Float64Array(n).fill(NaN);
+  const out: ScoreTable = {
+    customerIds: log.customerIds,
+    stage: new Uint8Array(n),
+    orders: new Int32Array(n),
+    netRevenueMinor: new Float64Array(n),
+    daysSinceLastOrder: nan(),
+    rhythmDays: nan(),
+    probabilityAlive: nan(),
+    expectedPurchases90: nan(),
+    expectedPurchases365: nan(),
+    nextOrderDay: nan(),
+    expectedOrderValueMinor: nan(),
+    clvMinor: nan(),
+    rfmR: new Uint8Array(n),
+    rfmF: new Uint8Array(n),
+    rfmM: new Uint8Array(n),
+    flags: new Uint8Array(n),
+  };
+  // Per customer, pass 1: their own figures.
+  const x = new Int32Array(n);
+  const first = new Int32Array(n);
+  const last = new Int32Array(n);
+  const repeatSpend = new Float64Array(n);
+  const own = new Float64Array(n); // median interval, NaN with none
+  const firstInterval = new Float64Array(n);
+  const lastInterval = new Float64Array(n);
+  const ownBefore = new Float64Array(n); // median of the intervals but the last; NaN with < 2
+  const aov = new Float64Array(n);
+  const rate = new Float64Array(n);
+  const buyer = new Uint8Array(n);
+  let maxOrders = 1;
+  for (let i = 0; i < n; i++) maxOrders = Math.max(maxOrders, (log.start[i + 1] ?? 0) - (log.start[i] ?? 0));
+  const intervals = new Float64Array(maxOrders);
+  const scratch = new Float64Array(maxOrders);
+  let buyers = 0;
+  for (let i = 0; i < n; i++) {
+    const a = log.start[i] ?? 0;
+    const b = log.start[i + 1] ?? 0;
+    let count = 0;
+    let gross = 0;
+    let days = 0; // distinct purchase days
+    let prevDay = 0;
+    let spend = 0;
+    let nIntervals = 0;
+    for (let k = a; k < b; k++) {
+      const d = log.day[k] ?? 0;
+      if (d > today) continue;
+      const t = log.totalMinor[k] ?? 0;
+      count++;
+      gross += t;
+      // Same-day orders are one purchase occasion, as in the models.
+      if (days === 0) {
+        first[i] = d;
+        days = 1;
+      } else if (d !== prevDay) {
+        intervals[nIntervals++] = d - prevDay;
+        days++;
+        spend += t;
+      } else if (days > 1) {
+        spend += t;
+      }
+      prevDay = d;
+    }
+    out.orders[i] = count;
+    if (count === 0) continue;
+    buyer[i] = 1;
+    buyers++;
+    last[i] = prevDay;
+    x[i] = days - 1;
+    repeatSpend[i] = spend;
+    own[i] = medianOf(intervals, 0, nIntervals, scratch);
+    firstInterval[i] = nIntervals > 0 ? (intervals[0] ?? NaN) : NaN;
+    lastInterval[i] = nIntervals > 0 ? (intervals[nIntervals - 1] ?? NaN) : NaN;
+    ownBefore[i] = nIntervals > 1 ? medianOf(intervals, 0, nIntervals - 1, scratch) : NaN;
+    out.netRevenueMinor[i] = gross - (log.refundedMinor[i] ?? 0);
+    aov[i] = gross / count;
+    rate[i] = (count * 365) / Math.max(365, today - (first[i] ?? today) + 1);
+  }
+
+  // The shop's figures, over the buyers.
+  const firstIntervals: number[] = [];
+  const revenues = new Float64Array(buyers);
+  const aovs = new Float64Array(buyers);
+  const rates = new Float64Array(buyers);
+  const recency = new Float64Array(buyers);
+  const frequency = new Float64Array(buyers);
+  for (let i = 0, j = 0; i < n; i++) {
+    if (!buyer[i]) continue;
+    const fi = firstInterval[i] ?? NaN;
+    if (!Number.isNaN(fi)) firstIntervals.push(fi);
+    revenues[j] = out.netRevenueMinor[i] ?? 0;
+    aovs[j] = aov[i] ?? 0;
+    rates[j] = rate[i] ?? 0;
+    recency[j] = today - (last[i] ?? today);
+    frequency[j] = out.orders[i] ?? 0;
+    j++;
+  }
+  // The shop's typical wait for a second purchase stands in for the rhythm of customers who have bought once.
+  const shopRhythm = median(firstIntervals) ?? settings.defaultRhythmDays;
+  const vipRevenue = topThreshold(revenues, settings.vipTopShare);
+  // In the top share by order value and above the median one, so a shop where most orders cost the same flags nobody.
+  const bigAov = topThreshold(aovs, settings.bigSpenderTopShare);
+  const medianAov = buyers > 0 ? medianOf(aovs, 0, buyers, new Float64Array(buyers)) : 0;
+  const medianRate = buyers > 0 ? medianOf(rates, 0, buyers, new Float64Array(buyers)) : 0;
+  const rfmR = quintileScores(recency, false);
+  const rfmF = quintileScores(frequency, true);
+  const rfmM = quintileScores(revenues, true);
+
+  // Pass 2: stages, signals and the model, customer by customer.
+  // Shape (x, T, then t_x, in days) → slot in the shape arrays; small-integer keys at both levels hash fast.
+  const shapes = new Map<number, Map<number, number>>();
+  const shapeAlive: number[] = [];
+  const shape90: number[] = [];
+  const shape365: number[] = [];
+  const shapeNext: number[] = [];
+  const shapeClvFactor: number[] = [];
+  const stageIndex = (s: Stage) => STAGES.indexOf(s);
+  const STAGE = {
+    prospect: stageIndex("prospect"),
+    first: stageIndex("first-time buyer"),
+    repeat: stageIndex("repeat"),
+    loyal: stageIndex("loyal"),
+    atRisk: stageIndex("at risk"),
+    lapsed: stageIndex("lapsed"),
+    wonBack: stageIndex("won back"),
+  };
+  for (let i = 0, j = 0; i < n; i++) {
+    if (!buyer[i]) {
+      out.stage[i] = STAGE.prospect;
+      continue;
+    }
+    const xi = x[i] ?? 0;
+    const fi = first[i] ?? 0;
+    const li = last[i] ?? 0;
+    const orders = out.orders[i] ?? 0;
+    const net = out.netRevenueMinor[i] ?? 0;
+    const gap = today - li;
+    const ownI = own[i] ?? NaN;
+    const hasOwn = !Number.isNaN(ownI);
+    const rhythm = hasOwn ? ownI : shopRhythm;
+    const before = ownBefore[i] ?? NaN;
+    const rhythmBefore = Number.isNaN(before) ? shopRhythm : before;
+    const lastGap = lastInterval[i] ?? NaN;
+    const summary: DaySummary = { x: xi, tXDays: li - fi, TDays: today - fi, meanRepeatSpend: xi > 0 ? (repeatSpend[i] ?? 0) / xi / minorPerUnit : 0 };
+
+    let alive = NaN;
+    if (predictor) {
+      const keyed = xi < 20_000 && summary.TDays < 100_000;
+      let byTx = keyed ? shapes.get(xi * 100_000 + summary.TDays) : undefined;
+      if (keyed && byTx === undefined) {
+        byTx = new Map();
+        shapes.set(xi * 100_000 + summary.TDays, byTx);
+      }
+      let slot = byTx?.get(summary.tXDays);
+      if (slot === undefined) {
+        const p = predictor.alive(summary);
+        slot = shapeAlive.length;
+        shapeAlive.push(p);
+        shape90.push(predictor.expected(summary, 90, p));
+        shape365.push(predictor.expected(summary, 365, p));
+        shapeNext.push(predictor.nextOrderInDays(summary, p) ?? NaN);
+        shapeClvFactor.push(predictor.clvFactor(summary, settings.clvHorizonDays, settings.monthlyDiscountRate, p));
+        byTx?.set(summary.tXDays, slot);
+      }
+      alive = shapeAlive[slot] ?? NaN;
+      out.probabilityAlive[i] = alive;
+      out.expectedPurchases90[i] = shape90[slot] ?? NaN;
+      out.expectedPurchases365[i] = shape365[slot] ?? NaN;
+      out.nextOrderDay[i] = today + (shapeNext[slot] ?? NaN);
+      const spend = predictor.averageOrderValue(summary);
+      if (spend !== null) {
+        out.expectedOrderValueMinor[i] = Math.round(spend * minorPerUnit);
+        out.clvMinor[i] = Math.round((shapeClvFactor[slot] ?? NaN) * spend * minorPerUnit);
+      }
+    }
+
+    const hasAlive = !Number.isNaN(alive);
+    const lapsed = gap > settings.lapsedAfterRhythms * rhythm || (hasAlive && alive < settings.lapsedBelowAlive);
+    const atRisk = gap > settings.atRiskAfterRhythms * rhythm || (hasAlive && alive < settings.atRiskBelowAlive);
+    const wonBack = !Number.isNaN(lastGap) && lastGap > settings.lapsedAfterRhythms * rhythmBefore && gap <= rhythmBefore;
+    const vip = orders >= settings.vipMinOrders || (orders >= 2 && net >= vipRevenue);
+    out.stage[i] = lapsed ? STAGE.lapsed : atRisk ? STAGE.atRisk : wonBack ? STAGE.wonBack : vip ? STAGE.loyal : xi > 0 ? STAGE.repeat : STAGE.first;
+    out.daysSinceLastOrder[i] = gap;
+    out.rhythmDays[i] = rhythm;
+
+    // Mean item price: of the last order with lines, and over the earlier ones;
+    // refunded share of the recent orders (the last min(3, ⌈n/2⌉)) against the earlier ones.
+    const a = log.start[i] ?? 0;
+    const b = log.start[i + 1] ?? 0;
+    let lastPrice = NaN;
+    let earlierSum = 0;
+    let earlierCount = 0;
+    const recentCount = Math.min(3, Math.ceil(orders / 2));
+    const earlierOrders = orders - recentCount;
+    let recentRefunded = 0;
+    let earlierRefunded = 0;
+    for (let k = a, seen = 0; k < b; k++) {
+      if ((log.day[k] ?? 0) > today) continue;
+      const price = log.unitPriceMinor[k] ?? NaN;
+      if (!Number.isNaN(price)) {
+        if (!Number.isNaN(lastPrice)) {
+          earlierSum += lastPrice;
+          earlierCount++;
+        }
+        lastPrice = price;
+      }
+      if (log.refunded[k]) {
+        if (seen >= earlierOrders) recentRefunded++;
+        else earlierRefunded++;
+      }
+      seen++;
+    }
+    let flags = hasOwn ? FLAG.rhythmOwn : 0;
+    if (hasOwn && (gap > settings.slowerFactor * ownI || (!Number.isNaN(before) && lastGap > settings.slowerFactor * rhythmBefore))) flags |= FLAG.buysLessOften;
+    if (!Number.isNaN(lastPrice) && earlierCount > 0 && lastPrice < settings.cheaperFactor * (earlierSum / earlierCount)) flags |= FLAG.buysCheaper;
+    if (earlierOrders > 0 && recentRefunded > 0 && recentRefunded / recentCount - earlierRefunded / earlierOrders >= settings.returnsIncrease) flags |= FLAG.returnsMore;
+    const aovI = aov[i] ?? 0;
+    if (aovI >= bigAov && aovI > medianAov && (rate[i] ?? 0) <= medianRate) flags |= FLAG.bigSpenderRare;
+    out.flags[i] = flags;
+    out.rfmR[i] = rfmR[j] ?? 0;
+    out.rfmF[i] = rfmF[j] ?? 0;
+    out.rfmM[i] = rfmM[j] ?? 0;
+    j++;
+  }
+  return out;
+}
+
+/** Row k of the table as an object (the API's and the tests' shape). */
+export function scoreAt(t: ScoreTable, k: number): CustomerScore {
+  const num = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? null : v);
+  const flags = t.flags[k] ?? 0;
+  const r = t.rfmR[k] ?? 0;
+  const f = t.rfmF[k] ?? 0;
+  const m = t.rfmM[k] ?? 0;
+  return {
+    customerId: t.customerIds[k] ?? 0,
+    stage: STAGES[t.stage[k] ?? 0] ?? "prospect",
+    orders: t.orders[k] ?? 0,
+    netRevenueMinor: t.netRevenueMinor[k] ?? 0,
+    daysSinceLastOrder: num(t.daysSinceLastOrder[k]),
+    rhythmDays: num(t.rhythmDays[k]),
+    rhythmOwn: (flags & FLAG.rhythmOwn) !== 0,
+    probabilityAlive: num(t.probabilityAlive[k]),
+    expectedPurchases90: num(t.expectedPurchases90[k]),
+    expectedPurchases365: num(t.expectedPurchases365[k]),
+    nextOrderDay: num(t.nextOrderDay[k]),
+    expectedOrderValueMinor: num(t.expectedOrderValueMinor[k]),
+    clvMinor: num(t.clvMinor[k]),
+    rfm: r > 0 ? { r, f, m, segment: rfmSegment(r, f, m) } : null,
+    signals: { buysLessOften: (flags & FLAG.buysLessOften) !== 0, buysCheaper: (flags & FLAG.buysCheaper) !== 0, returnsMore: (flags & FLAG.returnsMore) !== 0 },
+    bigSpenderRare: (flags & FLAG.bigSpenderRare) !== 0,
+  };
+}
+
+/** scoreLog for histories given as objects, one CustomerScore each (tests, small callers). */
 export function scoreCustomers(
   histories: readonly CustomerHistory[],
   model: PredictionModel | null,
@@ -234,157 +537,6 @@ export function scoreCustomers(
   today: number,
   minorPerUnit: number,
 ): CustomerScore[] {
-  const predictor = model ? makePredictor(model) : null;
-  const shapes: Shape[] = [];
-  const prospects: number[] = [];
-  // Plain loops below: this runs for every customer of the shop (a million
-  // in the benchmark), and per-customer closures and array copies cost more
-  // than the model's arithmetic.
-  for (const h of histories) {
-    const orders: OrderFact[] = [];
-    let gross = 0;
-    for (const o of h.orders) {
-      if (o.day > today) continue;
-      orders.push(o);
-      gross += o.totalMinor;
-    }
-    if (orders.length === 0) {
-      prospects.push(h.customerId);
-      continue;
-    }
-    // Same-day orders are one purchase occasion, as in the models.
-    const purchaseDays: { day: number; totalMinor: number }[] = [];
-    const intervals: number[] = [];
-    let repeatSpend = 0;
-    for (const o of orders) {
-      const lastDay = purchaseDays[purchaseDays.length - 1];
-      if (lastDay && lastDay.day === o.day) {
-        lastDay.totalMinor += o.totalMinor;
-      } else {
-        if (lastDay) intervals.push(o.day - lastDay.day);
-        purchaseDays.push({ day: o.day, totalMinor: o.totalMinor });
-      }
-    }
-    for (let i = 1; i < purchaseDays.length; i++) repeatSpend += purchaseDays[i]?.totalMinor ?? 0;
-    const first = purchaseDays[0]?.day ?? today;
-    const last = purchaseDays[purchaseDays.length - 1]?.day ?? today;
-    const x = purchaseDays.length - 1;
-    shapes.push({
-      history: { customerId: h.customerId, orders, refundedMinor: h.refundedMinor },
-      purchaseDays,
-      intervals,
-      summary: { x, tXDays: last - first, TDays: today - first, meanRepeatSpend: x > 0 ? repeatSpend / x / minorPerUnit : 0 },
-      netRevenueMinor: gross - h.refundedMinor,
-      aovMinor: gross / orders.length,
-      ratePerYear: (orders.length * 365) / Math.max(365, today - first + 1),
-    });
-  }
-
-  // The shop's typical wait for a second purchase stands in for the rhythm of
-  // customers who have bought once.
-  const firstIntervals: number[] = [];
-  for (const sh of shapes) if (sh.intervals.length > 0) firstIntervals.push(sh.intervals[0] ?? 0);
-  const shopRhythm = median(firstIntervals) ?? settings.defaultRhythmDays;
-  const revenues = shapes.map((sh) => sh.netRevenueMinor);
-  const vipRevenue = topThreshold(revenues, settings.vipTopShare);
-  // In the top share by order value and above the median one, so a shop where most orders cost the same flags nobody.
-  const aovs = shapes.map((sh) => sh.aovMinor);
-  const bigAov = topThreshold(aovs, settings.bigSpenderTopShare);
-  const medianAov = median(aovs) ?? 0;
-  const medianRate = median(shapes.map((sh) => sh.ratePerYear)) ?? 0;
-  // rfmScores keeps the order of its input: rfm[i] is shapes[i]'s.
-  const rfm = rfmScores(shapes.map((sh) => ({ id: sh.history.customerId, recencyDays: sh.summary.TDays - sh.summary.tXDays, frequency: sh.history.orders.length, monetary: sh.netRevenueMinor })));
-
-  const scored: CustomerScore[] = new Array<CustomerScore>(shapes.length);
-  for (let k = 0; k < shapes.length; k++) {
-    const sh = shapes[k];
-    if (!sh) continue;
-    const { history, intervals, summary } = sh;
-    const orders = history.orders;
-    const gap = summary.TDays - summary.tXDays;
-    const own = median(intervals);
-    const rhythm = own ?? shopRhythm;
-    const alive = predictor ? predictor.alive(summary) : null;
-    const lastInterval = intervals[intervals.length - 1];
-    const rhythmBefore = intervals.length > 1 ? (median(intervals.slice(0, -1)) ?? shopRhythm) : shopRhythm;
-
-    const lapsed = gap > settings.lapsedAfterRhythms * rhythm || (alive !== null && alive < settings.lapsedBelowAlive);
-    const atRisk = gap > settings.atRiskAfterRhythms * rhythm || (alive !== null && alive < settings.atRiskBelowAlive);
-    const wonBack = lastInterval !== undefined && lastInterval > settings.lapsedAfterRhythms * rhythmBefore && gap <= rhythmBefore;
-    const vip = orders.length >= settings.vipMinOrders || (orders.length >= 2 && sh.netRevenueMinor >= vipRevenue);
-    const stage: Stage = lapsed ? "lapsed" : atRisk ? "at risk" : wonBack ? "won back" : vip ? "loyal" : intervals.length > 0 ? "repeat" : "first-time buyer";
-
-    // Mean item price: of the last order with lines, and over the earlier ones.
-    let lastPrice: number | null = null;
-    let earlierSum = 0;
-    let earlierCount = 0;
-    for (const o of orders) {
-      if (o.unitPriceMinor === null) continue;
-      if (lastPrice !== null) {
-        earlierSum += lastPrice;
-        earlierCount++;
-      }
-      lastPrice = o.unitPriceMinor;
-    }
-    // Refunded share of the recent orders (the last min(3, ⌈n/2⌉)) against the earlier ones.
-    const recentCount = Math.min(3, Math.ceil(orders.length / 2));
-    const earlierOrders = orders.length - recentCount;
-    let recentRefunded = 0;
-    let earlierRefunded = 0;
-    for (let i = 0; i < orders.length; i++) {
-      if (!orders[i]?.refunded) continue;
-      if (i >= earlierOrders) recentRefunded++;
-      else earlierRefunded++;
-    }
-    const signals: ChurnSignals = {
-      buysLessOften:
-        own !== null && (gap > settings.slowerFactor * own || (intervals.length > 1 && lastInterval !== undefined && lastInterval > settings.slowerFactor * rhythmBefore)),
-      buysCheaper: lastPrice !== null && earlierCount > 0 && lastPrice < settings.cheaperFactor * (earlierSum / earlierCount),
-      returnsMore: earlierOrders > 0 && recentRefunded > 0 && recentRefunded / recentCount - earlierRefunded / earlierOrders >= settings.returnsIncrease,
-    };
-    const r = rfm[k];
-    const next = predictor && alive !== null ? predictor.nextOrderInDays(summary, alive) : null;
-    const aov = predictor ? predictor.averageOrderValue(summary) : null;
-    const clv = predictor && alive !== null ? predictor.clv(summary, settings.clvHorizonDays, settings.monthlyDiscountRate, alive) : null;
-    scored[k] = {
-      customerId: history.customerId,
-      stage,
-      orders: orders.length,
-      netRevenueMinor: sh.netRevenueMinor,
-      daysSinceLastOrder: gap,
-      rhythmDays: rhythm,
-      rhythmOwn: own !== null,
-      probabilityAlive: alive,
-      expectedPurchases90: predictor && alive !== null ? predictor.expected(summary, 90, alive) : null,
-      expectedPurchases365: predictor && alive !== null ? predictor.expected(summary, 365, alive) : null,
-      nextOrderDay: next === null ? null : today + next,
-      expectedOrderValueMinor: aov === null ? null : Math.round(aov * minorPerUnit),
-      clvMinor: clv === null ? null : Math.round(clv * minorPerUnit),
-      rfm: r ? { r: r.r, f: r.f, m: r.m, segment: r.segment } : null,
-      signals,
-      bigSpenderRare: sh.aovMinor >= bigAov && sh.aovMinor > medianAov && sh.ratePerYear <= medianRate,
-    };
-  }
-  return [...scored, ...prospects.map(prospect)];
-}
-
-function prospect(customerId: number): CustomerScore {
-  return {
-    customerId,
-    stage: "prospect",
-    orders: 0,
-    netRevenueMinor: 0,
-    daysSinceLastOrder: null,
-    rhythmDays: null,
-    rhythmOwn: false,
-    probabilityAlive: null,
-    expectedPurchases90: null,
-    expectedPurchases365: null,
-    nextOrderDay: null,
-    expectedOrderValueMinor: null,
-    clvMinor: null,
-    rfm: null,
-    signals: { buysLessOften: false, buysCheaper: false, returnsMore: false },
-    bigSpenderRare: false,
-  };
+  const table = scoreLog(orderLogOf(histories), model, settings, today, minorPerUnit);
+  return Array.from({ length: table.customerIds.length }, (_, k) => scoreAt(table, k));
 }

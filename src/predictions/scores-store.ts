@@ -6,23 +6,24 @@
  */
 import { z } from "zod";
 import { AppError, formatMoney, minorDigits, parseInput } from "../shared/index.ts";
-import type { Queryable, Store } from "../store/index.ts";
+import { BinaryCopyRows, type Queryable, type Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { wholeNumber } from "../metrics/index.ts";
-import { RFM_SEGMENTS, dayOf, dayText } from "../models/index.ts";
+import { RFM_SEGMENTS, dayOf, rfmSegment } from "../models/index.ts";
 import { findLatestFit } from "./fits.ts";
 import {
   DEFAULT_LIFECYCLE_SETTINGS,
   LifecycleSettings,
+  FLAG,
   STAGES,
-  scoreCustomers,
-  type CustomerHistory,
+  scoreLog,
   type ChurnSignals,
   type CustomerScore,
   type PredictionModel,
+  type ScoreTable,
   type Stage,
 } from "./score.ts";
+import { readOrderLog, type OrderLog } from "./order-log.ts";
 
 
 export async function readLifecycleSettings(db: Queryable, ws: Workspace): Promise<LifecycleSettings> {
@@ -48,40 +49,6 @@ export async function updateLifecycleSettings(db: Queryable, ws: Workspace, patc
   return settings;
 }
 
-/** Every customer of the workspace with their orders before `now`, oldest first. */
-export async function readHistories(db: Queryable, ws: Workspace, now: Date): Promise<CustomerHistory[]> {
-  const byCustomer = new Map<number, CustomerHistory>();
-  for (const c of await db.query<{ id: number }>("SELECT id::int AS id FROM customers WHERE workspace_id = $1", [ws.id])) {
-    byCustomer.set(Number(c.id), { customerId: Number(c.id), orders: [], refundedMinor: 0 });
-  }
-  const orders = await db.query<{ customer_id: number; day: number; total_minor: number; unit: number | null; refunded: boolean }>(
-    // Numbers typed by the database (int, float8), so no row needs converting from text.
-    `WITH o AS (
-       SELECT id, customer_id, placed_at, floor(extract(epoch FROM placed_at) / 86400)::int AS day, total_minor
-         FROM orders
-        WHERE workspace_id = $1 AND customer_id IS NOT NULL AND currency = $2 AND status <> ALL($3::text[]) AND placed_at < $4),
-     l AS (SELECT order_id, sum(total_minor)::float8 / NULLIF(sum(quantity), 0) AS unit FROM order_lines WHERE workspace_id = $1 GROUP BY order_id),
-     r AS (SELECT DISTINCT order_id FROM refunds WHERE workspace_id = $1 AND order_id IS NOT NULL AND refunded_at < $4)
-     SELECT o.customer_id::int AS customer_id, o.day, o.total_minor::float8 AS total_minor, l.unit, r.order_id IS NOT NULL AS refunded
-       FROM o LEFT JOIN l ON l.order_id = o.id LEFT JOIN r ON r.order_id = o.id
-      ORDER BY o.customer_id, o.placed_at, o.id`,
-    [ws.id, ws.currency, [...NON_PURCHASE_STATUSES], now],
-  );
-  for (const o of orders) {
-    byCustomer.get(o.customer_id)?.orders.push({ day: o.day, totalMinor: o.total_minor, refunded: o.refunded, unitPriceMinor: o.unit });
-  }
-  const refunds = await db.query<{ customer_id: number; refunded: number }>(
-    `SELECT customer_id, sum(amount_minor)::bigint AS refunded FROM refunds
-      WHERE workspace_id = $1 AND currency = $2 AND customer_id IS NOT NULL AND refunded_at < $3 GROUP BY customer_id`,
-    [ws.id, ws.currency, now],
-  );
-  for (const r of refunds) {
-    const h = byCustomer.get(Number(r.customer_id));
-    if (h) h.refundedMinor = Number(r.refunded);
-  }
-  return [...byCustomer.values()];
-}
-
 export interface ScoringRun {
   scoredAt: string;
   modelVersion: number | null;
@@ -94,48 +61,52 @@ export interface ScoringRun {
   note: string | null;
 }
 
-const WRITE_BATCH = 5000;
+/** Rows per COPY statement: bounds the bytes held at once (~15 MB) and the message to the PGlite worker. */
+const WRITE_BATCH = 100_000;
+
+/** The columns of a COPY line: workspace, run time and model version first (the same for every line), then the customer's. */
+const SCORE_COPY_COLUMNS = [
+  "workspace_id", "scored_at", "model_version",
+  "customer_id", "stage", "orders", "net_revenue_minor", "days_since_last_order", "rhythm_days", "rhythm_own", "p_alive",
+  "expected_purchases_90", "expected_purchases_365", "next_order_on", "expected_aov_minor", "clv_minor",
+  "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "buys_less_often", "buys_cheaper", "returns_more", "big_spender_rare",
+] as const;
 
 /**
  * Scores every customer now and replaces the stored scores. Called after a
- * fit, on demand (API, CLI) and by the server's schedule.
+ * fit, on demand (API, CLI) and by the server's schedule. `log`: the orders
+ * when the caller has just read them (a fit), so they are read once.
  */
-export async function refreshScores(store: Store, ws: Workspace, now: Date): Promise<ScoringRun> {
+export async function refreshScores(store: Store, ws: Workspace, now: Date, log?: OrderLog): Promise<ScoringRun> {
   const started = performance.now();
   const settings = await readLifecycleSettings(store, ws);
   const fit = await findLatestFit(store, ws);
-  const histories = await readHistories(store, ws, now);
+  const orders = log ?? (await readOrderLog(store, ws, now));
   const read = performance.now();
   const model: PredictionModel | null = fit ? { unit: fit.unit, ...fit.params } : null;
-  const scores = scoreCustomers(histories, model, settings, dayOf(now), 10 ** minorDigits(ws.currency));
+  const table = scoreLog(orders, model, settings, dayOf(now), 10 ** minorDigits(ws.currency));
   const scored = performance.now();
   const note = fit ? null : "no model fitted yet: stages come from rhythms alone, and there are no predictions (fit one with `fidelio models fit`)";
+  const n = table.customerIds.length;
   await store.transaction(async (tx) => {
     // One scoring run at a time per workspace (the schedule, the CLI and the
     // API can start one together): on PostgreSQL two concurrent
     // delete-then-insert transactions would collide on the primary key.
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('fidelio:customer_scores:' || $1))", [ws.id]);
     await tx.query("DELETE FROM customer_scores WHERE workspace_id = $1", [ws.id]);
-    for (let i = 0; i < scores.length; i += WRITE_BATCH) {
-      await tx.query(
-        `INSERT INTO customer_scores
-         SELECT $1, r.customer_id, $2, $3, r.stage, r.orders, r.net_revenue_minor, r.days_since_last_order, r.rhythm_days, r.rhythm_own,
-                r.p_alive, r.expected_purchases_90, r.expected_purchases_365, r.next_order_on, r.expected_aov_minor, r.clv_minor,
-                r.rfm_r, r.rfm_f, r.rfm_m, r.rfm_segment, r.buys_less_often, r.buys_cheaper, r.returns_more, r.big_spender_rare
-           FROM jsonb_to_recordset($4::jsonb) AS r(customer_id bigint, stage text, orders integer, net_revenue_minor bigint, days_since_last_order integer,
-                rhythm_days double precision, rhythm_own boolean, p_alive double precision, expected_purchases_90 double precision,
-                expected_purchases_365 double precision, next_order_on date, expected_aov_minor bigint, clv_minor bigint,
-                rfm_r smallint, rfm_f smallint, rfm_m smallint, rfm_segment text, buys_less_often boolean, buys_cheaper boolean,
-                returns_more boolean, big_spender_rare boolean)`,
-        [ws.id, now, fit?.version ?? null, JSON.stringify(scores.slice(i, i + WRITE_BATCH).map(toRow))],
-      );
+    // Binary COPY, not INSERT: a million rows of 24 columns took ~29 s as
+    // jsonb batches (docs/benchmarks.md, "Models").
+    for (let i = 0; i < n; i += WRITE_BATCH) {
+      const rows = new BinaryCopyRows(SCORE_COPY_COLUMNS.length);
+      for (let k = i; k < Math.min(n, i + WRITE_BATCH); k++) writeScoreRow(rows, table, k, ws.id, now, fit?.version ?? null);
+      await tx.copyFrom("customer_scores", SCORE_COPY_COLUMNS, rows.finish());
     }
     const seconds = (performance.now() - started) / 1000;
     await tx.query("INSERT INTO scoring_runs (workspace_id, scored_at, model_version, customers, seconds, settings, note) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)", [
       ws.id,
       now,
       fit?.version ?? null,
-      scores.length,
+      n,
       seconds,
       JSON.stringify(settings),
       note,
@@ -143,11 +114,14 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date): Pro
   });
   const written = performance.now();
   const byStage: Record<Stage, number> = { prospect: 0, "first-time buyer": 0, repeat: 0, loyal: 0, "at risk": 0, lapsed: 0, "won back": 0 };
-  for (const s of scores) byStage[s.stage]++;
+  for (const s of table.stage) {
+    const stage = STAGES[s];
+    if (stage) byStage[stage]++;
+  }
   return {
     scoredAt: now.toISOString(),
     modelVersion: fit?.version ?? null,
-    customers: scores.length,
+    customers: n,
     seconds: (performance.now() - started) / 1000,
     phases: { readSeconds: (read - started) / 1000, scoreSeconds: (scored - read) / 1000, writeSeconds: (written - scored) / 1000 },
     byStage,
@@ -155,30 +129,38 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date): Pro
   };
 }
 
-function toRow(s: CustomerScore) {
-  return {
-    customer_id: s.customerId,
-    stage: s.stage,
-    orders: s.orders,
-    net_revenue_minor: s.netRevenueMinor,
-    days_since_last_order: s.daysSinceLastOrder,
-    rhythm_days: s.rhythmDays,
-    rhythm_own: s.rhythmOwn,
-    p_alive: s.probabilityAlive,
-    expected_purchases_90: s.expectedPurchases90,
-    expected_purchases_365: s.expectedPurchases365,
-    next_order_on: s.nextOrderDay === null ? null : dayText(s.nextOrderDay),
-    expected_aov_minor: s.expectedOrderValueMinor,
-    clv_minor: s.clvMinor,
-    rfm_r: s.rfm?.r ?? null,
-    rfm_f: s.rfm?.f ?? null,
-    rfm_m: s.rfm?.m ?? null,
-    rfm_segment: s.rfm?.segment ?? null,
-    buys_less_often: s.signals.buysLessOften,
-    buys_cheaper: s.signals.buysCheaper,
-    returns_more: s.signals.returnsMore,
-    big_spender_rare: s.bigSpenderRare,
-  };
+/** Row k of the table as a row of SCORE_COPY_COLUMNS, with their exact types (migration 006). */
+function writeScoreRow(rows: BinaryCopyRows, t: ScoreTable, k: number, workspaceId: string, scoredAt: Date, modelVersion: number | null): void {
+  const float = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? rows.null() : rows.float8(v));
+  const bigint = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? rows.null() : rows.int8(v));
+  const flags = t.flags[k] ?? 0;
+  rows.row().text(workspaceId).timestamptz(scoredAt);
+  if (modelVersion === null) rows.null();
+  else rows.int4(modelVersion);
+  rows.int8(t.customerIds[k] ?? 0).text(STAGES[t.stage[k] ?? 0] ?? "prospect").int4(t.orders[k] ?? 0).int8(t.netRevenueMinor[k] ?? 0);
+  const since = t.daysSinceLastOrder[k];
+  if (since === undefined || Number.isNaN(since)) rows.null();
+  else rows.int4(since);
+  float(t.rhythmDays[k]);
+  rows.bool((flags & FLAG.rhythmOwn) !== 0);
+  float(t.probabilityAlive[k]);
+  float(t.expectedPurchases90[k]);
+  float(t.expectedPurchases365[k]);
+  const next = t.nextOrderDay[k];
+  if (next === undefined || Number.isNaN(next)) rows.null();
+  else rows.date(next);
+  bigint(t.expectedOrderValueMinor[k]);
+  bigint(t.clvMinor[k]);
+  const r = t.rfmR[k] ?? 0;
+  const f = t.rfmF[k] ?? 0;
+  const m = t.rfmM[k] ?? 0;
+  if (r > 0) rows.int2(r).int2(f).int2(m).text(rfmSegment(r, f, m));
+  else rows.null().null().null().null();
+  rows
+    .bool((flags & FLAG.buysLessOften) !== 0)
+    .bool((flags & FLAG.buysCheaper) !== 0)
+    .bool((flags & FLAG.returnsMore) !== 0)
+    .bool((flags & FLAG.bigSpenderRare) !== 0);
 }
 
 export async function latestScoringRun(db: Queryable, ws: Workspace): Promise<{ scoredAt: Date; modelVersion: number | null; customers: number; seconds: number; note: string | null } | null> {

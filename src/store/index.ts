@@ -9,8 +9,9 @@ import { migrate } from "./migrate.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import type { Store } from "./store.ts";
 
-export type { Store, Queryable, Row } from "./store.ts";
-export { StoreError } from "./store.ts";
+export type { CopyData, Store, Queryable, Row } from "./store.ts";
+export { BinaryCopyReader, BinaryCopyRows, type CopyRow } from "./copy-binary.ts";
+export { StoreError, copyField } from "./store.ts";
 export { PgliteStore } from "./pglite.ts";
 export { PostgresStore } from "./postgres.ts";
 export { migrate } from "./migrate.ts";

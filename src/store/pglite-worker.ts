@@ -9,9 +9,11 @@ import { typeParsers } from "./store.ts";
 
 interface Request {
   id: number;
-  op: "query" | "exec" | "dump" | "close";
+  op: "query" | "exec" | "dump" | "close" | "copy" | "copyOut";
   sql?: string;
   params?: unknown[];
+  /** COPY … FROM '/dev/blob' data (copy). */
+  data?: Uint8Array;
 }
 
 const port = parentPort;
@@ -45,6 +47,16 @@ port.on("message", async (req: Request) => {
       case "query": {
         const res = await db.query(req.sql ?? "", req.params ?? []);
         port.postMessage({ id: req.id, rows: res.rows });
+        break;
+      }
+      case "copy":
+        await db.query(req.sql ?? "", [], { blob: new Blob([req.data ?? new Uint8Array(0)]) });
+        port.postMessage({ id: req.id, rows: [] });
+        break;
+      case "copyOut": {
+        const res = await db.query(req.sql ?? "");
+        const data = new Uint8Array(res.blob ? await res.blob.arrayBuffer() : new ArrayBuffer(0));
+        port.postMessage({ id: req.id, data }, [data.buffer]);
         break;
       }
       case "exec":

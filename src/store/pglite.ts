@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { StoreError, type Queryable, type Row, type Store } from "./store.ts";
+import { StoreError, copyStatement, type CopyData, type Queryable, type Row, type Store } from "./store.ts";
 
 interface Reply {
   id?: number;
@@ -65,13 +65,35 @@ export class PgliteStore implements Store {
     return store;
   }
 
-  #send(op: "query" | "exec" | "dump" | "close", sql?: string, params?: readonly unknown[]): Promise<Reply> {
+  #send(op: "query" | "exec" | "dump" | "close" | "copy" | "copyOut", sql?: string, params?: readonly unknown[], data?: Uint8Array<ArrayBuffer>): Promise<Reply> {
     if (this.#closed) return Promise.reject(new StoreError("the store is closed"));
     const id = this.#nextId++;
     return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ id, op, sql, params: params ? [...params] : undefined });
+      // The COPY data is moved to the worker, not copied.
+      this.#worker.postMessage({ id, op, sql, params: params ? [...params] : undefined, data }, data ? [data.buffer] : []);
     });
+  }
+
+  async #rawCopy(table: string, columns: readonly string[], data: CopyData): Promise<void> {
+    // Bytes the caller made are moved, so they are copied first: the caller may still hold them.
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data.slice();
+    await this.#send("copy", copyStatement(table, columns, "'/dev/blob'", data), undefined, bytes);
+  }
+
+  copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<void> {
+    return this.#exclusive(() => this.#rawCopy(table, columns, data));
+  }
+
+  async #rawCopyOut(query: string, onChunk: (chunk: Uint8Array) => void): Promise<void> {
+    // PGlite writes COPY TO output to a blob: one chunk, moved from the worker.
+    const reply = await this.#send("copyOut", `COPY (${query}) TO '/dev/blob' (FORMAT binary)`);
+    if (!reply.data) throw new StoreError("the database returned no COPY data");
+    onChunk(reply.data);
+  }
+
+  copyOut(query: string, onChunk: (chunk: Uint8Array) => void): Promise<void> {
+    return this.#exclusive(() => this.#rawCopyOut(query, onChunk));
   }
 
   /** Runs `fn` when no transaction is open, holding the connection until it settles. */
@@ -106,7 +128,11 @@ export class PgliteStore implements Store {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.#exclusive(async () => {
       await this.#rawQuery("BEGIN");
-      const tx: Queryable = { query: <R extends Row = Row>(sql: string, params?: readonly unknown[]) => this.#rawQuery<R>(sql, params) };
+      const tx: Queryable = {
+        query: <R extends Row = Row>(sql: string, params?: readonly unknown[]) => this.#rawQuery<R>(sql, params),
+        copyFrom: (table: string, columns: readonly string[], data: CopyData) => this.#rawCopy(table, columns, data),
+        copyOut: (query: string, onChunk: (chunk: Uint8Array) => void) => this.#rawCopyOut(query, onChunk),
+      };
       try {
         const result = await fn(tx);
         await this.#rawQuery("COMMIT");

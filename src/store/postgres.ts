@@ -1,5 +1,8 @@
+import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
 import pg from "pg";
-import { StoreError, typeParsers, type Queryable, type Row, type Store } from "./store.ts";
+import { from as copyFromStdin, to as copyToStdout } from "pg-copy-streams";
+import { StoreError, copyStatement, typeParsers, type CopyData, type Queryable, type Row, type Store } from "./store.ts";
 
 function wrap(err: unknown): StoreError {
   if (err instanceof pg.DatabaseError) return new StoreError(err.message, err.code, err.constraint);
@@ -18,6 +21,34 @@ class PgQueryable implements Queryable {
       return res.rows;
     } catch (err) {
       throw wrap(err);
+    }
+  }
+
+  async copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<void> {
+    const sql = copyStatement(table, columns, "STDIN", data);
+    // A pool lends a connection for the COPY; a transaction's client is used as it is.
+    const client = this.client instanceof pg.Pool ? await this.client.connect().catch((err: unknown) => Promise.reject(wrap(err))) : this.client;
+    try {
+      const chunk = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      await pipeline(Readable.from([chunk]), client.query(copyFromStdin(sql)));
+    } catch (err) {
+      throw wrap(err);
+    } finally {
+      if (client !== this.client && "release" in client) client.release();
+    }
+  }
+
+  async copyOut(query: string, onChunk: (chunk: Uint8Array) => void): Promise<void> {
+    const client = this.client instanceof pg.Pool ? await this.client.connect().catch((err: unknown) => Promise.reject(wrap(err))) : this.client;
+    try {
+      const stream = client.query(copyToStdout(`COPY (${query}) TO STDOUT (FORMAT binary)`));
+      for await (const chunk of stream) {
+        if (chunk instanceof Uint8Array) onChunk(chunk);
+      }
+    } catch (err) {
+      throw wrap(err);
+    } finally {
+      if (client !== this.client && "release" in client) client.release();
     }
   }
 }
@@ -46,6 +77,14 @@ export class PostgresStore implements Store {
 
   async exec(sql: string): Promise<void> {
     await this.#q.query(sql);
+  }
+
+  copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<void> {
+    return this.#q.copyFrom(table, columns, data);
+  }
+
+  copyOut(query: string, onChunk: (chunk: Uint8Array) => void): Promise<void> {
+    return this.#q.copyOut(query, onChunk);
   }
 
   /**

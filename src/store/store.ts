@@ -4,6 +4,39 @@ export type Row = Record<string, unknown>;
 /** Anything that runs SQL with bound parameters ($1, $2, …). Never build SQL from input. */
 export interface Queryable {
   query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /**
+   * Bulk-loads rows with `COPY table (columns) FROM STDIN`: a string is
+   * PostgreSQL's text format (one row per line, tab-separated, `\N` for null;
+   * copyField escapes a value), bytes its binary format (BinaryCopyRows).
+   * Many times faster than INSERT for hundreds of thousands of rows; `table`
+   * and `columns` are identifiers from the code, never input.
+   */
+  copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<void>;
+  /**
+   * Runs `COPY (query) TO STDOUT (FORMAT binary)` and hands the output to
+   * `onChunk` as it arrives (BinaryCopyReader parses it): millions of rows
+   * without a JS object each. COPY takes no bound parameters, so a query
+   * reads its values with current_setting(), set by set_config(…, true) in
+   * the same transaction — never from text spliced into the SQL.
+   */
+  copyOut(query: string, onChunk: (chunk: Uint8Array) => void): Promise<void>;
+}
+
+/** A value as a field of COPY's text format: null as \N; backslash, tab and line breaks escaped. */
+export function copyField(v: string | number | boolean | null): string {
+  if (v === null) return "\\N";
+  if (typeof v !== "string") return String(v);
+  return /[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r")) : v;
+}
+
+/** COPY data: text format as a string, binary format as bytes. */
+export type CopyData = string | Uint8Array<ArrayBuffer>;
+
+/** The COPY statement for `table (columns)` and the data's format, with the names checked to be plain identifiers. */
+export function copyStatement(table: string, columns: readonly string[], source: string, data: CopyData): string {
+  const ident = /^[a-z_][a-z0-9_]*$/;
+  for (const name of [table, ...columns]) if (!ident.test(name)) throw new StoreError(`not a plain identifier: ${name}`);
+  return `COPY ${table} (${columns.join(", ")}) FROM ${source}${typeof data === "string" ? "" : " (FORMAT binary)"}`;
 }
 
 /**

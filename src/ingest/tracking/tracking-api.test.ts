@@ -81,8 +81,14 @@ describe("POST /v1/identify, /v1/track, /v1/page", () => {
     await post(`${s.url}/v1/identify`, { userId: "old-id", traits: { email: "merge@example.com", phone: "+33 6 12 34 56 78" }, messageId: "al-1" }, basic(s.writeKey));
     await track({ userId: "old-id", event: "Order Completed", messageId: "al-2", properties: { order_id: "AL-1", total: 30, currency: "EUR" }, timestamp: "2026-04-01T00:00:00Z" });
     await post(`${s.url}/v1/identify`, { userId: "new-id", traits: { firstName: "Grace" }, messageId: "al-3" }, basic(s.writeKey));
+    // Scored before the merge: the merged-away customer's score row goes with them (customer_scores has no foreign key, migration 015).
+    expect((await post(`${s.url}/api/models/score`, {}, bearer(s.adminKey))).status).toBe(200);
+    const scoreOfOld = "SELECT count(*) AS n FROM customer_scores s JOIN customers c ON c.id = s.customer_id WHERE c.external_id = 'old-id'";
+    expect(await count(s.store, scoreOfOld)).toBe(1);
+    const oldId = (await s.store.query<{ id: number }>("SELECT id FROM customers WHERE external_id = 'old-id'"))[0]?.id;
     const r = await post(`${s.url}/v1/alias`, { previousId: "old-id", userId: "new-id", messageId: "al-4" }, basic(s.writeKey));
     expect(r.status).toBe(200);
+    expect(await count(s.store, "SELECT count(*) AS n FROM customer_scores WHERE customer_id = $1", [oldId])).toBe(0);
     expect((await get(`${s.url}/api/customers/old-id`, bearer(s.adminKey))).status).toBe(404);
     const p = await get(`${s.url}/api/customers/new-id`, bearer(s.adminKey));
     expect(p.body).toMatchObject({ email: "merge@example.com", phone: "+33612345678", firstName: "Grace", rollup: { orderCount: 1, revenueMinor: 3000 } });

@@ -1,0 +1,310 @@
+/**
+ * Every customer's orders as one typed block, read once per scoring run (and
+ * per `models fit`): customer i's orders are [start[i], start[i+1]), oldest
+ * first. About 21 bytes an order and 16 a customer, where the same history as
+ * JS objects took ~1 KB a customer and dominated the run's memory and
+ * garbage collection (docs/benchmarks.md, "Models").
+ */
+import { BinaryCopyReader, type Store } from "../store/index.ts";
+import type { Workspace } from "../workspaces/index.ts";
+import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
+import type { PurchaseDays } from "../models/index.ts";
+
+export interface OrderLog {
+  /** Database ids of every customer of the workspace, ascending, with or without orders. */
+  customerIds: Float64Array;
+  /** customerIds.length + 1 offsets into the order arrays. */
+  start: Int32Array;
+  /** Day number (days since 1970-01-01, UTC) of each order. */
+  day: Int32Array;
+  totalMinor: Float64Array;
+  /** Mean price of one item (line totals ÷ quantities); NaN for an order without lines. */
+  unitPriceMinor: Float64Array;
+  /** 1 when the order has a refund. */
+  refunded: Uint8Array;
+  /** Refunds per customer (minor units, the workspace currency). */
+  refundedMinor: Float64Array;
+}
+
+/** One order as tests and small callers hand it over. */
+export interface OrderFact {
+  /** Day number (days since 1970-01-01, UTC). */
+  day: number;
+  totalMinor: number;
+  refunded: boolean;
+  /** Mean price of one item in the order (line totals ÷ quantities), or null without lines. */
+  unitPriceMinor: number | null;
+}
+
+export interface CustomerHistory {
+  customerId: number;
+  /** Oldest first. */
+  orders: OrderFact[];
+  refundedMinor: number;
+}
+
+/** A growable typed array: the page sizes are only known as the rows arrive. */
+class Column<A extends Float64Array | Int32Array | Uint8Array> {
+  length = 0;
+  constructor(
+    public data: A,
+    private readonly make: (n: number) => A,
+  ) {}
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = this.make(Math.max(1024, this.data.length * 2));
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
+  /** The values pushed, in an array of their exact length. */
+  done(): A {
+    if (this.length === this.data.length) return this.data;
+    const out = this.make(this.length);
+    out.set(this.data.subarray(0, this.length));
+    return out;
+  }
+}
+
+function float64s(): Column<Float64Array> {
+  return new Column(new Float64Array(1024), (n) => new Float64Array(n));
+}
+function int32s(): Column<Int32Array> {
+  return new Column(new Int32Array(1024), (n) => new Int32Array(n));
+}
+function uint8s(): Column<Uint8Array> {
+  return new Column(new Uint8Array(1024), (n) => new Uint8Array(n));
+}
+
+/** The latest instant PostgreSQL's timestamptz holds comfortably: "every order". */
+const END_OF_TIME = new Date(Date.UTC(9999, 11, 31));
+
+/**
+ * Reads the workspace's customers and their purchases placed before
+ * `before`, in its currency, with binary COPY: rows go straight into typed
+ * arrays (no JS object per order), and are grouped by customer and put in
+ * time order here rather than by an ORDER BY, which on 2.8 million orders
+ * spilled its sort to disk (docs/benchmarks.md, "Models").
+ */
+export async function readOrderLog(store: Store, ws: Workspace, before: Date = END_OF_TIME): Promise<OrderLog> {
+  return store.transaction(async (tx) => {
+    // COPY takes no bound parameters: the values go in as settings of this transaction.
+    await tx.query(
+      "SELECT set_config('fidelio.ws', $1, true), set_config('fidelio.currency', $2, true), set_config('fidelio.before', $3, true), set_config('fidelio.skip', $4, true)",
+      [ws.id, ws.currency, before.toISOString(), NON_PURCHASE_STATUSES.join(",")],
+    );
+    const ids = float64s();
+    const customers = new BinaryCopyReader((row) => ids.push(row.int8(0)));
+    await tx.copyOut("SELECT id::int8 FROM customers WHERE workspace_id = (SELECT current_setting('fidelio.ws'))", (chunk) => customers.push(chunk));
+    customers.end();
+    const customerIds = ids.done().sort();
+    const indexOf = positionsOf(customerIds);
+
+    const owner = int32s();
+    const at = float64s();
+    const orderId = float64s();
+    const day = int32s();
+    const total = float64s();
+    const unit = float64s();
+    const refunded = uint8s();
+    const orders = new BinaryCopyReader((row) => {
+      const i = indexOf(row.int8(0));
+      if (i < 0) return;
+      owner.push(i);
+      orderId.push(row.int8(1));
+      const micros = row.timestamptzMicros(2);
+      at.push(micros);
+      day.push(Math.floor(micros / 86_400_000_000));
+      total.push(row.float8(3));
+      unit.push(row.isNull(4) ? NaN : row.float8(4));
+      refunded.push(row.bool(5) ? 1 : 0);
+    });
+    // Each setting read once, as a sub-select (an init plan): current_setting()
+    // called per row, and extract() (numeric since PostgreSQL 14), made the
+    // same read take 9.8 s instead of 3.6 s on 2.8 million orders.
+    const setting = (name: string) => `(SELECT current_setting('fidelio.${name}'))`;
+    await tx.copyOut(
+      `SELECT o.customer_id::int8, o.id::int8, o.placed_at, o.total_minor::float8, l.unit::float8, r.order_id IS NOT NULL
+         FROM orders o
+         LEFT JOIN (SELECT order_id, sum(total_minor)::float8 / NULLIF(sum(quantity), 0) AS unit FROM order_lines
+                     WHERE workspace_id = ${setting("ws")} GROUP BY order_id) l ON l.order_id = o.id
+         LEFT JOIN (SELECT DISTINCT order_id FROM refunds
+                     WHERE workspace_id = ${setting("ws")} AND order_id IS NOT NULL AND refunded_at < ${setting("before")}::timestamptz) r ON r.order_id = o.id
+        WHERE o.workspace_id = ${setting("ws")} AND o.customer_id IS NOT NULL AND o.currency = ${setting("currency")}
+          AND o.status NOT IN (SELECT unnest(string_to_array(current_setting('fidelio.skip'), ',')))
+          AND o.placed_at < ${setting("before")}::timestamptz`,
+      (chunk) => orders.push(chunk),
+    );
+    orders.end();
+    const refunds = await tx.query<{ c: number; m: number }>(
+      `SELECT customer_id::float8 AS c, sum(amount_minor)::float8 AS m FROM refunds
+        WHERE workspace_id = $1 AND customer_id IS NOT NULL AND currency = $2 AND refunded_at < $3 GROUP BY customer_id`,
+      [ws.id, ws.currency, before],
+    );
+    const refundedMinor = new Float64Array(customerIds.length);
+    for (const r of refunds) {
+      const i = indexOf(r.c);
+      if (i >= 0) refundedMinor[i] = r.m;
+    }
+    return arrange(customerIds, refundedMinor, owner.done(), at.done(), orderId.done(), day.done(), total.done(), unit.done(), refunded.done());
+  });
+}
+
+/**
+ * Where each id sits in `sorted` (−1 when absent). Customer ids are
+ * sequence numbers, so a workspace's are usually dense: then a direct table;
+ * otherwise a binary search. (A Map keyed by millions of float ids cost
+ * about a second here.)
+ */
+function positionsOf(sorted: Float64Array): (id: number) => number {
+  const first = sorted[0] ?? 0;
+  const span = (sorted[sorted.length - 1] ?? 0) - first + 1;
+  if (sorted.length > 0 && span <= 4 * sorted.length + 1024) {
+    const table = new Int32Array(span).fill(-1);
+    sorted.forEach((id, i) => (table[id - first] = i));
+    return (id) => (id >= first && id - first < span ? (table[id - first] ?? -1) : -1);
+  }
+  return (id) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((sorted[mid] ?? 0) < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return sorted[lo] === id ? lo : -1;
+  };
+}
+
+/**
+ * The block from orders in any order: a counting sort by customer, then each
+ * customer's orders by (placed at, id) — oldest first, ties in id order.
+ */
+function arrange(
+  customerIds: Float64Array,
+  refundedMinor: Float64Array,
+  owner: Int32Array,
+  at: Float64Array,
+  orderId: Float64Array,
+  day: Int32Array,
+  total: Float64Array,
+  unit: Float64Array,
+  refunded: Uint8Array,
+): OrderLog {
+  const n = customerIds.length;
+  const m = owner.length;
+  const start = new Int32Array(n + 1);
+  for (let k = 0; k < m; k++) {
+    const c = (owner[k] ?? 0) + 1;
+    start[c] = (start[c] ?? 0) + 1;
+  }
+  for (let i = 0; i < n; i++) start[i + 1] = (start[i + 1] ?? 0) + (start[i] ?? 0);
+  const fill = start.slice(0, n);
+  const perm = new Int32Array(m);
+  for (let k = 0; k < m; k++) {
+    const i = owner[k] ?? 0;
+    perm[fill[i] ?? 0] = k;
+    fill[i] = (fill[i] ?? 0) + 1;
+  }
+  const earlier = (p: number, q: number) => (at[p] ?? 0) < (at[q] ?? 0) || ((at[p] ?? 0) === (at[q] ?? 0) && (orderId[p] ?? 0) < (orderId[q] ?? 0));
+  for (let i = 0; i < n; i++) {
+    const a = start[i] ?? 0;
+    const b = start[i + 1] ?? 0;
+    if (b - a > 64) {
+      const part = Array.from(perm.subarray(a, b)).sort((p, q) => (earlier(p, q) ? -1 : earlier(q, p) ? 1 : 0));
+      perm.set(part, a);
+      continue;
+    }
+    // Insertion sort: a customer has few orders, usually already in order.
+    for (let k = a + 1; k < b; k++) {
+      const v = perm[k] ?? 0;
+      let j = k - 1;
+      while (j >= a && earlier(v, perm[j] ?? 0)) {
+        perm[j + 1] = perm[j] ?? 0;
+        j--;
+      }
+      perm[j + 1] = v;
+    }
+  }
+  const log: OrderLog = {
+    customerIds,
+    start,
+    day: new Int32Array(m),
+    totalMinor: new Float64Array(m),
+    unitPriceMinor: new Float64Array(m),
+    refunded: new Uint8Array(m),
+    refundedMinor,
+  };
+  for (let k = 0; k < m; k++) {
+    const p = perm[k] ?? 0;
+    log.day[k] = day[p] ?? 0;
+    log.totalMinor[k] = total[p] ?? 0;
+    log.unitPriceMinor[k] = unit[p] ?? NaN;
+    log.refunded[k] = refunded[p] ?? 0;
+  }
+  return log;
+}
+
+/** The block for histories given as objects (tests, small callers). */
+export function orderLogOf(histories: readonly CustomerHistory[]): OrderLog {
+  const n = histories.length;
+  let m = 0;
+  for (const h of histories) m += h.orders.length;
+  const log: OrderLog = {
+    customerIds: new Float64Array(n),
+    start: new Int32Array(n + 1),
+    day: new Int32Array(m),
+    totalMinor: new Float64Array(m),
+    unitPriceMinor: new Float64Array(m),
+    refunded: new Uint8Array(m),
+    refundedMinor: new Float64Array(n),
+  };
+  let k = 0;
+  histories.forEach((h, i) => {
+    log.customerIds[i] = h.customerId;
+    log.start[i] = k;
+    log.refundedMinor[i] = h.refundedMinor;
+    for (const o of h.orders) {
+      log.day[k] = o.day;
+      log.totalMinor[k] = o.totalMinor;
+      log.unitPriceMinor[k] = o.unitPriceMinor ?? NaN;
+      log.refunded[k] = o.refunded ? 1 : 0;
+      k++;
+    }
+  });
+  log.start[n] = k;
+  return log;
+}
+
+/**
+ * The purchase days the models read (same-day orders merged, amounts in
+ * currency units), for the customers with at least one order.
+ */
+export function purchaseDaysOfLog(log: OrderLog, minorPerUnit: number): PurchaseDays {
+  const customerIds: string[] = [];
+  const starts: number[] = [];
+  const day = new Int32Array(log.day.length);
+  const amount = new Float64Array(log.day.length);
+  let n = 0;
+  for (let i = 0; i < log.customerIds.length; i++) {
+    const a = log.start[i] ?? 0;
+    const b = log.start[i + 1] ?? 0;
+    if (b <= a) continue;
+    customerIds.push(String(log.customerIds[i]));
+    const first = n;
+    starts.push(first);
+    for (let k = a; k < b; k++) {
+      const d = log.day[k] ?? 0;
+      const v = (log.totalMinor[k] ?? 0) / minorPerUnit;
+      if (n > first && day[n - 1] === d) amount[n - 1] = (amount[n - 1] ?? 0) + v;
+      else {
+        day[n] = d;
+        amount[n] = v;
+        n++;
+      }
+    }
+  }
+  starts.push(n);
+  return { customerIds, start: Int32Array.from(starts), day: day.subarray(0, n), amount: amount.subarray(0, n) };
+}
