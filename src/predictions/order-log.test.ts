@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestWorkspace, type TestStore } from "../../test/helpers.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import { CustomerRecord, OrderRecord, RefundRecord, writeCustomers, writeOrders, writeRefunds } from "../ingest/index.ts";
+import { CustomerRecord, OrderRecord, RefundRecord, mergeCustomers, writeCustomers, writeOrders, writeRefunds } from "../ingest/index.ts";
 import { parseInput } from "../shared/index.ts";
 import { DEFAULT_LIFECYCLE_SETTINGS, orderLogOf, readOrderLog, refreshScores, scoreCustomers, type CustomerHistory } from "./index.ts";
 import { dayNumber, dayOf } from "../models/index.ts";
@@ -125,5 +125,19 @@ describe("the order log", () => {
     expect(ann).toMatchObject({ net_revenue_minor: 5200, days_since_last_order: dayNumber("2025-06-01") - dayNumber("2025-03-10"), rhythm_days: (5 + 64) / 2, rhythm_own: true });
     expect(stored.find((r) => r.orders === 1)).toMatchObject({ net_revenue_minor: 2100, rhythm_own: false });
     expect(stored.find((r) => r.orders === 0)).toMatchObject({ stage: "prospect", rfm_r: null, days_since_last_order: null });
+  });
+
+  it("leaves no score for a customer merged away between reading the orders and writing the scores", async () => {
+    const { ws, store } = t;
+    const log = await readOrderLog(store, ws, now);
+    const ids = await store.query<{ id: number; external_id: string }>("SELECT id, external_id FROM customers WHERE workspace_id = $1", [ws.id]);
+    const bob = ids.find((r) => r.external_id === "bob")?.id ?? 0;
+    const ann = ids.find((r) => r.external_id === "ann")?.id ?? 0;
+    await store.transaction((tx) => mergeCustomers(tx, ws, bob, ann, now));
+    const run = await refreshScores(store, ws, now, log);
+    expect(run.customers).toBe(3); // bob was in the read
+    const stored = await store.query<{ customer_id: number }>("SELECT customer_id FROM customer_scores WHERE workspace_id = $1 ORDER BY customer_id", [ws.id]);
+    expect(stored.map((r) => r.customer_id)).not.toContain(bob);
+    expect(stored).toHaveLength(2);
   });
 });

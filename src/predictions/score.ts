@@ -436,7 +436,8 @@ export function scoreLog(log: OrderLog, model: PredictionModel | null, settings:
         shape90.push(predictor.expected(summary, 90, p));
         shape365.push(predictor.expected(summary, 365, p));
         shapeNext.push(predictor.nextOrderInDays(summary, p) ?? NaN);
-        shapeClvFactor.push(predictor.clvFactor(summary, settings.clvHorizonDays, settings.monthlyDiscountRate, p));
+        // Without a spend model there is no CLV, so no factor to compute.
+        shapeClvFactor.push(model?.gammaGamma ? predictor.clvFactor(summary, settings.clvHorizonDays, settings.monthlyDiscountRate, p) : NaN);
         byTx?.set(summary.tXDays, slot);
       }
       alive = shapeAlive[slot] ?? NaN;

@@ -101,6 +101,18 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date, log?
       for (let k = i; k < Math.min(n, i + WRITE_BATCH); k++) writeScoreRow(rows, table, k, ws.id, now, fit?.version ?? null);
       await tx.copyFrom("customer_scores", SCORE_COPY_COLUMNS, rows.finish());
     }
+    // A customer merged away after the orders were read was scored all the
+    // same; without a foreign key (migration 015) their row would linger.
+    // Counting the read customers that still exist is cheap; the clean-up
+    // (seconds on a million rows) runs only when one has gone.
+    const [still] = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM customers WHERE workspace_id = $1 AND id <= $2", [ws.id, table.customerIds[n - 1] ?? 0]);
+    if ((still?.n ?? 0) < n) {
+      await tx.query(
+        `DELETE FROM customer_scores s WHERE s.workspace_id = $1
+            AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.workspace_id = s.workspace_id AND c.id = s.customer_id)`,
+        [ws.id],
+      );
+    }
     const seconds = (performance.now() - started) / 1000;
     await tx.query("INSERT INTO scoring_runs (workspace_id, scored_at, model_version, customers, seconds, settings, note) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)", [
       ws.id,
@@ -131,15 +143,16 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date, log?
 
 /** Row k of the table as a row of SCORE_COPY_COLUMNS, with their exact types (migration 006). */
 function writeScoreRow(rows: BinaryCopyRows, t: ScoreTable, k: number, workspaceId: string, scoredAt: Date, modelVersion: number | null): void {
-  const float = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? rows.null() : rows.float8(v));
-  const bigint = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? rows.null() : rows.int8(v));
+  // Anything not finite (NaN: none; ±Infinity: a model at its limits) is stored as null.
+  const float = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? rows.null() : rows.float8(v));
+  const bigint = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? rows.null() : rows.int8(v));
   const flags = t.flags[k] ?? 0;
   rows.row().text(workspaceId).timestamptz(scoredAt);
   if (modelVersion === null) rows.null();
   else rows.int4(modelVersion);
   rows.int8(t.customerIds[k] ?? 0).text(STAGES[t.stage[k] ?? 0] ?? "prospect").int4(t.orders[k] ?? 0).int8(t.netRevenueMinor[k] ?? 0);
   const since = t.daysSinceLastOrder[k];
-  if (since === undefined || Number.isNaN(since)) rows.null();
+  if (since === undefined || !Number.isFinite(since)) rows.null();
   else rows.int4(since);
   float(t.rhythmDays[k]);
   rows.bool((flags & FLAG.rhythmOwn) !== 0);
@@ -147,7 +160,7 @@ function writeScoreRow(rows: BinaryCopyRows, t: ScoreTable, k: number, workspace
   float(t.expectedPurchases90[k]);
   float(t.expectedPurchases365[k]);
   const next = t.nextOrderDay[k];
-  if (next === undefined || Number.isNaN(next)) rows.null();
+  if (next === undefined || !Number.isFinite(next)) rows.null();
   else rows.date(next);
   bigint(t.expectedOrderValueMinor[k]);
   bigint(t.clvMinor[k]);

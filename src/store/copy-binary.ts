@@ -18,6 +18,11 @@ const PG_EPOCH_DAY = 10_957;
 const PG_EPOCH_MS = 946_684_800_000;
 const TWO_32 = 4_294_967_296;
 
+/** A value that would be written wrong (a fraction, out of range, NaN, ±Infinity) is refused, never wrapped or truncated. */
+function whole(v: number, max: number, type: string): void {
+  if (!Number.isInteger(v) || v > max || v < -max - (type === "bigint" ? 0 : 1)) throw new RangeError(`not ${type === "integer" ? "an" : "a"} ${type}: ${v}`);
+}
+
 export class BinaryCopyRows {
   #buf = new Uint8Array(1 << 16);
   #view = new DataView(this.#buf.buffer);
@@ -72,6 +77,7 @@ export class BinaryCopyRows {
 
   /** smallint */
   int2(v: number): this {
+    whole(v, 32_767, "smallint");
     this.#length(2);
     this.#view.setInt16(this.#at, v);
     this.#at += 2;
@@ -80,6 +86,7 @@ export class BinaryCopyRows {
 
   /** integer */
   int4(v: number): this {
+    whole(v, 2_147_483_647, "integer");
     this.#length(4);
     this.#view.setInt32(this.#at, v);
     this.#at += 4;
@@ -88,6 +95,7 @@ export class BinaryCopyRows {
 
   /** bigint, from a whole number within ±2^53. */
   int8(v: number): this {
+    whole(v, Number.MAX_SAFE_INTEGER, "bigint");
     this.#length(8);
     const high = Math.floor(v / TWO_32);
     this.#view.setInt32(this.#at, high);
@@ -156,17 +164,17 @@ export class BinaryCopyReader {
   readonly #row: CopyRow;
 
   constructor(private readonly onRow: (row: CopyRow) => void) {
-    const reader = this;
+    const int8 = (i: number) => {
+      const at = this.#offsets[i] ?? 0;
+      return this.#view.getInt32(at) * TWO_32 + this.#view.getUint32(at + 4);
+    };
     this.#row = {
-      isNull: (i) => (reader.#lengths[i] ?? -1) < 0,
-      int4: (i) => reader.#view.getInt32(reader.#offsets[i] ?? 0),
-      int8: (i) => {
-        const at = reader.#offsets[i] ?? 0;
-        return reader.#view.getInt32(at) * TWO_32 + reader.#view.getUint32(at + 4);
-      },
-      float8: (i) => reader.#view.getFloat64(reader.#offsets[i] ?? 0),
-      timestamptzMicros: (i) => reader.#row.int8(i) + PG_EPOCH_MS * 1000,
-      bool: (i) => reader.#buf[reader.#offsets[i] ?? 0] === 1,
+      isNull: (i) => (this.#lengths[i] ?? -1) < 0,
+      int4: (i) => this.#view.getInt32(this.#offsets[i] ?? 0),
+      int8,
+      float8: (i) => this.#view.getFloat64(this.#offsets[i] ?? 0),
+      timestamptzMicros: (i) => int8(i) + PG_EPOCH_MS * 1000,
+      bool: (i) => this.#buf[this.#offsets[i] ?? 0] === 1,
     };
   }
 
@@ -180,6 +188,8 @@ export class BinaryCopyReader {
       if (data.length < SIGNATURE.length + 8) return;
       for (let i = 0; i < SIGNATURE.length; i++) if (data[i] !== SIGNATURE[i]) throw new Error("not PostgreSQL binary COPY data");
       at = SIGNATURE.length + 8 + this.#view.getInt32(SIGNATURE.length + 4);
+      // The header extension must have arrived too before the rows start.
+      if (at > data.length) return;
       this.#headerRead = true;
     }
     for (;;) {
@@ -190,6 +200,7 @@ export class BinaryCopyReader {
         at += 2;
         break;
       }
+      if (fields < 0 || fields > this.#offsets.length) throw new Error(`binary COPY rows of ${fields} fields are not supported (at most ${this.#offsets.length})`);
       let p = at + 2;
       let complete = true;
       for (let f = 0; f < fields; f++) {

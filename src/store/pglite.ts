@@ -77,7 +77,7 @@ export class PgliteStore implements Store {
 
   async #rawCopy(table: string, columns: readonly string[], data: CopyData): Promise<void> {
     // Bytes the caller made are moved, so they are copied first: the caller may still hold them.
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data.slice();
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
     await this.#send("copy", copyStatement(table, columns, "'/dev/blob'", data), undefined, bytes);
   }
 

@@ -26,29 +26,51 @@ class PgQueryable implements Queryable {
 
   async copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<void> {
     const sql = copyStatement(table, columns, "STDIN", data);
-    // A pool lends a connection for the COPY; a transaction's client is used as it is.
-    const client = this.client instanceof pg.Pool ? await this.client.connect().catch((err: unknown) => Promise.reject(wrap(err))) : this.client;
-    try {
+    await this.#withClient(async (client) => {
       const chunk = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       await pipeline(Readable.from([chunk]), client.query(copyFromStdin(sql)));
-    } catch (err) {
-      throw wrap(err);
-    } finally {
-      if (client !== this.client && "release" in client) client.release();
-    }
+    });
   }
 
   async copyOut(query: string, onChunk: (chunk: Uint8Array) => void): Promise<void> {
-    const client = this.client instanceof pg.Pool ? await this.client.connect().catch((err: unknown) => Promise.reject(wrap(err))) : this.client;
-    try {
+    await this.#withClient(async (client) => {
       const stream = client.query(copyToStdout(`COPY (${query}) TO STDOUT (FORMAT binary)`));
+      // The stream is read to its end even when onChunk throws: a COPY
+      // abandoned half-way leaves the connection stuck (the next query on it,
+      // or the transaction's ROLLBACK, would wait forever).
+      let failure: { err: unknown } | null = null;
       for await (const chunk of stream) {
-        if (chunk instanceof Uint8Array) onChunk(chunk);
+        if (failure || !(chunk instanceof Uint8Array)) continue;
+        try {
+          onChunk(chunk);
+        } catch (err) {
+          failure = { err };
+        }
       }
+      if (failure) throw failure.err;
+    });
+  }
+
+  /**
+   * Runs `fn` on this queryable's client: a transaction's as it is, or one
+   * lent by the pool. A lent client that failed is discarded, not returned.
+   */
+  async #withClient(fn: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    if (!(this.client instanceof pg.Pool)) {
+      try {
+        await fn(this.client);
+      } catch (err) {
+        throw err instanceof StoreError ? err : wrap(err);
+      }
+      return;
+    }
+    const lent = await this.client.connect().catch((err: unknown) => Promise.reject(wrap(err)));
+    try {
+      await fn(lent);
+      lent.release();
     } catch (err) {
-      throw wrap(err);
-    } finally {
-      if (client !== this.client && "release" in client) client.release();
+      lent.release(err instanceof Error ? err : true);
+      throw err instanceof StoreError ? err : wrap(err);
     }
   }
 }

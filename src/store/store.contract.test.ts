@@ -122,6 +122,38 @@ describe(`Store contract (${process.env.DATABASE_URL ? "postgres" : "pglite"})`,
     await expect(t.store.copyFrom("copy_probe; DROP TABLE workspaces", ["id"], "1\n")).rejects.toThrow("not a plain identifier");
   });
 
+  it("keeps working after a copyOut whose reader throws, alone or in a transaction, and never empties a caller's buffer", async () => {
+    await t.store.query("CREATE TABLE copy_out_probe (n integer)");
+    const bytes = new BinaryCopyRows(1);
+    for (let k = 0; k < 20_000; k++) bytes.row().int4(k);
+    const data = Buffer.from(bytes.finish());
+    await t.store.copyFrom("copy_out_probe", ["n"], data);
+    expect(data.length).toBeGreaterThan(0); // still the caller's: PGlite moves a copy to its worker
+    const boom = () => {
+      throw new Error("reader failed");
+    };
+    await expect(t.store.copyOut("SELECT n FROM copy_out_probe", boom)).rejects.toThrow("reader failed");
+    expect(await t.store.query("SELECT count(*)::int AS n FROM copy_out_probe")).toEqual([{ n: 20_000 }]);
+    await expect(
+      t.store.transaction(async (tx) => {
+        await tx.query("INSERT INTO copy_out_probe VALUES (-1)");
+        await tx.copyOut("SELECT n FROM copy_out_probe", boom);
+      }),
+    ).rejects.toThrow("reader failed");
+    expect(await t.store.query("SELECT count(*)::int AS n FROM copy_out_probe")).toEqual([{ n: 20_000 }]);
+  });
+
+  it("refuses numbers a binary COPY field cannot hold exactly", () => {
+    const rows = new BinaryCopyRows(1).row();
+    expect(() => rows.int2(40_000)).toThrow("not a smallint");
+    expect(() => rows.int4(1.5)).toThrow("not an integer");
+    expect(() => rows.int4(2 ** 31)).toThrow("not an integer");
+    expect(() => rows.int8(2 ** 53)).toThrow("not a bigint");
+    expect(() => rows.int8(Number.NaN)).toThrow("not a bigint");
+    expect(() => rows.int8(Number.POSITIVE_INFINITY)).toThrow("not a bigint");
+    expect(() => rows.int4(-(2 ** 31)).int2(-32_768).int8(-(2 ** 53) + 1)).not.toThrow();
+  });
+
   it("writes and reads binary COPY: every type the code uses, nulls, and rows split across chunks", async () => {
     await t.store.query("CREATE TABLE binary_probe (i2 smallint, i4 integer, i8 bigint, f8 double precision, b boolean, t text, d date, at timestamptz)");
     const at = new Date("2024-02-29T12:34:56.789Z");
