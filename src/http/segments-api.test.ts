@@ -153,7 +153,9 @@ describe("/api/segments", () => {
 
 describe("the segment worker", () => {
   it("puts a customer who adds to cart into the abandoned-cart segment on its next pass", async () => {
-    const worker = scheduleSegments(s.store, s.workspace, s.clock, { fullEveryMs: 3_600_000, pollMs: 3_600_000 });
+    // slowMs 0: every pass is "slow", so the log shows where each one's time went.
+    const lines: string[] = [];
+    const worker = scheduleSegments(s.store, s.workspace, s.clock, { fullEveryMs: 3_600_000, pollMs: 3_600_000, slowMs: 0, log: (line) => lines.push(line) });
     try {
       await worker.idle();
       const [c] = await s.store.query<{ external_id: string }>(
@@ -168,6 +170,8 @@ describe("the segment worker", () => {
       await worker.tick();
       const after = z.array(z.object({ name: z.string() })).parse(Object.values((await api(`/customers/${encodeURIComponent(who)}/segments`)).body));
       expect(after.map((x) => x.name)).toContain("Abandoned cart (last day)");
+      const pass = lines.find((l) => l.startsWith("segments: 1 changed customers took"));
+      expect(pass).toMatch(/\(1 entered, 0 left\): lock \d+\.\d\d s, marks \d+\.\d\d s, rules \d+\.\d\d s \(slowest "[^"]+" \d+\.\d\d s, "[^"]+" \d+\.\d\d s\), commit and the rest -?\d+\.\d\d s$/);
     } finally {
       worker.stop();
       await worker.idle();

@@ -44,23 +44,38 @@ export function scheduleSegments(
   store: Store,
   ws: Workspace,
   clock: Clock,
-  options: { pollMs?: number; fullEveryMs: number; log?: (line: string) => void },
+  options: { pollMs?: number; fullEveryMs: number; log?: (line: string) => void; slowMs?: number },
 ): SegmentWorker {
+  const slowMs = options.slowMs ?? SLOW_BATCH_MS;
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   let running: Promise<void> | null = null;
   const pass = async () => {
     try {
       // Drain what changed, a batch per loop; a big backlog (an import) is
       // cheaper as one evaluation of everyone, which also clears the marks.
+      const tp = performance.now();
       const backlog = await pendingChanges(store, ws);
+      const countMs = performance.now() - tp;
+      if (countMs > slowMs) options.log?.(`segments: counting the waiting changes took ${seconds(countMs)}`);
       for (let i = 0; backlog <= FULL_EVALUATION_BACKLOG && i < 100; i++) {
         const t0 = performance.now();
         const r = await processCustomerChanges(store, ws, clock.now());
-        // A slow batch is what delays membership: say so, to find the cause.
+        // A slow batch is what delays membership: say so, and where the time went, to find the cause.
         const ms = performance.now() - t0;
-        if (ms > SLOW_BATCH_MS) options.log?.(`segments: ${r.customers} changed customers took ${(ms / 1000).toFixed(1)} s (${r.entered} entered, ${r.exited} left)`);
+        if (ms > slowMs) {
+          const p = r.phases;
+          const slowest = p.segments.slice(0, 2).map((s) => `"${s.name}" ${seconds(s.ms)}`).join(", ");
+          options.log?.(
+            `segments: ${r.customers} changed customers took ${seconds(ms)} (${r.entered} entered, ${r.exited} left): ` +
+              `lock ${seconds(p.lockMs)}, marks ${seconds(p.marksMs)}, rules ${seconds(p.segments.reduce((n, s) => n + s.ms, 0))}${slowest ? ` (slowest ${slowest})` : ""}, commit and the rest ${seconds(ms - p.lockMs - p.marksMs - p.segments.reduce((n, s) => n + s.ms, 0))}`,
+          );
+        }
         if (r.customers === 0) break;
       }
-      if (backlog > FULL_EVALUATION_BACKLOG || (await fullEvaluationDue(store, ws, clock.now(), options.fullEveryMs))) {
+      const td = performance.now();
+      const due = backlog > FULL_EVALUATION_BACKLOG || (await fullEvaluationDue(store, ws, clock.now(), options.fullEveryMs));
+      if (performance.now() - td > slowMs) options.log?.(`segments: checking whether a full evaluation is due took ${seconds(performance.now() - td)}`);
+      if (due) {
         const r = await evaluateSegments(store, ws, clock.now());
         if (r.moved > 0) options.log?.(`segments evaluated in ${r.seconds.toFixed(1)} s: ${r.moved} customers entered or left`);
       }
