@@ -56,7 +56,7 @@ export {
   type SummaryOptions,
   type TimeUnit,
 } from "./summaries.ts";
-export { purchaseDayRange, purchaseDaysOf, summariseDays, type PurchaseDays } from "./purchase-days.ts";
+export { mergeSameDays, purchaseDayRange, purchaseDaysOf, summariseDays, type PurchaseDays } from "./purchase-days.ts";
 export { RFM_SEGMENTS, quintileScores, rfmScores, rfmSegment, type RfmInput, type RfmScore, type RfmSegment } from "./rfm.ts";
 export {
   fitParetoNbd,

@@ -12,6 +12,7 @@
  * calibration end, and the validation reads the holdout from the same block
  * (docs/benchmarks.md, "Models").
  */
+import { sortRuns } from "../shared/index.ts";
 import type { CustomerSummary, Purchase, SummaryOptions } from "./summaries.ts";
 import { UNIT_DAYS } from "./summaries.ts";
 
@@ -32,14 +33,16 @@ export interface PurchaseDays {
  */
 export function purchaseDaysOf(purchases: readonly Purchase[]): PurchaseDays {
   // Group by customer with one Map look-up per purchase, then lay the groups
-  // out in id order (a counting sort); each customer's few days are then
-  // sorted in place. A comparator sort of millions of purchases by
-  // (customer, day) took several times longer.
+  // out in id order (a counting sort) and sort each customer's few days. A
+  // comparator sort of millions of purchases by (customer, day) took several
+  // times longer.
   const groupOf = new Map<string, number>();
   const group = new Int32Array(purchases.length);
   const counts: number[] = [];
+  const day = new Float64Array(purchases.length);
   for (let i = 0; i < purchases.length; i++) {
-    const id = purchases[i]?.customerId ?? "";
+    const p = purchases[i];
+    const id = p?.customerId ?? "";
     let g = groupOf.get(id);
     if (g === undefined) {
       g = counts.length;
@@ -48,74 +51,63 @@ export function purchaseDaysOf(purchases: readonly Purchase[]): PurchaseDays {
     }
     group[i] = g;
     counts[g] = (counts[g] ?? 0) + 1;
+    day[i] = Math.floor(p?.day ?? 0);
   }
   const ids = [...groupOf.keys()].sort();
-  const offset = new Int32Array(counts.length + 1);
-  let at = 0;
-  for (const id of ids) {
-    const g = groupOf.get(id) ?? 0;
-    offset[g] = at;
-    at += counts[g] ?? 0;
-  }
-  const rawDay = new Float64Array(purchases.length);
-  const rawAmount = new Float64Array(purchases.length);
-  const fill = offset.slice();
-  for (let i = 0; i < purchases.length; i++) {
-    const p = purchases[i];
-    const g = group[i] ?? 0;
-    const k = fill[g] ?? 0;
-    fill[g] = k + 1;
-    rawDay[k] = Math.floor(p?.day ?? 0);
-    rawAmount[k] = p?.amount ?? 0;
-  }
   const start = new Int32Array(ids.length + 1);
-  const day = new Int32Array(purchases.length);
-  const amount = new Float64Array(purchases.length);
+  const fill = new Int32Array(counts.length); // where each group's next purchase goes
+  ids.forEach((id, c) => {
+    const g = groupOf.get(id) ?? 0;
+    fill[g] = start[c] ?? 0;
+    start[c + 1] = (start[c] ?? 0) + (counts[g] ?? 0);
+  });
+  const order = new Int32Array(purchases.length);
+  for (let i = 0; i < purchases.length; i++) {
+    const g = group[i] ?? 0;
+    order[fill[g] ?? 0] = i;
+    fill[g] = (fill[g] ?? 0) + 1;
+  }
+  // By day, ties in log order (so same-day amounts are summed in the order they came).
+  sortRuns(order, start, (a, b) => (day[a] ?? 0) < (day[b] ?? 0) || ((day[a] ?? 0) === (day[b] ?? 0) && a < b));
+  return mergeSameDays(
+    ids,
+    start,
+    (k) => day[order[k] ?? 0] ?? 0,
+    (k) => purchases[order[k] ?? 0]?.amount ?? 0,
+  );
+}
+
+/**
+ * The block from purchases grouped in runs — customer i's at positions
+ * start[i] … start[i+1] − 1, in day order — with same-day purchases merged
+ * (one transaction, amounts summed); customers with no purchase are left out.
+ */
+export function mergeSameDays(ids: readonly string[], start: Int32Array, dayAt: (k: number) => number, amountAt: (k: number) => number): PurchaseDays {
+  const total = start[ids.length] ?? 0;
+  const customerIds: string[] = [];
+  const starts: number[] = [];
+  const day = new Int32Array(total);
+  const amount = new Float64Array(total);
   let n = 0;
-  let from = 0;
-  for (let c = 0; c < ids.length; c++) {
-    const to = from + (counts[groupOf.get(ids[c] ?? "") ?? 0] ?? 0);
-    sortPairs(rawDay, rawAmount, from, to);
-    start[c] = n;
+  for (let i = 0; i < ids.length; i++) {
+    const from = start[i] ?? 0;
+    const to = start[i + 1] ?? 0;
+    if (to <= from) continue;
+    customerIds.push(ids[i] ?? "");
+    const first = n;
+    starts.push(first);
     for (let k = from; k < to; k++) {
-      const d = rawDay[k] ?? 0;
-      if (n > (start[c] ?? 0) && day[n - 1] === d) {
-        amount[n - 1] = (amount[n - 1] ?? 0) + (rawAmount[k] ?? 0);
-      } else {
+      const d = dayAt(k);
+      if (n > first && day[n - 1] === d) amount[n - 1] = (amount[n - 1] ?? 0) + amountAt(k);
+      else {
         day[n] = d;
-        amount[n] = rawAmount[k] ?? 0;
+        amount[n] = amountAt(k);
         n++;
       }
     }
-    from = to;
   }
-  start[ids.length] = n;
-  return { customerIds: ids, start, day: day.slice(0, n), amount: amount.slice(0, n) };
-}
-
-/** Sorts keys[from, to) ascending, moving values with them; stable (insertion sort: a customer has few purchases). */
-function sortPairs(keys: Float64Array, values: Float64Array, from: number, to: number): void {
-  if (to - from > 64) {
-    // A customer with many purchases in no particular order: sort positions, then permute.
-    const pos = Array.from({ length: to - from }, (_, k) => from + k).sort((i, j) => (keys[i] ?? 0) - (keys[j] ?? 0) || i - j);
-    const k2 = pos.map((i) => keys[i] ?? 0);
-    const v2 = pos.map((i) => values[i] ?? 0);
-    keys.set(k2, from);
-    values.set(v2, from);
-    return;
-  }
-  for (let i = from + 1; i < to; i++) {
-    const k = keys[i] ?? 0;
-    const v = values[i] ?? 0;
-    let j = i - 1;
-    while (j >= from && (keys[j] ?? 0) > k) {
-      keys[j + 1] = keys[j] ?? 0;
-      values[j + 1] = values[j] ?? 0;
-      j--;
-    }
-    keys[j + 1] = k;
-    values[j + 1] = v;
-  }
+  starts.push(n);
+  return { customerIds, start: Int32Array.from(starts), day: day.slice(0, n), amount: amount.slice(0, n) };
 }
 
 /** First and last purchase day over everyone (Infinity / −Infinity when empty). */

@@ -8,7 +8,8 @@
 import { BinaryCopyReader, type Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
-import type { PurchaseDays } from "../models/index.ts";
+import { mergeSameDays, type PurchaseDays } from "../models/index.ts";
+import { sortRuns } from "../shared/index.ts";
 
 export interface OrderLog {
   /** Database ids of every customer of the workspace, ascending, with or without orders. */
@@ -207,26 +208,8 @@ function arrange(
     perm[fill[i] ?? 0] = k;
     fill[i] = (fill[i] ?? 0) + 1;
   }
-  const earlier = (p: number, q: number) => (at[p] ?? 0) < (at[q] ?? 0) || ((at[p] ?? 0) === (at[q] ?? 0) && (orderId[p] ?? 0) < (orderId[q] ?? 0));
-  for (let i = 0; i < n; i++) {
-    const a = start[i] ?? 0;
-    const b = start[i + 1] ?? 0;
-    if (b - a > 64) {
-      const part = Array.from(perm.subarray(a, b)).sort((p, q) => (earlier(p, q) ? -1 : earlier(q, p) ? 1 : 0));
-      perm.set(part, a);
-      continue;
-    }
-    // Insertion sort: a customer has few orders, usually already in order.
-    for (let k = a + 1; k < b; k++) {
-      const v = perm[k] ?? 0;
-      let j = k - 1;
-      while (j >= a && earlier(v, perm[j] ?? 0)) {
-        perm[j + 1] = perm[j] ?? 0;
-        j--;
-      }
-      perm[j + 1] = v;
-    }
-  }
+  // Oldest first, ties in id order.
+  sortRuns(perm, start, (p, q) => (at[p] ?? 0) < (at[q] ?? 0) || ((at[p] ?? 0) === (at[q] ?? 0) && (orderId[p] ?? 0) < (orderId[q] ?? 0)));
   const log: OrderLog = {
     customerIds,
     start,
@@ -282,29 +265,10 @@ export function orderLogOf(histories: readonly CustomerHistory[]): OrderLog {
  * currency units), for the customers with at least one order.
  */
 export function purchaseDaysOfLog(log: OrderLog, minorPerUnit: number): PurchaseDays {
-  const customerIds: string[] = [];
-  const starts: number[] = [];
-  const day = new Int32Array(log.day.length);
-  const amount = new Float64Array(log.day.length);
-  let n = 0;
-  for (let i = 0; i < log.customerIds.length; i++) {
-    const a = log.start[i] ?? 0;
-    const b = log.start[i + 1] ?? 0;
-    if (b <= a) continue;
-    customerIds.push(String(log.customerIds[i]));
-    const first = n;
-    starts.push(first);
-    for (let k = a; k < b; k++) {
-      const d = log.day[k] ?? 0;
-      const v = (log.totalMinor[k] ?? 0) / minorPerUnit;
-      if (n > first && day[n - 1] === d) amount[n - 1] = (amount[n - 1] ?? 0) + v;
-      else {
-        day[n] = d;
-        amount[n] = v;
-        n++;
-      }
-    }
-  }
-  starts.push(n);
-  return { customerIds, start: Int32Array.from(starts), day: day.subarray(0, n), amount: amount.subarray(0, n) };
+  return mergeSameDays(
+    Array.from(log.customerIds, String),
+    log.start,
+    (k) => log.day[k] ?? 0,
+    (k) => (log.totalMinor[k] ?? 0) / minorPerUnit,
+  );
 }

@@ -9,3 +9,31 @@ export function groupBy<T, K>(items: Iterable<T>, key: (item: T) => K): Map<K, T
   }
   return out;
 }
+
+/**
+ * Sorts each run order[start[i]], …, order[start[i+1] − 1] of an index
+ * array in place, by `before(a, b)` (a strict "comes before" on the indices
+ * themselves). Runs are a customer's orders or purchases: few, and usually
+ * in order already, so an insertion sort; a long run falls back to the
+ * built-in sort.
+ */
+export function sortRuns(order: Int32Array, start: Int32Array, before: (a: number, b: number) => boolean): void {
+  const compare = (a: number, b: number) => (before(a, b) ? -1 : before(b, a) ? 1 : 0);
+  for (let i = 0; i + 1 < start.length; i++) {
+    const from = start[i] ?? 0;
+    const to = start[i + 1] ?? 0;
+    if (to - from > 64) {
+      order.set(Array.from(order.subarray(from, to)).sort(compare), from);
+      continue;
+    }
+    for (let k = from + 1; k < to; k++) {
+      const v = order[k] ?? 0;
+      let j = k - 1;
+      while (j >= from && before(v, order[j] ?? 0)) {
+        order[j + 1] = order[j] ?? 0;
+        j--;
+      }
+      order[j + 1] = v;
+    }
+  }
+}

@@ -11,3 +11,9 @@ export function Pager(props: { previous: (() => void) | null; next: (() => void)
     </div>
   );
 }
+
+/** Previous / Next over an offset-paged list of `total` items, `page` at a time. */
+export function OffsetPager(props: { offset: number; page: number; total: number; go: (offset: number) => void }) {
+  const { offset, page, total, go } = props;
+  return <Pager previous={offset === 0 ? null : () => go(Math.max(0, offset - page))} next={offset + page >= total ? null : () => go(offset + page)} />;
+}

@@ -5,7 +5,7 @@ import { count, days, money, pct } from "../format.ts";
 import type { CustomerListItem, ScoreOverview, Segment } from "../types.ts";
 import { ErrorBox, Loading } from "../components/States.tsx";
 import { StageBadge, SignalMarks, STAGE_LABELS, SIGNAL_KEYS, SIGNAL_LABELS } from "../components/Scores.tsx";
-import { Pager } from "../components/Pager.tsx";
+import { OffsetPager } from "../components/Pager.tsx";
 
 const PAGE = 50;
 const SORTS = [
@@ -124,7 +124,7 @@ export function Customers(props: { open: (externalId: string) => void }) {
             <h2 data-testid="customers-total" data-value={list.data.total}>
               {list.data.total === 0 ? "No customer matches" : `${count(offset + 1)}–${count(Math.min(offset + PAGE, list.data.total))} of ${count(list.data.total)} customers`}
             </h2>
-            <Pager previous={offset === 0 ? null : () => setOffset(Math.max(0, offset - PAGE))} next={offset + PAGE >= list.data.total ? null : () => setOffset(offset + PAGE)} />
+            <OffsetPager offset={offset} page={PAGE} total={list.data.total} go={setOffset} />
           </header>
           <div className="table-scroll">
             <table data-testid="customers-table">

@@ -7,7 +7,7 @@ import { BarChart } from "../components/Charts.tsx";
 import { DataTable } from "../components/DataTable.tsx";
 import { ErrorBox, Loading } from "../components/States.tsx";
 import { customerLink, OfferToggle, Plans, refreshLoyalty, RunPass, Storefront, Wheel } from "./LoyaltyProgramme.tsx";
-import { Pager } from "../components/Pager.tsx";
+import { OffsetPager } from "../components/Pager.tsx";
 
 /**
  * The loyalty programme: its figures, the worker's pass, its members, spin-to-win,
@@ -223,7 +223,7 @@ function Members({ open }: { open: (id: string) => void }) {
               ))}
             </select>
           </label>
-          <Pager previous={offset === 0 ? null : () => setOffset(Math.max(0, offset - PAGE))} next={offset + PAGE >= total ? null : () => setOffset(offset + PAGE)} />
+          <OffsetPager offset={offset} page={PAGE} total={total} go={setOffset} />
         </div>
       </header>
       <div className="table-scroll">
