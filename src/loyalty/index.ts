@@ -14,7 +14,7 @@ export { LoyaltyMembersQuery, loyaltyOverview, loyaltyMembers, topEarners, type 
 export { TierSettings, ReferralSettings, WheelSettings, WheelPrize, CodeReward } from "./earn.ts";
 export { assignTiers, tierProgress, tiersOf, levelFor, type TierProgress, type TierResult } from "./tiers.ts";
 export { rewardsFor, updateReward, RewardPatch, type AvailableReward } from "./rewards.ts";
-export { ReferralInput, acceptReferral, referralsBy, referralsOf, referralCodeOf, referralLink, settleReferrals, mailboxOf, type Referral, type ReferralPass } from "./referrals.ts";
+export { ReferralInput, acceptReferral, referralsOf, referralCodeOf, referralLink, settleReferrals, mailboxOf, type Referral, type ReferralPass } from "./referrals.ts";
 export { SpinInput, SpinsQuery, spinWheel, wheelAudit, recentSpins, prizeAt, nextSpinAt, DRAW_RANGE, type Spin, type WheelAudit } from "./wheel.ts";
 export { PlanInput, PlanPatch, updatePlan, PaymentInput, CancelInput, listPlans, createPlan, membershipOf, recordMembershipPayment, cancelMembership, expireMemberships, addPeriod, type Plan, type Membership, type MembershipPass } from "./membership.ts";
 export { TokenInput, storefrontSecret, rotateStorefrontSecret, issueCustomerToken, verifyCustomerToken, customerLoyalty, storefrontSetup, myReferrals, useReferralCode, type StorefrontReferral, type CustomerLoyalty, type TokenCustomer } from "./storefront.ts";

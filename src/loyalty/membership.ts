@@ -14,6 +14,7 @@ import { z } from "zod";
 import { StoreError, type Queryable, type Store } from "../store/index.ts";
 import { AppError, parseCurrency, parseInput } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
+import { logLoyaltyEvent } from "./codes.ts";
 
 export const PlanInput = z.strictObject({
   name: z.string().trim().min(1).max(120),
@@ -127,14 +128,6 @@ export const CancelInput = z.strictObject({
   immediately: z.boolean().default(false).describe("end now instead of at the end of the period paid for"),
 });
 
-async function logEvent(tx: Queryable, ws: Workspace, customerId: number, name: string, key: string, properties: Record<string, unknown>, now: Date): Promise<void> {
-  await tx.query(
-    `INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
-     VALUES ($1, $2, 'loyalty', $3, $4, $5::jsonb, $6, $6) ON CONFLICT (workspace_id, message_id) DO NOTHING`,
-    [ws.id, key, name, customerId, JSON.stringify(properties), now],
-  );
-}
-
 /**
  * A payment the shop's billing took: it starts a membership, or renews one
  * (from the end of the period paid for, or from now when it had lapsed or ended).
@@ -181,7 +174,7 @@ export async function recordMembershipPayment(store: Store, ws: Workspace, custo
       [ws.id, customerId, plan.id, now, end],
     );
     const restarted = kind === "renewal" && current?.status !== "active";
-    await logEvent(tx, ws, customerId, kind === "start" ? "Membership Started" : "Membership Renewed", `membership:${body.key}`, { plan: plan.name, planId: plan.id, periodEnd: end.toISOString(), amountMinor: body.amountMinor ?? plan.priceMinor, currency: plan.currency, ...(restarted ? { after: current?.status } : {}) }, now);
+    await logLoyaltyEvent(tx, ws, customerId, kind === "start" ? "Membership Started" : "Membership Renewed", `membership:${body.key}`, { plan: plan.name, planId: plan.id, periodEnd: end.toISOString(), amountMinor: body.amountMinor ?? plan.priceMinor, currency: plan.currency, ...(restarted ? { after: current?.status } : {}) }, now);
     const after = await membershipOf(tx, ws, customerId);
     if (!after) throw new AppError("internal", "membership: not recorded");
     return { ...after, created: true };
@@ -196,11 +189,11 @@ export async function cancelMembership(store: Store, ws: Workspace, customerId: 
     if (!current || current.status !== "active") throw new AppError("unprocessable", "customer: has no active membership to cancel", [{ field: "customer", message: "no active membership" }]);
     if (body.immediately) {
       await tx.query("UPDATE loyalty_memberships SET status = 'ended', period_end = $2, cancel_at_period_end = true, updated_at = $2 WHERE customer_id = $1", [customerId, now]);
-      await logEvent(tx, ws, customerId, "Membership Cancelled", `membership:cancel:${customerId}:${current.periodEnd}`, { plan: current.plan.name, endsAt: now.toISOString(), immediately: true }, now);
-      await logEvent(tx, ws, customerId, "Membership Ended", `membership:end:${customerId}:${current.periodEnd}`, { plan: current.plan.name, reason: "cancelled" }, now);
+      await logLoyaltyEvent(tx, ws, customerId, "Membership Cancelled", `membership:cancel:${customerId}:${current.periodEnd}`, { plan: current.plan.name, endsAt: now.toISOString(), immediately: true }, now);
+      await logLoyaltyEvent(tx, ws, customerId, "Membership Ended", `membership:end:${customerId}:${current.periodEnd}`, { plan: current.plan.name, reason: "cancelled" }, now);
     } else if (!current.cancelAtPeriodEnd) {
       await tx.query("UPDATE loyalty_memberships SET cancel_at_period_end = true, updated_at = $2 WHERE customer_id = $1", [customerId, now]);
-      await logEvent(tx, ws, customerId, "Membership Cancelled", `membership:cancel:${customerId}:${current.periodEnd}`, { plan: current.plan.name, endsAt: current.periodEnd, immediately: false }, now);
+      await logLoyaltyEvent(tx, ws, customerId, "Membership Cancelled", `membership:cancel:${customerId}:${current.periodEnd}`, { plan: current.plan.name, endsAt: current.periodEnd, immediately: false }, now);
     }
     const after = await membershipOf(tx, ws, customerId);
     if (!after) throw new AppError("internal", "membership: lost");
@@ -225,7 +218,7 @@ export async function expireMemberships(store: Store, ws: Workspace, now: Date):
     );
     for (const r of rows) {
       const ended = r.cancel_at_period_end;
-      await logEvent(tx, ws, Number(r.customer_id), ended ? "Membership Ended" : "Membership Lapsed", `membership:${ended ? "end" : "lapse"}:${r.customer_id}:${r.period_end.toISOString()}`, { plan: r.plan, periodEnd: r.period_end.toISOString(), reason: ended ? "cancelled" : "not renewed" }, now);
+      await logLoyaltyEvent(tx, ws, Number(r.customer_id), ended ? "Membership Ended" : "Membership Lapsed", `membership:${ended ? "end" : "lapse"}:${r.customer_id}:${r.period_end.toISOString()}`, { plan: r.plan, periodEnd: r.period_end.toISOString(), reason: ended ? "cancelled" : "not renewed" }, now);
     }
     return { lapsed: rows.filter((r) => !r.cancel_at_period_end).length, ended: rows.filter((r) => r.cancel_at_period_end).length };
   });

@@ -15,7 +15,6 @@
  *   refunded within the return window: no points;
  * - a referrer is rewarded for at most `maxRewardedPerYear` referrals per 365 days.
  */
-import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { Queryable, Store } from "../store/index.ts";
 import { AppError, parseInput } from "../shared/index.ts";
@@ -23,7 +22,7 @@ import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { postPoints } from "./ledger.ts";
 import { getLoyaltySettings, type CodeReward, type LoyaltySettings } from "./earn.ts";
-import { newCode, pushCode } from "./codes.ts";
+import { logLoyaltyEvent, newCode, pushCode, randomCode } from "./codes.ts";
 
 /** A customer's referral code: their first name's letters (when they have one) and 6 random characters. */
 export async function referralCodeOf(db: Queryable, ws: Workspace, customerId: number, now: Date): Promise<string> {
@@ -32,9 +31,8 @@ export async function referralCodeOf(db: Queryable, ws: Workspace, customerId: n
   const [c] = await db.query<{ first_name: string | null }>("SELECT first_name FROM customers WHERE workspace_id = $1 AND id = $2", [ws.id, customerId]);
   if (!c) throw new AppError("not_found", `customer: no customer ${customerId}`, [{ field: "customer", message: "no such customer" }]);
   const prefix = (c.first_name ?? "").normalize("NFKD").toUpperCase().replace(/[^A-Z]/g, "").slice(0, 8) || "FRIEND";
-  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
   for (let attempt = 0; attempt < 5; attempt += 1) {
-    const code = `${prefix}-${[...randomBytes(6)].map((b) => alphabet[b % alphabet.length]).join("")}`;
+    const code = `${prefix}-${randomCode(6)}`;
     const rows = await db.query<{ code: string }>(
       `INSERT INTO loyalty_referral_codes (workspace_id, customer_id, code, created_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT DO NOTHING RETURNING code`,
@@ -127,11 +125,7 @@ export async function acceptReferral(store: Store, ws: Workspace, refereeId: num
     );
     if (!row) throw new AppError("internal", "referral: not recorded");
     await pushCode(tx, ws, settings.codeWebhookUrl, refereeId, welcomeCode, { referral: { welcome: settings.referrals.welcome, firstOrderOnly: true } }, now);
-    await tx.query(
-      `INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
-       VALUES ($1, $2, 'loyalty', 'Referral Accepted', $3, $4::jsonb, $5, $5) ON CONFLICT (workspace_id, message_id) DO NOTHING`,
-      [ws.id, `referral:${row.id}:accepted`, refereeId, JSON.stringify({ referrer: referrer.external_id, welcomeCode, welcome: settings.referrals.welcome }), now],
-    );
+    await logLoyaltyEvent(tx, ws, refereeId, "Referral Accepted", `referral:${row.id}:accepted`, { referrer: referrer.external_id, welcomeCode, welcome: settings.referrals.welcome }, now);
     return view(row, settings, true);
   });
 }
@@ -168,8 +162,8 @@ const view = (r: ReferralRow, settings: LoyaltySettings, created: boolean): Refe
 });
 
 /** A referrer's referrals, newest first. */
-export async function referralsBy(db: Queryable, ws: Workspace, referrerId: number): Promise<Referral[]> {
-  const settings = await getLoyaltySettings(db, ws);
+/** A referrer's referrals, newest first (`settings`: as the caller has read them). */
+async function referralsBy(db: Queryable, ws: Workspace, settings: LoyaltySettings, referrerId: number): Promise<Referral[]> {
   const rows = await db.query<ReferralRow>(`SELECT ${REFERRAL_COLUMNS} FROM loyalty_referrals r WHERE r.workspace_id = $1 AND r.referrer_id = $2 ORDER BY r.id DESC LIMIT 200`, [ws.id, referrerId]);
   return rows.map((r) => view(r, settings, false));
 }
@@ -258,6 +252,5 @@ export async function referralsOf(db: Queryable, ws: Workspace, customerId: numb
   const settings = await getLoyaltySettings(db, ws);
   const open = settings.enabled && settings.referrals.enabled;
   const code = open ? await referralCodeOf(db, ws, customerId, now) : ((await db.query<{ code: string }>("SELECT code FROM loyalty_referral_codes WHERE customer_id = $1", [customerId]))[0]?.code ?? null);
-  if (code === null) return { code, link: null, referrals: await referralsBy(db, ws, customerId) };
-  return { code, link: referralLink(settings, code), referrals: await referralsBy(db, ws, customerId) };
+  return { code, link: code === null ? null : referralLink(settings, code), referrals: await referralsBy(db, ws, settings, customerId) };
 }

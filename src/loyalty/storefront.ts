@@ -10,11 +10,10 @@
  * move it. A forged, altered, expired or unknown-customer token is refused
  * with 401 and nothing else happens.
  */
-import { randomBytes } from "node:crypto";
 import { sign, verify } from "hono/jwt";
 import { z } from "zod";
 import type { Queryable, Store } from "../store/index.ts";
-import { AppError, parseInput } from "../shared/index.ts";
+import { AppError, parseInput, randomToken } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { balancesOf } from "./ledger.ts";
 import { getLoyaltySettings } from "./earn.ts";
@@ -35,7 +34,7 @@ async function readSecret(db: Queryable, ws: Workspace): Promise<string | null> 
 export async function storefrontSecret(db: Queryable, ws: Workspace, now: Date): Promise<string> {
   const existing = await readSecret(db, ws);
   if (existing) return existing;
-  const fresh = `fsf_${randomBytes(32).toString("base64url")}`;
+  const fresh = randomToken("fsf_", 32);
   // Two first uses at once: the first write wins and both read it back.
   await db.query(
     `INSERT INTO loyalty_settings (workspace_id, settings, updated_at, storefront_secret) VALUES ($1, '{}'::jsonb, $2, $3)
@@ -50,7 +49,7 @@ export async function storefrontSecret(db: Queryable, ws: Workspace, now: Date):
 /** A new secret: every token signed with the old one stops working. */
 export async function rotateStorefrontSecret(db: Queryable, ws: Workspace, now: Date): Promise<string> {
   await storefrontSecret(db, ws, now);
-  const fresh = `fsf_${randomBytes(32).toString("base64url")}`;
+  const fresh = randomToken("fsf_", 32);
   await db.query("UPDATE loyalty_settings SET storefront_secret = $2 WHERE workspace_id = $1", [ws.id, fresh]);
   return fresh;
 }
@@ -130,7 +129,7 @@ export async function customerLoyalty(store: Store, ws: Workspace, who: TokenCus
     referral: code ? { code, link: referralLink(settings, code), welcome: settings.referrals.welcome, referrerPoints: settings.referrals.referrerPoints } : null,
     wheel: wheel
       ? {
-          nextSpinAt: (await nextSpinAt(store, ws, who.customerId, now)).toISOString(),
+          nextSpinAt: (await nextSpinAt(store, ws, settings.wheel, who.customerId, now)).toISOString(),
           requireEmailOptIn: settings.wheel.requireEmailOptIn,
           prizes: settings.wheel.prizes.map((p) => ({ id: p.id, label: p.label, odds: p.weight })),
         }

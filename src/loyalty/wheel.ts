@@ -21,7 +21,7 @@ import type { Workspace } from "../workspaces/index.ts";
 import { writeCustomers } from "../ingest/index.ts";
 import { postPoints } from "./ledger.ts";
 import { getLoyaltySettings, type WheelPrize, type WheelSettings } from "./earn.ts";
-import { newCode, pushCode } from "./codes.ts";
+import { logLoyaltyEvent, newCode, pushCode } from "./codes.ts";
 
 const DAY_MS = 86_400_000;
 export const DRAW_RANGE = 1_000_000;
@@ -77,8 +77,8 @@ function view(r: SpinRow, wheel: WheelSettings, created: boolean): Spin {
 }
 
 /** When a customer may spin next (now if they may now), for the widget. */
-export async function nextSpinAt(db: Queryable, ws: Workspace, customerId: number, now: Date): Promise<Date> {
-  const { wheel } = await getLoyaltySettings(db, ws);
+/** When the customer may spin again (`wheel`: the settings the caller has read). */
+export async function nextSpinAt(db: Queryable, ws: Workspace, wheel: { periodDays: number }, customerId: number, now: Date): Promise<Date> {
   const [last] = await db.query<{ at: Date | null }>("SELECT max(created_at) AS at FROM loyalty_spins WHERE workspace_id = $1 AND customer_id = $2", [ws.id, customerId]);
   const next = last?.at ? new Date(last.at.getTime() + wheel.periodDays * DAY_MS) : now;
   return next > now ? next : now;
@@ -130,11 +130,7 @@ export async function spinWheel(store: Store, ws: Workspace, customerId: number,
     if (!row) throw new AppError("internal", "wheel: spin not recorded");
     if (points !== null && points > 0) await postPoints(tx, ws, [{ customerId, kind: "earn", points, reason: "spin to win", reference: `spin:${row.id}`, key: `spin:${customerId}:${body.key}` }], now);
     if (code) await pushCode(tx, ws, settings.codeWebhookUrl, customerId, code, { prize: { id: prize.id, label: prize.label, kind: prize.kind, value: prize.value ?? null } }, now);
-    await tx.query(
-      `INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
-       VALUES ($1, $2, 'loyalty', 'Wheel Spun', $3, $4::jsonb, $5, $5) ON CONFLICT (workspace_id, message_id) DO NOTHING`,
-      [ws.id, `spin:${row.id}`, customerId, JSON.stringify({ prize: prize.id, label: row.label, won, ...(code ? { code } : {}), ...(points ? { points } : {}) }), now],
-    );
+    await logLoyaltyEvent(tx, ws, customerId, "Wheel Spun", `spin:${row.id}`, { prize: prize.id, label: row.label, won, ...(code ? { code } : {}), ...(points ? { points } : {}) }, now);
     return view(row, wheel, true);
   });
 }

@@ -6,7 +6,7 @@ import type { LoyaltyMember, LoyaltyOverview, LoyaltySettings, Reward } from "..
 import { BarChart } from "../components/Charts.tsx";
 import { DataTable } from "../components/DataTable.tsx";
 import { ErrorBox, Loading } from "../components/States.tsx";
-import { customerLink, OfferToggle, Plans, refreshLoyalty, RunPass, Storefront, Wheel } from "./LoyaltyProgramme.tsx";
+import { customerLink, discountGives, OfferToggle, Plans, refreshLoyalty, RunPass, settingsQuery, Storefront, Wheel } from "./LoyaltyProgramme.tsx";
 import { OffsetPager } from "../components/Pager.tsx";
 
 /**
@@ -273,10 +273,7 @@ const KINDS = [
 ] as const;
 
 function rewardValue(r: Reward): string {
-  if (r.kind === "fixed") return `${money(r.value)} off`;
-  if (r.kind === "percent") return `${r.value ?? "—"} % off`;
-  if (r.kind === "freeShipping") return "free shipping";
-  return `product ${r.productId ?? "—"}`;
+  return r.kind === "freeProduct" ? `product ${r.productId ?? "—"}` : discountGives(r.kind, r.value);
 }
 
 /** A typed number, or null for an empty field (the server then names it). */
@@ -444,7 +441,7 @@ function draftOf(s: LoyaltySettings): Draft {
 
 function SettingsForm() {
   const qc = useQueryClient();
-  const settings = useQuery({ queryKey: ["loyalty-settings"], queryFn: () => api<LoyaltySettings>("/api/loyalty/settings") });
+  const settings = useQuery(settingsQuery);
   const [draft, setDraft] = useState<Draft | null>(null);
   const [jsonError, setJsonError] = useState<string | null>(null);
   useEffect(() => {

@@ -28,7 +28,8 @@ export function refreshLoyalty(qc: QueryClient): Promise<void> {
   return qc.invalidateQueries({ predicate: (q) => typeof q.queryKey[0] === "string" && q.queryKey[0].startsWith("loyalty") });
 }
 
-const settingsQuery = { queryKey: ["loyalty-settings"], queryFn: () => api<LoyaltySettings>("/api/loyalty/settings") };
+/** The programme's settings, one cache entry for every page that reads them. */
+export const settingsQuery = { queryKey: ["loyalty-settings"], queryFn: () => api<LoyaltySettings>("/api/loyalty/settings") };
 
 /** The worker's pass, now: what it did, line by line. */
 export function RunPass() {
@@ -72,12 +73,17 @@ export function RunPass() {
 
 type WheelPrize = LoyaltySettings["wheel"]["prizes"][number];
 
-function prizeGives(kind: WheelPrize["kind"], value: number | undefined): string {
-  if (kind === "none") return "no prize";
-  if (kind === "points") return `${count(value)} points`;
+/** What a discount gives, in words: rewards and wheel prizes share the kinds. */
+export function discountGives(kind: "fixed" | "percent" | "freeShipping", value: number | null | undefined): string {
   if (kind === "fixed") return `${money(value)} off`;
   if (kind === "percent") return `${value ?? "—"} % off`;
   return "free shipping";
+}
+
+function prizeGives(kind: WheelPrize["kind"], value: number | undefined): string {
+  if (kind === "none") return "no prize";
+  if (kind === "points") return `${count(value)} points`;
+  return discountGives(kind, value);
 }
 
 /** Spin-to-win: the odds as configured against what was drawn, the stock, and the latest spins. */
