@@ -16,6 +16,7 @@ export interface BenchArgs {
   customers: number;
   orders: number;
   runs: number;
+  metricsSql: boolean;
   modelCustomers: number;
   segmentCustomers: number;
   rate: number;
@@ -30,7 +31,7 @@ export interface BenchArgs {
 
 const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|tracking|metrics|models|segments|journeys|loyalty] [--store pglite|postgres]
                           [--concurrency N] [--batch N] [--max-seconds N] [--seed N] [--no-parse-only]
-                          [--customers N] [--orders N] [--runs N] [--model-customers N]
+                          [--customers N] [--orders N] [--runs N] [--metrics-sql] [--model-customers N]
                           [--segment-customers N] [--rate N] [--latency-seconds N]
                           [--journey-customers N] [--emails N] [--backtest-customers N]
                           [--ledger-writes N] [--loyalty-members N] [--ledger-entries N]
@@ -46,6 +47,7 @@ const USAGE = `usage: npm run bench -- [--lines N] [--events N] [--only import|t
   --customers N    metrics: customers of the generated shop (default 1,000,000)
   --orders N       metrics: orders of the generated shop (default 10,000,000)
   --runs N         metrics: times each query (and the Overview page) is run (default 3)
+  --metrics-sql    metrics: also time the SQL versions of the figures (minutes at 10,000,000 orders)
   --model-customers N  models: simulated customers to fit and score (default 1,000,000)
   --segment-customers N  segments: customers of the generated shop, with 10 orders and 20 events each (default 1,000,000)
   --rate N         segments: tracked events per second while measuring event-to-membership time (default 1,000)
@@ -77,6 +79,7 @@ export function readArgs(argv: string[]): BenchArgs {
       batch: { type: "string" },
       "max-seconds": { type: "string" },
       "no-parse-only": { type: "boolean" },
+      "metrics-sql": { type: "boolean" },
       customers: { type: "string" },
       orders: { type: "string" },
       runs: { type: "string" },
@@ -118,6 +121,7 @@ export function readArgs(argv: string[]): BenchArgs {
     customers: count("customers", values.customers, 1_000_000, 1),
     orders: count("orders", values.orders, 10_000_000, 1),
     runs: count("runs", values.runs, 3, 1),
+    metricsSql: values["metrics-sql"] === true,
     modelCustomers: count("model-customers", values["model-customers"], 1_000_000, 100),
     segmentCustomers: count("segment-customers", values["segment-customers"], 1_000_000, 1000),
     rate: count("rate", values.rate, 1000, 10),

@@ -19,7 +19,7 @@ import { oneStep, progress } from "./progress.ts";
 import { dataDirOption, int, overrides, readJsonFile, withFidelio } from "./common.ts";
 import { addJourneyCommands } from "./journeys.ts";
 import { addLoyaltyCommands } from "./loyalty.ts";
-import { HeadlineQuery, headlineReport } from "../metrics/index.ts";
+import { HeadlineQuery, OrderProjections, headlineReport } from "../metrics/index.ts";
 import { headlineTable } from "./metrics-table.ts";
 import { renderReport } from "../report/index.ts";
 import { AdviceQuery } from "../metrics/index.ts";
@@ -246,7 +246,7 @@ program
   .action(async (o: { from?: string; to?: string; compare?: boolean; json?: boolean; dataDir?: string }) => {
     await withFidelio(o, async (f) => {
       const q = parseInput(HeadlineQuery, { from: o.from, to: o.to, compare: o.compare ? "previous" : "none" });
-      const m = await headlineReport(f.store, f.workspace, f.clock, q);
+      const m = await headlineReport(f.store, f.workspace, f.clock, q, new OrderProjections(f.store));
       console.log(o.json ? JSON.stringify(m, null, 2) : headlineTable(m));
     });
   });
@@ -524,7 +524,7 @@ program
     await withFidelio(o, async (f) => {
       const period = parseInput(HeadlineQuery, { from: o.from, to: o.to });
       const { cac } = parseInput(AdviceQuery, { cac: o.cac });
-      const html = await renderReport(f.store, f.workspace, f.clock, { from: period.from, to: period.to, cac });
+      const html = await renderReport(f.store, f.workspace, f.clock, { from: period.from, to: period.to, cac, projections: new OrderProjections(f.store) });
       await writeFile(o.out, html).catch((err: unknown) => {
         throw new AppError("invalid_input", `--out: cannot write ${o.out} (${err instanceof Error ? err.message : String(err)})`, [{ field: "out", message: "cannot write" }]);
       });

@@ -11,6 +11,7 @@ import type { Store } from "../store/index.ts";
 import { AppError, type Clock } from "../shared/index.ts";
 import { keyAuthenticator, type Workspace } from "../workspaces/index.ts";
 import { storeCounts } from "../customers/index.ts";
+import { OrderProjections } from "../metrics/index.ts";
 import { errorResponse } from "./errors.ts";
 import { trackingRoutes } from "./routes/tracking.ts";
 import { adminRoutes } from "./routes/admin.ts";
@@ -39,6 +40,8 @@ export interface AppDeps {
   publicUrl?: string | undefined;
   /** The shop's name and the address links in messages point to. */
   site?: MessagingSite;
+  /** The in-memory orders the retention figures are counted from (one is made when not given). */
+  orderProjections?: OrderProjections;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -65,7 +68,7 @@ export function createApp(deps: AppDeps): Hono {
   const authenticate = keyAuthenticator(deps.store, deps.clock);
   app.route("/v1", trackingRoutes(deps.store, deps.clock, authenticate));
   app.route("/api/session", sessionRoutes(deps.store, deps.clock, deps.publicUrl));
-  app.route("/api/metrics", metricsRoutes(deps.store, deps.clock, authenticate));
+  app.route("/api/metrics", metricsRoutes(deps.store, deps.clock, authenticate, deps.orderProjections ?? new OrderProjections(deps.store)));
   app.route("/api/models", modelRoutes(deps.store, deps.clock, authenticate));
   app.route("/api/segments", segmentRoutes(deps.store, deps.clock, authenticate));
   app.route("/api/journeys", journeyRoutes(deps.store, deps.clock, authenticate, deps.site ?? { shopName: "The shop", baseUrl: deps.publicUrl ?? "http://localhost:3700" }));

@@ -12,7 +12,21 @@ import { count, openTestStore, type TestStore } from "../../test/helpers.ts";
 import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
 import { importFile, type ImportSummary } from "../ingest/index.ts";
 import { SimulatedClock } from "../shared/index.ts";
-import { cohortMatrix, headlineMetrics, purchaseIntervals, repeatLadder, resolvePeriod, retentionSeries, type Period } from "./index.ts";
+import {
+  cohortMatrix,
+  headlineMetrics,
+  OrderProjections,
+  projectedCohorts,
+  projectedHeadline,
+  projectedIntervals,
+  projectedLadder,
+  projectedRetention,
+  purchaseIntervals,
+  repeatLadder,
+  resolvePeriod,
+  retentionSeries,
+  type Period,
+} from "./index.ts";
 
 const FILE = fileURLToPath(new URL("../../data/cdnow/CDNOW_master.txt", import.meta.url));
 const clock = new SimulatedClock(new Date("1998-07-01T00:00:00Z"));
@@ -276,9 +290,31 @@ describe("CDNOW master log: the raw file and the import", () => {
   });
 });
 
-describe("headline metrics", () => {
+/** SQL, and the in-memory projection the server answers from: both against the plain computation. */
+const ways = [
+  {
+    way: "SQL",
+    headline: (p: Period) => headlineMetrics(t.store, ws, p),
+    retention: (p: Period) => retentionSeries(t.store, ws, p, "month"),
+    cohorts: async (p: Period) => (await cohortMatrix(t.store, ws, p)).cohorts,
+    ladder: (n: number) => repeatLadder(t.store, ws, n),
+    intervals: () => purchaseIntervals(t.store, ws),
+  },
+  {
+    way: "projection",
+    headline: async (p: Period) => projectedHeadline(t.store, ws, await projected(), p),
+    retention: async (p: Period) => projectedRetention(await projected(), p, "month"),
+    cohorts: async (p: Period) => projectedCohorts(await projected(), p),
+    ladder: async (n: number) => projectedLadder(await projected(), n),
+    intervals: async () => projectedIntervals(await projected()),
+  },
+];
+let projections: OrderProjections | undefined;
+const projected = () => (projections ??= new OrderProjections(t.store)).current(ws);
+
+describe.each(ways)("headline metrics ($way)", (w) => {
   it("all time (1997-01-01 … 1998-06-30)", async () => {
-    const h = await headlineMetrics(t.store, ws, all);
+    const h = await w.headline(all);
     const e = expectedHeadline(FIRST_DAY, LAST_DAY);
     expect(e.customers).toBe(23_570);
     expect(e.newCustomers).toBe(e.customers);
@@ -312,7 +348,7 @@ describe("headline metrics", () => {
 
   it("a sub-period (1997-04-01 … 1997-06-30): nobody is new, everyone returns", async () => {
     const p = await resolvePeriod(t.store, ws, { from: "1997-04-01", to: "1997-06-30" }, clock);
-    const h = await headlineMetrics(t.store, ws, p);
+    const h = await w.headline(p);
     const e = expectedHeadline("1997-04-01", "1997-06-30");
     expect(e.newCustomers).toBe(0);
     expect({
@@ -338,17 +374,17 @@ describe("headline metrics", () => {
 
   it("the acquisition quarter (1997-01-01 … 1997-03-31), where new and returning mix", async () => {
     const p = await resolvePeriod(t.store, ws, { from: FIRST_DAY, to: "1997-03-31" }, clock);
-    const h = await headlineMetrics(t.store, ws, p);
+    const h = await w.headline(p);
     const e = expectedHeadline(FIRST_DAY, "1997-03-31");
     expect([h.customers, h.orders, h.revenue, h.repeatCustomers, h.newCustomers]).toEqual([e.customers, e.orders, e.revenue, e.repeatCustomers, e.newCustomers]);
     expectClose(h.returningRevenueShare, e.returningRevenueShare, "returningRevenueShare");
   });
 });
 
-describe("retention series", () => {
+describe.each(ways)("retention series ($way)", (w) => {
   it("month by month through 1997", async () => {
     const p = await resolvePeriod(t.store, ws, { from: FIRST_DAY, to: "1997-12-31" }, clock);
-    const rows = await retentionSeries(t.store, ws, p, "month");
+    const rows = await w.retention(p);
     const e = expectedMonthlyRetention("1997-01", "1997-12");
     expect(rows.map((r) => ({ label: r.label, buyers: r.buyers, newBuyers: r.newBuyers, retained: r.retained }))).toEqual(
       e.map((r) => ({ label: r.label, buyers: r.buyers, newBuyers: r.newBuyers, retained: r.retained })),
@@ -363,9 +399,9 @@ describe("retention series", () => {
   });
 });
 
-describe("cohort matrix", () => {
+describe.each(ways)("cohort matrix ($way)", (w) => {
   it("three cohorts (Jan–Mar 1997), each with size, revenue and every monthly cell", async () => {
-    const m = await cohortMatrix(t.store, ws, all);
+    const m = { cohorts: await w.cohorts(all) };
     const e = expectedCohorts(LAST_DAY.slice(0, 7));
     expect(e.map((c) => c.cohort)).toEqual(["1997-01", "1997-02", "1997-03"]);
     expect(e.reduce((s, c) => s + c.size, 0)).toBe(23_570);
@@ -390,9 +426,9 @@ describe("cohort matrix", () => {
   });
 });
 
-describe("repeat ladder", () => {
+describe.each(ways)("repeat ladder ($way)", (w) => {
   it("steps 1 … 10: customers, next, share and median days to the next order", async () => {
-    const steps = await repeatLadder(t.store, ws, 10);
+    const steps = await w.ladder(10);
     const e = expectedLadder(10);
     expect(e[0]?.customers).toBe(23_570);
     expect(steps.map((s) => ({ n: s.n, customers: s.customers, next: s.next }))).toEqual(e.map((s) => ({ n: s.n, customers: s.customers, next: s.next })));
@@ -403,9 +439,9 @@ describe("repeat ladder", () => {
   });
 });
 
-describe("purchase intervals", () => {
+describe.each(ways)("purchase intervals ($way)", (w) => {
   it("gaps between consecutive distinct purchase days: count, mean, quartiles, histogram", async () => {
-    const s = await purchaseIntervals(t.store, ws);
+    const s = await w.intervals();
     const e = expectedIntervals();
     expect(s.intervals).toBe(e.intervals);
     expect(s.customersWithRhythm).toBe(e.customersWithRhythm);

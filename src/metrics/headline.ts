@@ -1,7 +1,6 @@
 /**
  * The headline figures of a period (product.md §2; definitions in
- * src/metrics/README.md). One statement over the period's orders, joined to
- * the customer rollups for "is this the customer's first order ever".
+ * src/metrics/README.md), from their counts.
  */
 import type { Queryable } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
@@ -43,12 +42,61 @@ export interface HeadlineMetrics {
   returningRevenueShare: number | null;
 }
 
+/** The counts a headline is made of, as the SQL and the projection both produce them. */
+export type HeadlineCounts = {
+  orders: number;
+  guest_orders: number;
+  customer_orders: number;
+  revenue: number;
+  revenue_orders: number;
+  customers: number;
+  repeat_customers: number;
+  new_customers: number;
+  returning_revenue: number;
+};
+
+/** The headline from its counts and the period's refunds. */
+export function headlineOf(ws: Workspace, period: Period, r: HeadlineCounts, refunds: HeadlineMetrics["refunds"]): HeadlineMetrics {
+  const frequency = ratio(r.customer_orders, r.customers);
+  const aov = ratio(r.revenue, r.revenue_orders);
+  return {
+    from: period.from,
+    to: period.to,
+    currency: ws.currency,
+    customers: r.customers,
+    orders: r.orders,
+    guestOrders: r.guest_orders,
+    customerOrders: r.customer_orders,
+    revenue: r.revenue,
+    otherCurrencyOrders: r.orders - r.revenue_orders,
+    refunds,
+    repeatCustomers: r.repeat_customers,
+    repeatCustomerRate: ratio(r.repeat_customers, r.customers),
+    purchaseFrequency: frequency,
+    averageOrderValue: aov,
+    customerValue: frequency === null || aov === null ? null : frequency * aov,
+    newCustomers: r.new_customers,
+    returningCustomers: r.customers - r.new_customers,
+    returningRevenueShare: ratio(r.returning_revenue, r.revenue),
+  };
+}
+
+/** Refunds issued in the period (index refunds_refunded): count, and amount in the workspace currency. */
+export async function periodRefunds(db: Queryable, ws: Workspace, period: Period): Promise<HeadlineMetrics["refunds"]> {
+  const [r] = await db.query<{ count: number; amount: number }>(
+    `SELECT count(*)::int AS count, COALESCE(sum(amount_minor) FILTER (WHERE currency = $4), 0)::bigint AS amount
+       FROM refunds WHERE workspace_id = $1 AND refunded_at >= $2 AND refunded_at < $3`,
+    [ws.id, period.start, period.end, ws.currency],
+  );
+  return { count: r?.count ?? 0, amount: r?.amount ?? 0 };
+}
+
+/**
+ * The headline in SQL: the reference the projection (projected-figures.ts)
+ * is tested against, and what answers without one.
+ */
 export async function headlineMetrics(db: Queryable, ws: Workspace, period: Period): Promise<HeadlineMetrics> {
-  const [r] = await db.query<{
-    orders: number; guest_orders: number; customer_orders: number; revenue: number; revenue_orders: number;
-    customers: number; repeat_customers: number; new_customers: number; returning_revenue: number;
-    refund_count: number; refund_amount: number;
-  }>(
+  const [r] = await db.query<HeadlineCounts>(
     `WITH o AS (
        SELECT o.customer_id, o.total_minor, o.currency = $4 AS in_currency,
               -- Not the customer's first order: later than it, or at the same instant but not the
@@ -69,33 +117,9 @@ export async function headlineMetrics(db: Queryable, ws: Workspace, period: Peri
             (SELECT COALESCE(sum(total_minor), 0) FROM o WHERE in_currency AND is_returning)::bigint AS returning_revenue,
             (SELECT count(*) FROM per)::int AS customers,
             (SELECT count(*) FROM per WHERE n >= 2)::int AS repeat_customers,
-            (SELECT count(*) FROM per JOIN customer_rollups r ON r.customer_id = per.customer_id WHERE r.first_order_at >= $2)::int AS new_customers,
-            (SELECT count(*) FROM refunds WHERE workspace_id = $1 AND refunded_at >= $2 AND refunded_at < $3)::int AS refund_count,
-            (SELECT COALESCE(sum(amount_minor), 0) FROM refunds
-              WHERE workspace_id = $1 AND refunded_at >= $2 AND refunded_at < $3 AND currency = $4)::bigint AS refund_amount`,
+            (SELECT count(*) FROM per JOIN customer_rollups r ON r.customer_id = per.customer_id WHERE r.first_order_at >= $2)::int AS new_customers`,
     [ws.id, period.start, period.end, ws.currency, notPurchases()],
   );
   if (!r) throw new Error("the headline query returned no row");
-  const frequency = ratio(r.customer_orders, r.customers);
-  const aov = ratio(r.revenue, r.revenue_orders);
-  return {
-    from: period.from,
-    to: period.to,
-    currency: ws.currency,
-    customers: r.customers,
-    orders: r.orders,
-    guestOrders: r.guest_orders,
-    customerOrders: r.customer_orders,
-    revenue: r.revenue,
-    otherCurrencyOrders: r.orders - r.revenue_orders,
-    refunds: { count: r.refund_count, amount: r.refund_amount },
-    repeatCustomers: r.repeat_customers,
-    repeatCustomerRate: ratio(r.repeat_customers, r.customers),
-    purchaseFrequency: frequency,
-    averageOrderValue: aov,
-    customerValue: frequency === null || aov === null ? null : frequency * aov,
-    newCustomers: r.new_customers,
-    returningCustomers: r.customers - r.new_customers,
-    returningRevenueShare: ratio(r.returning_revenue, r.revenue),
-  };
+  return headlineOf(ws, period, r, await periodRefunds(db, ws, period));
 }

@@ -21,6 +21,8 @@ export { REVENUE_HORIZONS, channelLoyalty, type ChannelLoyalty } from "./channel
 export { catalogueMetrics, refundMetrics, type CatalogueMetrics, type ProductRebuy, type RefundMetrics } from "./refunds-catalogue.ts";
 export { AdviceQuery, BASE_RETENTION_SHARE, ShopStage, budgetAdvice, inferStage, type BudgetAdvice } from "./advice.ts";
 export { headlineSeries, type SeriesPoint } from "./series.ts";
+export { OrderProjection, OrderProjections, type ProjectionOptions } from "./order-projection.ts";
+export { projectedCohorts, projectedHeadline, projectedIntervals, projectedLadder, projectedRetention, projectedSeries } from "./projected-figures.ts";
 export {
   CatalogueQuery,
   HeadlineQuery,

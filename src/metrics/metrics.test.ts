@@ -8,6 +8,7 @@ import { openTestWorkspace, type TestStore } from "../../test/helpers.ts";
 import { parseInput, SimulatedClock } from "../shared/index.ts";
 import { OrderRecord, ProductRecord, RefundRecord, CustomerRecord, writeCustomers, writeOrders, writeProducts, writeRefunds } from "../ingest/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
+import type { Period, PeriodUnit } from "./index.ts";
 import {
   budgetAdvice,
   catalogueMetrics,
@@ -15,6 +16,14 @@ import {
   cohortMatrix,
   customerRhythms,
   headlineMetrics,
+  headlineSeries,
+  OrderProjections,
+  projectedCohorts,
+  projectedHeadline,
+  projectedIntervals,
+  projectedLadder,
+  projectedRetention,
+  projectedSeries,
   inferStage,
   purchaseIntervals,
   refundMetrics,
@@ -87,6 +96,34 @@ afterAll(async () => {
 
 const period = (from?: string, to?: string) => resolvePeriod(t.store, ws, { from, to }, clock);
 
+/**
+ * Both ways of counting: SQL (the reference) and the in-memory order
+ * projection the server answers from. Every worked-out answer below must
+ * come out of both.
+ */
+const ways = [
+  {
+    way: "SQL",
+    headline: (p: Period) => headlineMetrics(t.store, ws, p),
+    series: (p: Period, unit: PeriodUnit) => headlineSeries(t.store, ws, p, unit),
+    retention: (p: Period, unit: PeriodUnit) => retentionSeries(t.store, ws, p, unit),
+    cohorts: async (p: Period) => (await cohortMatrix(t.store, ws, p)).cohorts,
+    ladder: (n: number) => repeatLadder(t.store, ws, n),
+    intervals: () => purchaseIntervals(t.store, ws),
+  },
+  {
+    way: "projection",
+    headline: async (p: Period) => projectedHeadline(t.store, ws, await projected(), p),
+    series: async (p: Period, unit: PeriodUnit) => projectedSeries(await projected(), p, unit),
+    retention: async (p: Period, unit: PeriodUnit) => projectedRetention(await projected(), p, unit),
+    cohorts: async (p: Period) => projectedCohorts(await projected(), p),
+    ladder: async (n: number) => projectedLadder(await projected(), n),
+    intervals: async () => projectedIntervals(await projected()),
+  },
+];
+let projections: OrderProjections | undefined;
+const projected = () => (projections ??= new OrderProjections(t.store)).current(ws);
+
 describe("periods", () => {
   it("defaults from the first order to today and refuses from after to", async () => {
     const p = await period();
@@ -95,9 +132,9 @@ describe("periods", () => {
   });
 });
 
-describe("headline metrics", () => {
+describe.each(ways)("headline metrics ($way)", (w) => {
   it("over the whole history", async () => {
-    const m = await headlineMetrics(t.store, ws, await period("2026-01-01", "2026-04-30"));
+    const m = await w.headline(await period("2026-01-01", "2026-04-30"));
     expect(m).toMatchObject({
       customers: 4, // A, B, C, D (the guest is not a customer)
       orders: 11, // 12 minus the cancelled c2
@@ -119,7 +156,7 @@ describe("headline metrics", () => {
   });
 
   it("over February only", async () => {
-    const m = await headlineMetrics(t.store, ws, await period("2026-02-01", "2026-02-28"));
+    const m = await w.headline(await period("2026-02-01", "2026-02-28"));
     expect(m).toMatchObject({
       customers: 3, // B, C, D
       orders: 4, // b2, c1, d1, d2
@@ -137,14 +174,29 @@ describe("headline metrics", () => {
   });
 
   it("an empty period gives zeros and unknown rates, not errors", async () => {
-    const m = await headlineMetrics(t.store, ws, await period("2025-01-01", "2025-01-31"));
+    const m = await w.headline(await period("2025-01-01", "2025-01-31"));
     expect(m).toMatchObject({ customers: 0, orders: 0, revenue: 0, repeatCustomerRate: null, averageOrderValue: null, customerValue: null });
+  });
+
+  it("month by month (the Overview's trend)", async () => {
+    const points = await w.series(await period("2026-01-01", "2026-05-31"), "month");
+    expect(points.map((p) => [p.label, p.orders, p.customers, p.revenue, p.repeatCustomerRate])).toEqual([
+      ["2026-01", 4, 2, 21_500, 0.5], // a1 a2 b1 g1; A twice
+      ["2026-02", 4, 3, 18_000, 1 / 3], // b2 c1 d1 d2; D twice
+      ["2026-03", 2, 2, 3_000, 0], // a3 and b3 (dollars: an order, not revenue); c2 cancelled
+      ["2026-04", 1, 1, 2_000, 0], // d3
+      ["2026-05", 0, 0, 0, null],
+    ]);
+    expect(points[2]?.averageOrderValue).toBe(3_000); // the one euro order
+    expect(points[0]?.purchaseFrequency).toBe(1.5); // 3 customer orders ÷ 2 customers
+    const quarters = await w.series(await period("2026-02-10", "2026-05-01"), "quarter");
+    expect(quarters.map((p) => [p.label, p.orders, p.customers])).toEqual([["2026-Q1", 10, 4], ["2026-Q2", 1, 1]]);
   });
 });
 
-describe("retention between periods", () => {
+describe.each(ways)("retention between periods ($way)", (w) => {
   it("month by month", async () => {
-    const rows = await retentionSeries(t.store, ws, await period("2026-01-01", "2026-04-30"), "month");
+    const rows = await w.retention(await period("2026-01-01", "2026-04-30"), "month");
     // Buyers: Jan {A,B}, Feb {B,C,D}, Mar {A,B}, Apr {D}.
     expect(rows.map((r) => [r.label, r.buyers, r.newBuyers, r.retained])).toEqual([
       ["2026-01", 2, 2, null],
@@ -157,7 +209,7 @@ describe("retention between periods", () => {
   });
 
   it("by quarter, with whole calendar quarters", async () => {
-    const rows = await retentionSeries(t.store, ws, await period("2026-02-10", "2026-05-01"), "quarter");
+    const rows = await w.retention(await period("2026-02-10", "2026-05-01"), "quarter");
     expect(rows.map((r) => [r.label, r.start, r.buyers, r.retained])).toEqual([
       ["2026-Q1", "2026-01-01", 4, null],
       ["2026-Q2", "2026-04-01", 1, 1], // D again in April
@@ -166,14 +218,14 @@ describe("retention between periods", () => {
   });
 });
 
-describe("cohorts", () => {
+describe.each(ways)("cohorts ($way)", (w) => {
   it("widens a period that starts mid-month to the whole month", async () => {
-    const mid = await cohortMatrix(t.store, ws, await period("2026-02-15", "2026-04-30"));
-    expect(mid.cohorts.map((c) => [c.cohort, c.size])).toEqual([["2026-02", 2]]); // C (Feb 1) counts too
+    const mid = await w.cohorts(await period("2026-02-15", "2026-04-30"));
+    expect(mid.map((c) => [c.cohort, c.size])).toEqual([["2026-02", 2]]); // C (Feb 1) counts too
   });
 
   it("customers and revenue by months since the first order, with historical CLV", async () => {
-    const { cohorts } = await cohortMatrix(t.store, ws, await period("2026-01-01", "2026-04-30"));
+    const cohorts = await w.cohorts(await period("2026-01-01", "2026-04-30"));
     expect(cohorts.map((c) => [c.cohort, c.size, c.revenueToDate, c.historicalClv])).toEqual([
       ["2026-01", 2, 28_000, 14_000], // A 180 + B 100
       ["2026-02", 2, 14_000, 7_000], // C 80 + D 60
@@ -195,9 +247,9 @@ describe("cohorts", () => {
   });
 });
 
-describe("repeat ladder and intervals", () => {
+describe.each(ways)("repeat ladder ($way)", (w) => {
   it("the share of n-time buyers who buy an (n+1)-th time, and the median wait", async () => {
-    const steps = await repeatLadder(t.store, ws, 4);
+    const steps = await w.ladder(4);
     expect(steps.map((s) => [s.n, s.customers, s.next, s.share])).toEqual([
       [1, 4, 3, 0.75],
       [2, 3, 3, 1],
@@ -210,9 +262,11 @@ describe("repeat ladder and intervals", () => {
     expect(steps[1]?.medianDaysToNext).toBeCloseTo(43 + 19 / 24, 9);
     expect(steps[2]?.medianDaysToNext).toBeNull();
   });
+});
 
+describe.each(ways)("time between purchases ($way)", (w) => {
   it("days between purchase days, overall and per customer", async () => {
-    const s = await purchaseIntervals(t.store, ws);
+    const s = await w.intervals();
     // Gaps between distinct days: A 15, 49; B 36, 18; D 44 (its two orders of Feb 20 are one day).
     expect(s).toMatchObject({ intervals: 5, medianDays: 36, meanDays: 32.4, p25Days: 18, p75Days: 44, customersWithRhythm: 3 });
     const counts = Object.fromEntries(s.histogram.map((h) => [h.label, h.count]));

@@ -39,8 +39,12 @@ export async function repeatLadder(db: Queryable, ws: Workspace, maxN = 10): Pro
        FROM s WHERE k BETWEEN 2 AND $3 GROUP BY k`,
     [ws.id, notPurchases(), maxN + 1],
   );
+  return ladderSteps(maxN, counts, new Map(gaps.map((g) => [g.n, g.median])));
+}
+
+/** Steps 1 … maxN from how many customers have each order count, and the median days from order n to n + 1. */
+export function ladderSteps(maxN: number, counts: readonly { order_count: number; customers: number }[], median: ReadonlyMap<number, number | null>): LadderStep[] {
   const atLeast = (n: number) => counts.reduce((s, c) => (c.order_count >= n ? s + c.customers : s), 0);
-  const median = new Map(gaps.map((g) => [g.n, g.median]));
   const steps: LadderStep[] = [];
   for (let n = 1; n <= maxN; n++) {
     const customers = atLeast(n);
@@ -116,12 +120,24 @@ export async function purchaseIntervals(db: Queryable, ws: Workspace): Promise<I
     [ws.id, notPurchases()],
   );
   const p = stats?.p ?? null;
+  return intervalSummary({ n: stats?.n ?? 0, mean: stats?.mean ?? null, p25: p?.[0] ?? null, median: p?.[1] ?? null, p75: p?.[2] ?? null }, gaps, rhythms);
+}
+
+/**
+ * The summary from the gaps' statistics, how many gaps of each length
+ * (days), and how many customers have each rounded-up own median.
+ */
+export function intervalSummary(
+  stats: { n: number; mean: number | null; p25: number | null; median: number | null; p75: number | null },
+  gaps: { days: number; n: number }[],
+  rhythms: { days: number; n: number }[],
+): IntervalSummary {
   return {
-    intervals: stats?.n ?? 0,
-    medianDays: p?.[1] ?? null,
-    meanDays: stats?.mean ?? null,
-    p25Days: p?.[0] ?? null,
-    p75Days: p?.[2] ?? null,
+    intervals: stats.n,
+    medianDays: stats.median,
+    meanDays: stats.mean,
+    p25Days: stats.p25,
+    p75Days: stats.p75,
     histogram: histogram(gaps),
     customersWithRhythm: rhythms.reduce((s, r) => s + r.n, 0),
     rhythmHistogram: histogram(rhythms),

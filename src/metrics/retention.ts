@@ -62,14 +62,11 @@ export function nextPeriodStart(start: string, unit: PeriodUnit): string {
  * compares with the period just before it.
  */
 export async function retentionSeries(db: Queryable, ws: Workspace, period: Period, unit: PeriodUnit): Promise<RetentionRow[]> {
-  const first = periodStartOf(period.from, unit);
-  const last = periodStartOf(period.to, unit);
-  // One period earlier, so the first row has a previous period to compare with.
-  const before = periodStartOf(new Date(Date.parse(`${first}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10), unit);
+  const { before, last } = retentionPeriods(period, unit);
   // Each customer's active periods in order; a period is "retained" when the
   // customer's previous active period is the one just before it. A window,
   // not a self-join: the join's plan collapses when statistics are stale.
-  const rows = await db.query<{ start: string; buyers: number; new_buyers: number; retained: number }>(
+  const rows = await db.query<RetentionCounts>(
     `WITH cb AS (
        SELECT DISTINCT o.customer_id, date_trunc($5, o.placed_at AT TIME ZONE 'UTC')::date AS start
          FROM orders o
@@ -85,6 +82,31 @@ export async function retentionSeries(db: Queryable, ws: Workspace, period: Peri
       GROUP BY seq.start ORDER BY seq.start`,
     [ws.id, dayStart(before), dayStart(nextPeriodStart(last, unit)), notPurchases(), unit, STEP[unit]],
   );
+  return retentionRows(period, unit, rows);
+}
+
+/** One period's counts for retention, as the SQL and the projection both produce them. */
+export type RetentionCounts = {
+  start: string;
+  buyers: number;
+  new_buyers: number;
+  retained: number;
+};
+
+/**
+ * The calendar periods retention is counted over: one before the first
+ * period shown (so the first row has one to compare with) to the last.
+ */
+export function retentionPeriods(period: Period, unit: PeriodUnit): { before: string; first: string; last: string } {
+  const first = periodStartOf(period.from, unit);
+  const last = periodStartOf(period.to, unit);
+  const before = periodStartOf(new Date(Date.parse(`${first}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10), unit);
+  return { before, first, last };
+}
+
+/** The rows of `period` from the counts of its periods (and the one before). */
+export function retentionRows(period: Period, unit: PeriodUnit, rows: readonly RetentionCounts[]): RetentionRow[] {
+  const { before, first, last } = retentionPeriods(period, unit);
   const byStart = new Map(rows.map((r) => [r.start, r]));
   const out: RetentionRow[] = [];
   let previousBuyers = byStart.get(before)?.buyers ?? 0;
@@ -139,9 +161,8 @@ export interface CohortRow {
  * counted up to the end of `period`.
  */
 export async function cohortMatrix(db: Queryable, ws: Workspace, asked: Period): Promise<{ currency: string; cohorts: CohortRow[] }> {
-  const firstMonth = periodStartOf(asked.from, "month");
-  const period = { ...asked, from: firstMonth, start: dayStart(firstMonth) };
-  const sizes = await db.query<{ cohort: string; size: number; revenue: number }>(
+  const period = cohortPeriod(asked);
+  const sizes = await db.query<CohortSize>(
     `SELECT to_char(date_trunc('month', first_order_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS cohort, count(*)::int AS size,
             COALESCE(sum(revenue_minor), 0)::bigint AS revenue
        FROM customer_rollups
@@ -149,7 +170,7 @@ export async function cohortMatrix(db: Queryable, ws: Workspace, asked: Period):
       GROUP BY 1 ORDER BY 1`,
     [ws.id, period.start, period.end],
   );
-  const cells = await db.query<{ cohort: string; month: string; customers: number; revenue: number }>(
+  const cells = await db.query<CohortCount>(
     `WITH c AS (
        SELECT customer_id, date_trunc('month', first_order_at AT TIME ZONE 'UTC') AS cohort
          FROM customer_rollups WHERE workspace_id = $1 AND first_order_at >= $2 AND first_order_at < $3
@@ -167,6 +188,32 @@ export async function cohortMatrix(db: Queryable, ws: Workspace, asked: Period):
       GROUP BY 1, 2`,
     [ws.id, period.start, period.end, ws.currency, notPurchases()],
   );
+  return { currency: ws.currency, cohorts: cohortRows(period, sizes, cells) };
+}
+
+/** A cohort (first-order month "YYYY-MM"): its size and revenue to date. */
+export type CohortSize = {
+  cohort: string;
+  size: number;
+  revenue: number;
+};
+
+/** A cohort's customers active in a month ("YYYY-MM") and their revenue that month. */
+export type CohortCount = {
+  cohort: string;
+  month: string;
+  customers: number;
+  revenue: number;
+};
+
+/** The period a cohort matrix covers: `asked` widened to start on the first of its month. */
+export function cohortPeriod(asked: Period): Period {
+  const firstMonth = periodStartOf(asked.from, "month");
+  return { ...asked, from: firstMonth, start: dayStart(firstMonth) };
+}
+
+/** The matrix from the cohorts' sizes and their monthly counts; every offset up to the period's last month present. */
+export function cohortRows(period: Period, sizes: readonly CohortSize[], cells: readonly CohortCount[]): CohortRow[] {
   const monthIndex = (ym: string) => Number(ym.slice(0, 4)) * 12 + Number(ym.slice(5, 7)) - 1;
   const lastMonth = monthIndex(period.to.slice(0, 7));
   const byCohort = new Map<string, Map<number, { customers: number; revenue: number }>>();
@@ -177,9 +224,7 @@ export async function cohortMatrix(db: Queryable, ws: Workspace, asked: Period):
     m.set(offset, { customers: c.customers, revenue: c.revenue });
     byCohort.set(c.cohort, m);
   }
-  return {
-    currency: ws.currency,
-    cohorts: sizes.map((s) => {
+  return sizes.map((s) => {
       const m = byCohort.get(s.cohort) ?? new Map<number, { customers: number; revenue: number }>();
       const base = m.get(0)?.revenue ?? 0;
       const width = lastMonth - monthIndex(s.cohort) + 1;
@@ -189,6 +234,5 @@ export async function cohortMatrix(db: Queryable, ws: Workspace, asked: Period):
         row.push({ offset, customers: v.customers, customerShare: v.customers / s.size, revenue: v.revenue, revenueShare: ratio(v.revenue, base) });
       }
       return { cohort: s.cohort, size: s.size, revenueToDate: s.revenue, historicalClv: s.revenue / s.size, cells: row };
-    }),
-  };
+    });
 }

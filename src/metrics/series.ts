@@ -16,11 +16,22 @@ export interface SeriesPoint {
   customerValue: number | null;
 }
 
-/** One point per calendar period overlapping `period` (widened to whole periods), empty ones included. */
+/** One period's counts, as the SQL and the projection both produce them; `start` is its first day. */
+export type SeriesCounts = {
+  start: string;
+  customers: number;
+  repeaters: number;
+  customer_orders: number;
+  orders: number;
+  revenue: number;
+  revenue_orders: number;
+};
+
+/** One point per calendar period overlapping `period` (widened to whole periods), empty ones included. SQL; see projected-figures.ts. */
 export async function headlineSeries(db: Queryable, ws: Workspace, period: Period, unit: PeriodUnit): Promise<SeriesPoint[]> {
   const first = periodStartOf(period.from, unit);
   const last = periodStartOf(period.to, unit);
-  const rows = await db.query<{ start: string; customers: number; repeaters: number; customer_orders: number; orders: number; revenue: number; revenue_orders: number }>(
+  const rows = await db.query<SeriesCounts>(
     `WITH o AS (
        SELECT date_trunc($5, placed_at AT TIME ZONE 'UTC')::date AS start, customer_id, total_minor, currency = $4 AS in_currency
          FROM orders WHERE workspace_id = $1 AND placed_at >= $2 AND placed_at < $3 AND status <> ALL($6::text[])
@@ -38,6 +49,13 @@ export async function headlineSeries(db: Queryable, ws: Workspace, period: Perio
        FROM t LEFT JOIN c ON c.start = t.start`,
     [ws.id, dayStart(first), dayStart(nextPeriodStart(last, unit)), ws.currency, unit, notPurchases()],
   );
+  return seriesPoints(period, unit, rows);
+}
+
+/** The points of `period` from the counts of its periods (missing ones are empty). */
+export function seriesPoints(period: Period, unit: PeriodUnit, rows: readonly SeriesCounts[]): SeriesPoint[] {
+  const first = periodStartOf(period.from, unit);
+  const last = periodStartOf(period.to, unit);
   const byStart = new Map(rows.map((r) => [r.start, r]));
   const out: SeriesPoint[] = [];
   for (let s = first; s <= last; s = nextPeriodStart(s, unit)) {

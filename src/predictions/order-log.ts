@@ -9,7 +9,7 @@ import { BinaryCopyReader, type Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { mergeSameDays, type PurchaseDays } from "../models/index.ts";
-import { sortRuns } from "../shared/index.ts";
+import { float64Column as float64s, int32Column as int32s, sortRuns, uint8Column as uint8s } from "../shared/index.ts";
 
 export interface OrderLog {
   /** Database ids of every customer of the workspace, ascending, with or without orders. */
@@ -42,40 +42,6 @@ export interface CustomerHistory {
   /** Oldest first. */
   orders: OrderFact[];
   refundedMinor: number;
-}
-
-/** A growable typed array: the page sizes are only known as the rows arrive. */
-class Column<A extends Float64Array | Int32Array | Uint8Array> {
-  length = 0;
-  constructor(
-    public data: A,
-    private readonly make: (n: number) => A,
-  ) {}
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const bigger = this.make(Math.max(1024, this.data.length * 2));
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    this.data[this.length++] = v;
-  }
-  /** The values pushed, in an array of their exact length. */
-  done(): A {
-    if (this.length === this.data.length) return this.data;
-    const out = this.make(this.length);
-    out.set(this.data.subarray(0, this.length));
-    return out;
-  }
-}
-
-function float64s(): Column<Float64Array> {
-  return new Column(new Float64Array(1024), (n) => new Float64Array(n));
-}
-function int32s(): Column<Int32Array> {
-  return new Column(new Int32Array(1024), (n) => new Int32Array(n));
-}
-function uint8s(): Column<Uint8Array> {
-  return new Column(new Uint8Array(1024), (n) => new Uint8Array(n));
 }
 
 /** The latest instant PostgreSQL's timestamptz holds comfortably: "every order". */

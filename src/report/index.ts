@@ -22,6 +22,7 @@ import {
   retentionReport,
   seriesReport,
   type PeriodQuery,
+  type OrderProjections,
 } from "../metrics/index.ts";
 
 /** JSON that cannot close the <script> element it sits in. */
@@ -35,16 +36,19 @@ async function chartJsSource(): Promise<string> {
 export interface ReportOptions extends PeriodQuery {
   /** Cost of winning a customer (minor units), for the budget advice. */
   cac?: number | undefined;
+  /** Count the retention figures from memory rather than in SQL (same answers; faster on large shops). */
+  projections?: OrderProjections | undefined;
 }
 
 /** The whole report for the period (default: the first order to today). */
 export async function renderReport(db: Queryable, ws: Workspace, clock: Clock, options: ReportOptions = {}): Promise<string> {
   const period = { from: options.from, to: options.to };
-  const headline = await headlineReport(db, ws, clock, { ...period, compare: "previous" });
-  const series = await seriesReport(db, ws, clock, { ...period, unit: "month" });
-  const retention = await retentionReport(db, ws, clock, { ...period, unit: "month" });
-  const cohorts = await cohortReport(db, ws, clock, period);
-  const ladder = await ladderReport(db, ws, { max: 10 });
+  const p = options.projections;
+  const headline = await headlineReport(db, ws, clock, { ...period, compare: "previous" }, p);
+  const series = await seriesReport(db, ws, clock, { ...period, unit: "month" }, p);
+  const retention = await retentionReport(db, ws, clock, { ...period, unit: "month" }, p);
+  const cohorts = await cohortReport(db, ws, clock, period, p);
+  const ladder = await ladderReport(db, ws, { max: 10 }, p);
   const channels = await channelReport(db, ws, clock);
   const refunds = await refundReport(db, ws, clock, period);
   const catalogue = await catalogueReport(db, ws, clock, { ...period, limit: 20 });

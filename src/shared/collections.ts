@@ -37,3 +37,41 @@ export function sortRuns(order: Int32Array, start: Int32Array, before: (a: numbe
     }
   }
 }
+
+/**
+ * A typed array filled by push when the count is not known in advance
+ * (rows arriving from a COPY): doubles as it fills; `done()` gives an
+ * array of exactly the length pushed, `view()` the same values without a
+ * copy (valid until the next push).
+ */
+export class GrowingColumn<A extends Float64Array | Int32Array | Uint8Array> {
+  length = 0;
+  #data: A;
+  constructor(
+    private readonly make: (n: number) => A,
+    private readonly head: (a: A, n: number) => A,
+  ) {
+    this.#data = make(1024);
+  }
+  push(v: number): void {
+    if (this.length === this.#data.length) {
+      const bigger = this.make(this.#data.length * 2);
+      bigger.set(this.#data);
+      this.#data = bigger;
+    }
+    this.#data[this.length++] = v;
+  }
+  view(): A {
+    return this.head(this.#data, this.length);
+  }
+  done(): A {
+    if (this.length === this.#data.length) return this.#data;
+    const out = this.make(this.length);
+    out.set(this.#data.subarray(0, this.length));
+    return out;
+  }
+}
+
+export const float64Column = () => new GrowingColumn((n) => new Float64Array(n), (a, n) => a.subarray(0, n));
+export const int32Column = () => new GrowingColumn((n) => new Int32Array(n), (a, n) => a.subarray(0, n));
+export const uint8Column = () => new GrowingColumn((n) => new Uint8Array(n), (a, n) => a.subarray(0, n));

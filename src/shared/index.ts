@@ -6,7 +6,7 @@ export { isCurrency, minorDigits, parseCurrency, toMinor, formatMoney } from "./
 export { randomToken, sha256Hex, stableId } from "./ids.ts";
 export { issuesOf, parseInput } from "./validate.ts";
 export { isRealIsoDate, isIsoDay } from "./dates.ts";
-export { groupBy, sortRuns } from "./collections.ts";
+export { GrowingColumn, float64Column, groupBy, int32Column, sortRuns, uint8Column } from "./collections.ts";
 export { localTime, fromLocal, nextLocalTime, quietUntil, minutesOfDay, type LocalTime } from "./time-zones.ts";
 export { repeatEvery, type Repeating } from "./repeat.ts";
 export { escapeHtml } from "./html.ts";
