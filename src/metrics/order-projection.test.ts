@@ -163,6 +163,17 @@ describe("the order projection", () => {
   });
 });
 
+describe("a projection that cannot be read", () => {
+  it("fails the request that asked, leaves nothing unhandled, and is tried again by the next", async () => {
+    const closed = await openTestStore();
+    const w = await ensureWorkspace(closed.store, "default", "EUR");
+    await closed.cleanup();
+    const p = new OrderProjections(closed.store);
+    await expect(p.current(w)).rejects.toThrow();
+    await expect(p.current(w)).rejects.toThrow();
+  });
+});
+
 describe("time order and the median", () => {
   it("orders rows by (instant, id) like ORDER BY placed_at, id, ties included", () => {
     let seed = 7;
@@ -175,6 +186,10 @@ describe("time order and the median", () => {
     const pick = Int32Array.from({ length: n }, (_, i) => i);
     const expected = Array.from(pick).sort((p, q) => (at[p] ?? 0) - (at[q] ?? 0) || (id[p] ?? 0) - (id[q] ?? 0));
     expect(Array.from(timeOrder(at, id, pick))).toEqual(expected);
+    // A day-stamped log: a whole day at one instant, ids in any order.
+    const sameAt = new Float64Array(n).fill(3 * day);
+    const byId = Array.from(pick).sort((p, q) => (id[p] ?? 0) - (id[q] ?? 0));
+    expect(Array.from(timeOrder(sameAt, id, pick))).toEqual(byId);
   });
 
   it("gives percentile_cont(0.5): the middle value, or the mean of the two middle ones", () => {

@@ -417,15 +417,13 @@ export function timeOrder(at: Float64Array, id: Float64Array, pick: Int32Array):
     keys.sort();
     const run = out.slice(from, to);
     for (let i = 0; i < size; i++) out[from + i] = run[(keys[i] ?? 0) % scale] ?? 0;
-    // Same instant: id order (insertion sort; such runs are short).
-    for (let i = from + 1; i < to; i++) {
-      const v = out[i] ?? 0;
-      let j = i - 1;
-      while (j >= from && at[out[j] ?? 0] === at[v] && (id[out[j] ?? 0] ?? 0) > (id[v] ?? 0)) {
-        out[j + 1] = out[j] ?? 0;
-        j--;
-      }
-      out[j + 1] = v;
+    // Same instant: id order. Runs are short in timed data, but a
+    // day-stamped log (CDNOW) puts a whole day at one instant.
+    for (let i = from; i < to; ) {
+      let j = i + 1;
+      while (j < to && at[out[j] ?? 0] === at[out[i] ?? 0]) j++;
+      if (j - i > 1) out.set(Int32Array.from(Array.from(out.subarray(i, j)).sort((p, q) => (id[p] ?? 0) - (id[q] ?? 0))), i);
+      i = j;
     }
   }
   return out;
@@ -540,8 +538,11 @@ export class OrderProjections {
     const key = `${ws.id}:${ws.currency}`;
     let entry = this.#entries.get(key);
     if (!entry) {
+      // A workspace whose currency changed: its old projection goes.
+      for (const k of this.#entries.keys()) if (k.startsWith(`${ws.id}:`)) this.#entries.delete(k);
       const projection = OrderProjection.load(this.store, ws, this.options);
-      entry = { projection, running: projection.then(() => undefined), queued: undefined };
+      // `running` only orders the catch-ups after the load; the caller gets the load's error.
+      entry = { projection, running: projection.then(() => undefined, () => undefined), queued: undefined };
       this.#entries.set(key, entry);
       // A failed load is not kept: the next request tries again.
       projection.catch(() => this.#entries.delete(key));

@@ -1,10 +1,12 @@
 /**
- * The headline, series, retention, cohort and ladder counts from the order
- * projection (order-projection.ts): each one pass over the time-ordered
- * purchases with a few per-customer arrays, producing exactly the counts
- * the SQL versions produce (headline.ts, series.ts, retention.ts, repeat.ts),
- * which the same builders turn into answers. The metrics tests run every
- * figure both ways.
+ * The headline, series, retention, cohort, ladder and interval counts from
+ * the order projection (order-projection.ts): each one pass over the
+ * time-ordered purchases with a few per-customer arrays, producing the
+ * counts the SQL versions produce (headline.ts, series.ts, retention.ts,
+ * repeat.ts), which the same builders turn into answers. Counts and sums
+ * are equal; medians and means of days can differ in the last bits (SQL
+ * divides in numeric, this in double). The metrics tests run every figure
+ * both ways.
  */
 import type { Queryable } from "../store/index.ts";
 import { float64Column } from "../shared/index.ts";

@@ -1,4 +1,4 @@
--- The analytics projection (src/metrics/projection.ts) keeps every purchase of
+-- The analytics projection (src/metrics/order-projection.ts) keeps every purchase of
 -- a workspace in memory and catches up by reading only the orders written
 -- since its last look: each order row carries the id of the transaction that
 -- last wrote it. A reader remembers pg_snapshot_xmin() of its previous look
