@@ -9,7 +9,7 @@
  * Rows travel to the database as one jsonb parameter read with
  * jsonb_to_recordset: one round trip per batch, bound parameters only.
  */
-import type { Queryable } from "../store/index.ts";
+import { BinaryCopyRows, type Queryable } from "../store/index.ts";
 import { AppError } from "../shared/index.ts";
 import { addressKey, type CustomerRecord, type OrderRecord, type ProductRecord, type RefundRecord } from "./records.ts";
 import type { Workspace } from "../workspaces/index.ts";
@@ -367,16 +367,14 @@ export async function writeOrders(
     address_key: addressKey(o.shippingAddress),
     payment_fingerprint: o.paymentFingerprint ?? null,
     item_count: o.lines.reduce((s, l) => s + l.quantity, 0),
-    // The lines go as they are (no per-line copy): a bulk import has ~13 per order.
-    lines: o.lines,
   }));
 
-  // One statement: orders, their lines, the rollups and the log, for new orders only.
-  const inserted = await tx.query<{ external_id: string }>(
+  // One statement: orders, the rollups and the log, for new orders only; then their lines by COPY.
+  const inserted = await tx.query<{ id: number; external_id: string }>(
     `WITH x AS (
        SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(external_id text, customer_id bigint, email text, status text,
          placed_at timestamptz, currency text, subtotal_minor bigint, discount_minor bigint, shipping_minor bigint,
-         tax_minor bigint, total_minor bigint, discount_codes jsonb, sales_channel text, address_key text, payment_fingerprint text, item_count int, lines jsonb)
+         tax_minor bigint, total_minor bigint, discount_codes jsonb, sales_channel text, address_key text, payment_fingerprint text, item_count int)
      ), ins AS (
        INSERT INTO orders (workspace_id, external_id, customer_id, email, status, placed_at, currency, subtotal_minor,
                            discount_minor, shipping_minor, tax_minor, total_minor, discount_codes, sales_channel, address_key, payment_fingerprint, source, created_at)
@@ -386,15 +384,6 @@ export async function writeOrders(
          FROM x
        ON CONFLICT (workspace_id, external_id) DO NOTHING
        RETURNING id, external_id, customer_id, status, placed_at, currency, total_minor
-     ), lines AS (
-       INSERT INTO order_lines (workspace_id, order_id, line_no, product_id, sku, title, category, quantity,
-                                unit_price_minor, discount_minor, total_minor)
-       SELECT $1, ins.id, l.line_no, l.product_id, l.sku, l.title, l.category, l.quantity, l.unit_price_minor,
-              l.discount_minor, l.total_minor
-         FROM ins JOIN x ON x.external_id = ins.external_id
-        CROSS JOIN LATERAL ROWS FROM (jsonb_to_recordset(x.lines) AS ("productId" text, sku text, title text, category text,
-              quantity int, "unitPriceMinor" bigint, "discountMinor" bigint, "totalMinor" bigint))
-              WITH ORDINALITY AS l(product_id, sku, title, category, quantity, unit_price_minor, discount_minor, total_minor, line_no)
      ), roll AS (
        INSERT INTO customer_rollups AS r (workspace_id, customer_id, first_order_at, last_order_at, order_count,
                                           revenue_minor, revenue_order_count, updated_at)
@@ -418,9 +407,10 @@ export async function writeOrders(
          FROM ins JOIN x ON x.external_id = ins.external_id
        ON CONFLICT (workspace_id, message_id) DO NOTHING
      )
-     SELECT external_id FROM ins`,
+     SELECT id, external_id FROM ins`,
     [ws.id, JSON.stringify(orderJson), ws.currency, source, now, [...NON_PURCHASE_STATUSES]],
   );
+  await copyOrderLines(tx, ws, inserted, unique);
   const insertedIds = new Set(inserted.map((r) => r.external_id));
   const existing = orders.filter((o) => !insertedIds.has(o.externalId));
 
@@ -437,6 +427,34 @@ export async function writeOrders(
     if (affected.length > 0) await recomputeRollups(tx, ws, affected, now);
   }
   return { inserted: [...insertedIds], existing: existing.map((o) => o.externalId) };
+}
+
+const ORDER_LINE_COLUMNS = [
+  "workspace_id", "order_id", "line_no", "product_id", "sku", "title", "category",
+  "quantity", "unit_price_minor", "discount_minor", "total_minor",
+] as const;
+
+/**
+ * The lines of the orders just inserted, with binary COPY: a bulk import
+ * carries ~13 a order, and inserting them from the statement's JSON
+ * parameter (jsonb_to_recordset per order) was most of the import's
+ * database time (docs/benchmarks.md, "CSV import").
+ */
+async function copyOrderLines(tx: Queryable, ws: Workspace, inserted: readonly { id: number; external_id: string }[], byExternalId: ReadonlyMap<string, OrderRecord>): Promise<void> {
+  const rows = new BinaryCopyRows(ORDER_LINE_COLUMNS.length);
+  const textOrNull = (v: string | undefined) => (v === undefined ? rows.null() : rows.text(v));
+  for (const o of inserted) {
+    const lines = byExternalId.get(o.external_id)?.lines ?? [];
+    lines.forEach((l, i) => {
+      rows.row().text(ws.id).int8(o.id).int4(i + 1);
+      textOrNull(l.productId);
+      textOrNull(l.sku);
+      textOrNull(l.title);
+      textOrNull(l.category);
+      rows.int4(l.quantity).int8(l.unitPriceMinor).int8(l.discountMinor).int8(l.totalMinor);
+    });
+  }
+  if (rows.rows > 0) await tx.copyFrom("order_lines", ORDER_LINE_COLUMNS, rows.finish());
 }
 
 /**
