@@ -7,11 +7,17 @@
  * transaction can still fill:
  *
  * 1. note the sequence's last value `b` (every id ≤ b has been handed out);
- * 2. then list the transactions running now (the snapshot's xip): any
- *    transaction still able to commit an id ≤ b is among them;
- * 3. once each of them has committed or aborted (`pg_xact_status`), the ids
+ * 2. then list the transactions that hold a write lock on the event log:
+ *    an INSERT locks its table before it draws an id, so any transaction
+ *    still able to commit an id ≤ b is among them;
+ * 3. once each of them has committed or aborted (its lock is gone), the ids
  *    ≤ b are final. The read waits up to a second for that, then leaves the
  *    bound pending for the next pass.
+ *
+ * Only writers of this database's event log count: a long transaction on
+ * another table (a scoring run, a segment's first evaluation) or in
+ * another database of the same server used to hold every journey back
+ * for as long as it ran, when the list was every running transaction.
  *
  * With PGlite every statement runs on one connection, one transaction at a
  * time, so the sequence's last value is final at once.
@@ -29,7 +35,7 @@ export interface FeedEvent {
 
 interface Pending {
   bound: number;
-  /** Transactions that were running when the bound was read and may still hold ids up to it. */
+  /** Transactions (virtual ids) that held a write lock on the log when the bound was read: they may still commit ids up to it. */
   xids: string[];
 }
 
@@ -52,9 +58,8 @@ export class EventFeed {
     }
     const last = await sequenceValue(db);
     if (last <= safe) return safe;
-    // Read after the sequence: every transaction that took an id up to \`last\` has an xid by now, and is either finished or listed here.
-    const rows = await db.query<{ xid: string }>("SELECT x::text AS xid FROM pg_snapshot_xip(pg_current_snapshot()) AS x");
-    let xids = rows.map((r) => r.xid);
+    // Read after the sequence: every transaction that took an id up to \`last\` holds its lock on the log by now, or has finished.
+    let xids = await stillRunning(db, undefined);
     const deadline = Date.now() + WAIT_MS;
     while (xids.length > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
@@ -66,10 +71,21 @@ export class EventFeed {
   }
 }
 
-async function stillRunning(db: Queryable, xids: string[]): Promise<string[]> {
-  if (xids.length === 0) return [];
-  const rows = await db.query<{ xid: string }>("SELECT x AS xid FROM unnest($1::text[]) AS x WHERE pg_xact_status(x::xid8) = 'in progress'", [xids]);
-  return rows.map((r) => r.xid);
+/**
+ * The transactions (virtual ids) other than this session's that hold a
+ * write lock on this database's event log — all of them, or those of
+ * `among` still holding it. A lock is held to the end of its transaction.
+ */
+async function stillRunning(db: Queryable, among: string[] | undefined): Promise<string[]> {
+  if (among !== undefined && among.length === 0) return [];
+  const rows = await db.query<{ vxid: string }>(
+    `SELECT DISTINCT virtualtransaction AS vxid FROM pg_locks
+      WHERE locktype = 'relation' AND mode = 'RowExclusiveLock' AND relation = 'events'::regclass
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND pid IS DISTINCT FROM pg_backend_pid() AND ($1::text[] IS NULL OR virtualtransaction = ANY($1::text[]))`,
+    [among ?? null],
+  );
+  return rows.map((r) => r.vxid);
 }
 
 async function sequenceValue(db: Queryable): Promise<number> {

@@ -663,4 +663,30 @@ describe("reading the event log", () => {
     expect(s.inbox("early")).toEqual(["Hello"]);
     expect(s.inbox("late")).toEqual(["Hello"]);
   });
+
+  it.skipIf(!process.env.DATABASE_URL)("is not held back by an open transaction that writes no events (PostgreSQL)", async () => {
+    const s = await shop();
+    const j = await createJourney(t.store, s.ws, { name: "Ping", definition: news("Hello") }, s.clock.now());
+    await setJourneyStatus(t.store, s.ws, j.id, "active", s.clock.now());
+    await s.subscriber("someone");
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    let written: () => void = () => {};
+    const open = new Promise<void>((r) => (written = r));
+    // A long writer elsewhere (a scoring run, an import of products): it has a transaction id, but no event id.
+    const other = t.store.transaction(async (tx) => {
+      await tx.query("INSERT INTO products (workspace_id, external_id, title, created_at, updated_at) VALUES ($1, 'held', 'Held', $2, $2)", [s.ws.id, s.clock.now()]);
+      written();
+      await held;
+    });
+    await open;
+    try {
+      await s.track({ type: "track", userId: "someone", event: "Ping" });
+      await s.tick();
+      expect(s.inbox("someone")).toEqual(["Hello"]);
+    } finally {
+      release();
+      await other;
+    }
+  });
 });
