@@ -12,19 +12,9 @@ import { count, openTestStore, type TestStore } from "../../test/helpers.ts";
 import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
 import { importFile, type ImportSummary } from "../ingest/index.ts";
 import { SimulatedClock } from "../shared/index.ts";
+import { figureWays } from "./figure-ways.ts";
 import {
-  cohortMatrix,
-  headlineMetrics,
-  OrderProjections,
-  projectedCohorts,
-  projectedHeadline,
-  projectedIntervals,
-  projectedLadder,
-  projectedRetention,
-  purchaseIntervals,
-  repeatLadder,
   resolvePeriod,
-  retentionSeries,
   type Period,
 } from "./index.ts";
 
@@ -291,26 +281,7 @@ describe("CDNOW master log: the raw file and the import", () => {
 });
 
 /** SQL, and the in-memory projection the server answers from: both against the plain computation. */
-const ways = [
-  {
-    way: "SQL",
-    headline: (p: Period) => headlineMetrics(t.store, ws, p),
-    retention: (p: Period) => retentionSeries(t.store, ws, p, "month"),
-    cohorts: async (p: Period) => (await cohortMatrix(t.store, ws, p)).cohorts,
-    ladder: (n: number) => repeatLadder(t.store, ws, n),
-    intervals: () => purchaseIntervals(t.store, ws),
-  },
-  {
-    way: "projection",
-    headline: async (p: Period) => projectedHeadline(t.store, ws, await projected(), p),
-    retention: async (p: Period) => projectedRetention(await projected(), p, "month"),
-    cohorts: async (p: Period) => projectedCohorts(await projected(), p),
-    ladder: async (n: number) => projectedLadder(await projected(), n),
-    intervals: async () => projectedIntervals(await projected()),
-  },
-];
-let projections: OrderProjections | undefined;
-const projected = () => (projections ??= new OrderProjections(t.store)).current(ws);
+const ways = figureWays(() => ({ store: t.store, ws }));
 
 describe.each(ways)("headline metrics ($way)", (w) => {
   it("all time (1997-01-01 … 1998-06-30)", async () => {
@@ -384,7 +355,7 @@ describe.each(ways)("headline metrics ($way)", (w) => {
 describe.each(ways)("retention series ($way)", (w) => {
   it("month by month through 1997", async () => {
     const p = await resolvePeriod(t.store, ws, { from: FIRST_DAY, to: "1997-12-31" }, clock);
-    const rows = await w.retention(p);
+    const rows = await w.retention(p, "month");
     const e = expectedMonthlyRetention("1997-01", "1997-12");
     expect(rows.map((r) => ({ label: r.label, buyers: r.buyers, newBuyers: r.newBuyers, retained: r.retained }))).toEqual(
       e.map((r) => ({ label: r.label, buyers: r.buyers, newBuyers: r.newBuyers, retained: r.retained })),

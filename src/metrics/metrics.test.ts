@@ -8,28 +8,15 @@ import { openTestWorkspace, type TestStore } from "../../test/helpers.ts";
 import { parseInput, SimulatedClock } from "../shared/index.ts";
 import { OrderRecord, ProductRecord, RefundRecord, CustomerRecord, writeCustomers, writeOrders, writeProducts, writeRefunds } from "../ingest/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import type { Period, PeriodUnit } from "./index.ts";
+import { figureWays } from "./figure-ways.ts";
 import {
   budgetAdvice,
   catalogueMetrics,
   channelLoyalty,
-  cohortMatrix,
   customerRhythms,
-  headlineMetrics,
-  headlineSeries,
-  OrderProjections,
-  projectedCohorts,
-  projectedHeadline,
-  projectedIntervals,
-  projectedLadder,
-  projectedRetention,
-  projectedSeries,
   inferStage,
-  purchaseIntervals,
   refundMetrics,
-  repeatLadder,
   resolvePeriod,
-  retentionSeries,
 } from "./index.ts";
 
 const now = new Date("2026-06-01T00:00:00Z");
@@ -101,28 +88,7 @@ const period = (from?: string, to?: string) => resolvePeriod(t.store, ws, { from
  * projection the server answers from. Every worked-out answer below must
  * come out of both.
  */
-const ways = [
-  {
-    way: "SQL",
-    headline: (p: Period) => headlineMetrics(t.store, ws, p),
-    series: (p: Period, unit: PeriodUnit) => headlineSeries(t.store, ws, p, unit),
-    retention: (p: Period, unit: PeriodUnit) => retentionSeries(t.store, ws, p, unit),
-    cohorts: async (p: Period) => (await cohortMatrix(t.store, ws, p)).cohorts,
-    ladder: (n: number) => repeatLadder(t.store, ws, n),
-    intervals: () => purchaseIntervals(t.store, ws),
-  },
-  {
-    way: "projection",
-    headline: async (p: Period) => projectedHeadline(t.store, ws, await projected(), p),
-    series: async (p: Period, unit: PeriodUnit) => projectedSeries(await projected(), p, unit),
-    retention: async (p: Period, unit: PeriodUnit) => projectedRetention(await projected(), p, unit),
-    cohorts: async (p: Period) => projectedCohorts(await projected(), p),
-    ladder: async (n: number) => projectedLadder(await projected(), n),
-    intervals: async () => projectedIntervals(await projected()),
-  },
-];
-let projections: OrderProjections | undefined;
-const projected = () => (projections ??= new OrderProjections(t.store)).current(ws);
+const ways = figureWays(() => ({ store: t.store, ws }));
 
 describe("periods", () => {
   it("defaults from the first order to today and refuses from after to", async () => {

@@ -13,7 +13,7 @@
  * applies them — new orders appended or merged in, cancelled ones taken out,
  * moved ones (customer merges) re-pointed.
  */
-import { BinaryCopyReader, type Queryable, type Store } from "../store/index.ts";
+import { copyOutRows, copySettings, type Queryable, type Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { float64Column, int32Column, uint8Column } from "../shared/index.ts";
@@ -441,25 +441,17 @@ function comparatorOrder(at: Float64Array, id: Float64Array, pick: Int32Array): 
 async function readOrders(store: Store, ws: Workspace, what: { since?: string; pageIds?: number | undefined }): Promise<{ watermark: string; orders: ReadOrders }> {
   const { since, pageIds } = what;
   return store.transaction(async (tx) => {
-    const [w] = await tx.query<{ w: string }>(
-      `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS w,
-              set_config('fidelio.ws', $1, true), set_config('fidelio.currency', $2, true), set_config('fidelio.skip', $3, true)`,
-      [ws.id, ws.currency, NON_PURCHASE_STATUSES.join(",")],
-    );
+    const [w] = await tx.query<{ w: string }>("SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS w");
     if (!w || !/^\d+$/.test(w.w)) throw new Error("pg_snapshot_xmin gave no transaction id");
+    const setting = await copySettings(tx, { ws: ws.id, currency: ws.currency, skip: NON_PURCHASE_STATUSES.join(",") });
     const orders = emptyRead();
-    // Each COPY's output is a whole binary stream (header to trailer): one reader each.
-    const copy = async (where: string) => {
-      const reader = new BinaryCopyReader((row) => {
+    const select = `SELECT id::int8, customer_id::int8, placed_at, total_minor::float8, currency = ${setting("currency")},
+                           status NOT IN (SELECT unnest(string_to_array(${setting("skip")}, ',')))
+                      FROM orders WHERE workspace_id = ${setting("ws")}`;
+    const copy = (where: string) =>
+      copyOutRows(tx, `${select} ${where}`, (row) => {
         orders.push(row.int8(0), row.isNull(1) ? NaN : row.int8(1), row.timestamptzMicros(2), row.float8(3), row.bool(4), row.bool(5));
       });
-      await tx.copyOut(`${select} ${where}`, (c) => reader.push(c));
-      reader.end();
-    };
-    const setting = (name: string) => `(SELECT current_setting('fidelio.${name}'))`;
-    const select = `SELECT id::int8, customer_id::int8, placed_at, total_minor::float8, currency = ${setting("currency")},
-                           status NOT IN (SELECT unnest(string_to_array(current_setting('fidelio.skip'), ',')))
-                      FROM orders WHERE workspace_id = ${setting("ws")}`;
     // The transaction id and the id bounds below are numbers this code got
     // from the database (checked as digits), written into the statement as
     // literals: behind a setting, the planner cannot see how few rows they

@@ -5,7 +5,7 @@
  * JS objects took ~1 KB a customer and dominated the run's memory and
  * garbage collection (docs/benchmarks.md, "Models").
  */
-import { BinaryCopyReader, type Store } from "../store/index.ts";
+import { copyOutRows, copySettings, type CopyRow, type Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { mergeSameDays, type PurchaseDays } from "../models/index.ts";
@@ -56,15 +56,9 @@ const END_OF_TIME = new Date(Date.UTC(9999, 11, 31));
  */
 export async function readOrderLog(store: Store, ws: Workspace, before: Date = END_OF_TIME): Promise<OrderLog> {
   return store.transaction(async (tx) => {
-    // COPY takes no bound parameters: the values go in as settings of this transaction.
-    await tx.query(
-      "SELECT set_config('fidelio.ws', $1, true), set_config('fidelio.currency', $2, true), set_config('fidelio.before', $3, true), set_config('fidelio.skip', $4, true)",
-      [ws.id, ws.currency, before.toISOString(), NON_PURCHASE_STATUSES.join(",")],
-    );
+    const setting = await copySettings(tx, { ws: ws.id, currency: ws.currency, before: before.toISOString(), skip: NON_PURCHASE_STATUSES.join(",") });
     const ids = float64s();
-    const customers = new BinaryCopyReader((row) => ids.push(row.int8(0)));
-    await tx.copyOut("SELECT id::int8 FROM customers WHERE workspace_id = (SELECT current_setting('fidelio.ws'))", (chunk) => customers.push(chunk));
-    customers.end();
+    await copyOutRows(tx, `SELECT id::int8 FROM customers WHERE workspace_id = ${setting("ws")}`, (row) => ids.push(row.int8(0)));
     const customerIds = ids.done().sort();
     const indexOf = positionsOf(customerIds);
 
@@ -75,7 +69,7 @@ export async function readOrderLog(store: Store, ws: Workspace, before: Date = E
     const total = float64s();
     const unit = float64s();
     const refunded = uint8s();
-    const orders = new BinaryCopyReader((row) => {
+    const pushOrder = (row: CopyRow) => {
       const i = indexOf(row.int8(0));
       if (i < 0) return;
       owner.push(i);
@@ -86,12 +80,11 @@ export async function readOrderLog(store: Store, ws: Workspace, before: Date = E
       total.push(row.float8(3));
       unit.push(row.isNull(4) ? NaN : row.float8(4));
       refunded.push(row.bool(5) ? 1 : 0);
-    });
-    // Each setting read once, as a sub-select (an init plan): current_setting()
-    // called per row, and extract() (numeric since PostgreSQL 14), made the
-    // same read take 9.8 s instead of 3.6 s on 2.8 million orders.
-    const setting = (name: string) => `(SELECT current_setting('fidelio.${name}'))`;
-    await tx.copyOut(
+    };
+    // Times come as timestamptz, not extract() (numeric since PostgreSQL 14,
+    // which with per-row current_setting() made this read 9.8 s, not 3.6 s).
+    await copyOutRows(
+      tx,
       `SELECT o.customer_id::int8, o.id::int8, o.placed_at, o.total_minor::float8, l.unit::float8, r.order_id IS NOT NULL
          FROM orders o
          LEFT JOIN (SELECT order_id, sum(total_minor)::float8 / NULLIF(sum(quantity), 0) AS unit FROM order_lines
@@ -99,11 +92,10 @@ export async function readOrderLog(store: Store, ws: Workspace, before: Date = E
          LEFT JOIN (SELECT DISTINCT order_id FROM refunds
                      WHERE workspace_id = ${setting("ws")} AND order_id IS NOT NULL AND refunded_at < ${setting("before")}::timestamptz) r ON r.order_id = o.id
         WHERE o.workspace_id = ${setting("ws")} AND o.customer_id IS NOT NULL AND o.currency = ${setting("currency")}
-          AND o.status NOT IN (SELECT unnest(string_to_array(current_setting('fidelio.skip'), ',')))
+          AND o.status NOT IN (SELECT unnest(string_to_array(${setting("skip")}, ',')))
           AND o.placed_at < ${setting("before")}::timestamptz`,
-      (chunk) => orders.push(chunk),
+      pushOrder,
     );
-    orders.end();
     const refunds = await tx.query<{ c: number; m: number }>(
       `SELECT customer_id::float8 AS c, sum(amount_minor)::float8 AS m FROM refunds
         WHERE workspace_id = $1 AND customer_id IS NOT NULL AND currency = $2 AND refunded_at < $3 GROUP BY customer_id`,

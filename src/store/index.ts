@@ -11,6 +11,7 @@ import type { Store } from "./store.ts";
 
 export type { CopyData, Store, Queryable, Row } from "./store.ts";
 export { BinaryCopyReader, BinaryCopyRows, type CopyRow } from "./copy-binary.ts";
+export { copyOutRows, copySettings } from "./copy-out.ts";
 export { StoreError, copyField } from "./store.ts";
 export { PgliteStore } from "./pglite.ts";
 export { PostgresStore } from "./postgres.ts";

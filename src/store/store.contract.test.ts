@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestStore, type TestStore } from "../../test/helpers.ts";
-import { BinaryCopyReader, BinaryCopyRows, StoreError, copyField } from "./index.ts";
+import { BinaryCopyReader, BinaryCopyRows, StoreError, copyField, copyOutRows, copySettings } from "./index.ts";
 import { migrate } from "./index.ts";
 
 let t: TestStore;
@@ -176,8 +176,8 @@ describe(`Store contract (${process.env.DATABASE_URL ? "postgres" : "pglite"})`,
         else out.push({ i4: row.int4(1), i8: row.int8(2), f8: row.float8(3), b: row.bool(4), micros: row.timestamptzMicros(7) });
       });
       await t.store.transaction(async (tx) => {
-        await tx.query("SELECT set_config('fidelio.probe_min', $1, true)", ["-2000000000"]);
-        await tx.copyOut("SELECT i2, i4, i8, f8, b, t, d, at FROM binary_probe WHERE i4 IS NULL OR i4 >= (SELECT current_setting('fidelio.probe_min'))::int ORDER BY i4 NULLS FIRST", (chunk) => {
+        const setting = await copySettings(tx, { probe_min: "-2000000000" });
+        await tx.copyOut(`SELECT i2, i4, i8, f8, b, t, d, at FROM binary_probe WHERE i4 IS NULL OR i4 >= ${setting("probe_min")}::int ORDER BY i4 NULLS FIRST`, (chunk) => {
           if (!byteByByte) reader.push(chunk);
           else for (let i = 0; i < chunk.length; i++) reader.push(chunk.subarray(i, i + 1));
         });
@@ -192,6 +192,16 @@ describe(`Store contract (${process.env.DATABASE_URL ? "postgres" : "pglite"})`,
       expect(out[0]).toEqual({ i4: -2_000_000_000, i8: -9_007_199_254_740_991, f8: Math.PI, b: true, micros: at.getTime() * 1000 });
       expect(out[3000]).toEqual({ i4: 2999, i8: 2 ** 40 + 2999, f8: 2999 / 8, b: false, micros: (at.getTime() + 2999) * 1000 });
     }
+    // copyOutRows: a reader of its own for each COPY, two in one transaction.
+    const counts = await t.store.transaction(async (tx) => {
+      const setting = await copySettings(tx, { low: "0", high: "1000" });
+      let low = 0;
+      let high = 0;
+      await copyOutRows(tx, `SELECT i4 FROM binary_probe WHERE i4 >= ${setting("low")}::int AND i4 < ${setting("high")}::int`, () => low++);
+      await copyOutRows(tx, `SELECT i4 FROM binary_probe WHERE i4 >= ${setting("high")}::int`, () => high++);
+      return [low, high];
+    });
+    expect(counts).toEqual([1000, 2000]);
     // A reader that never saw the trailer says so.
     const cut = new BinaryCopyReader(() => {});
     cut.push(new BinaryCopyRows(1).row().int4(1).finish().subarray(0, 20));
