@@ -13,7 +13,7 @@
  * applies them — new orders appended or merged in, cancelled ones taken out,
  * moved ones (customer merges) re-pointed.
  */
-import { copyOutRows, copySettings, type Queryable, type Store } from "../store/index.ts";
+import { copyOutPages, copyOutRows, copySettings, idPages, type CopyRow, type Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { float64Column, int32Column, uint8Column } from "../shared/index.ts";
@@ -448,10 +448,10 @@ async function readOrders(store: Store, ws: Workspace, what: { since?: string; p
     const select = `SELECT id::int8, customer_id::int8, placed_at, total_minor::float8, currency = ${setting("currency")},
                            status NOT IN (SELECT unnest(string_to_array(${setting("skip")}, ',')))
                       FROM orders WHERE workspace_id = ${setting("ws")}`;
-    const copy = (where: string) =>
-      copyOutRows(tx, `${select} ${where}`, (row) => {
-        orders.push(row.int8(0), row.isNull(1) ? NaN : row.int8(1), row.timestamptzMicros(2), row.float8(3), row.bool(4), row.bool(5));
-      });
+    const onRow = (row: CopyRow) => {
+      orders.push(row.int8(0), row.isNull(1) ? NaN : row.int8(1), row.timestamptzMicros(2), row.float8(3), row.bool(4), row.bool(5));
+    };
+    const copy = (where: string) => copyOutRows(tx, `${select} ${where}`, onRow);
     // The transaction id and the id bounds below are numbers this code got
     // from the database (checked as digits), written into the statement as
     // literals: behind a setting, the planner cannot see how few rows they
@@ -462,22 +462,15 @@ async function readOrders(store: Store, ws: Workspace, what: { since?: string; p
     } else if (pageIds === undefined) {
       await copy("");
     } else {
-      for (const [lo, hi] of await idPages(tx, ws, pageIds)) await copy(`AND id >= ${lo} AND id < ${hi}`);
+      const pages = await idPages(tx, "orders", ws.id, pageIds);
+      await copyOutPages(
+        tx,
+        pages.map(([lo, hi]) => `${select} AND id >= ${lo} AND id < ${hi}`),
+        onRow,
+      );
     }
     return { watermark: w.w, orders: orders.done() };
   });
-}
-
-async function idPages(tx: Queryable, ws: Workspace, size: number): Promise<[number, number][]> {
-  const [r] = await tx.query<{ lo: number | null; hi: number | null }>(
-    "SELECT min(id)::float8 AS lo, max(id)::float8 AS hi FROM orders WHERE workspace_id = $1",
-    [ws.id],
-  );
-  if (r?.lo == null || r.hi == null) return [];
-  if (!Number.isSafeInteger(r.lo) || !Number.isSafeInteger(r.hi)) throw new Error("order ids out of range");
-  const pages: [number, number][] = [];
-  for (let lo = r.lo; lo <= r.hi; lo += size) pages.push([lo, Math.min(lo + size, r.hi + 1)]);
-  return pages;
 }
 
 function emptyRead() {

@@ -13,6 +13,9 @@
  */
 import { fitOverLogParameters, type FitOptions, type FitResult } from "./optimise.ts";
 import { digamma, hyp2f1, lnBeta, lnGamma, lnHyp2f1Positive, logAddExp } from "./special.ts";
+import { groupIdenticalCustomers, type RfmCustomer, type ShapeGroups } from "./shape-groups.ts";
+
+export type { RfmCustomer, ShapeGroups } from "./shape-groups.ts";
 
 export interface BgNbdParams {
   r: number;
@@ -21,11 +24,6 @@ export interface BgNbdParams {
   b: number;
 }
 
-export interface RfmCustomer {
-  x: number;
-  t_x: number;
-  T: number;
-}
 
 function checkParams(p: BgNbdParams): void {
   if (!(p.r > 0 && p.alpha > 0 && p.a > 0 && p.b > 0)) {
@@ -72,32 +70,6 @@ export function bgNbdLogLikelihood(p: BgNbdParams, customers: readonly RfmCustom
   return total;
 }
 
-/** Distinct (x, t_x, T) with their counts: the likelihood then costs one evaluation per pattern. */
-export function groupIdenticalCustomers(customers: readonly RfmCustomer[]): { customer: RfmCustomer; weight: number }[] {
-  // Nested maps with number keys: a million customers group in a fraction
-  // of the time string keys take.
-  const byX = new Map<number, Map<number, Map<number, { customer: RfmCustomer; weight: number }>>>();
-  const groups: { customer: RfmCustomer; weight: number }[] = [];
-  for (const c of customers) {
-    if (!(c.x >= 0 && Number.isInteger(c.x) && c.T >= 0 && c.t_x >= 0 && c.t_x <= c.T)) {
-      throw new RangeError(`invalid customer summary: ${JSON.stringify(c)}`);
-    }
-    const tx = c.x === 0 ? 0 : c.t_x;
-    let byT = byX.get(c.x);
-    if (!byT) byX.set(c.x, (byT = new Map()));
-    let byTx = byT.get(c.T);
-    if (!byTx) byT.set(c.T, (byTx = new Map()));
-    const g = byTx.get(tx);
-    if (g) g.weight++;
-    else {
-      const group = { customer: { x: c.x, t_x: tx, T: c.T }, weight: 1 };
-      byTx.set(tx, group);
-      groups.push(group);
-    }
-  }
-  return groups;
-}
-
 export type { FitOptions, FitResult } from "./optimise.ts";
 
 const BG_NBD_STARTS = [
@@ -119,7 +91,7 @@ function toParams(v: readonly number[]): BgNbdParams {
  * Standard errors come from the numerical Hessian of −LL in φ, by the delta
  * method (optimise.ts, logParameterStandardErrors).
  */
-export function fitBgNbd(customers: readonly RfmCustomer[], options: FitOptions = {}): FitResult<BgNbdParams> {
+export function fitBgNbd(customers: readonly RfmCustomer[] | ShapeGroups, options: FitOptions = {}): FitResult<BgNbdParams> {
   if (customers.length === 0) throw new RangeError("fitBgNbd: no customers");
   const compiled = compileBgNbdLikelihood(customers);
   return fitOverLogParameters(compiled.logLikelihood, toParams, BG_NBD_STARTS, options, true, compiled.withGradient);
@@ -137,28 +109,26 @@ export function fitBgNbd(customers: readonly RfmCustomer[], options: FitOptions 
  * Same value as summing bgNbdCustomerLogLikelihood (a test checks it, and the
  * gradient against finite differences).
  */
-export function compileBgNbdLikelihood(customers: readonly RfmCustomer[]): {
+export function compileBgNbdLikelihood(customers: readonly RfmCustomer[] | ShapeGroups): {
   logLikelihood: (p: BgNbdParams) => number;
   withGradient: (p: BgNbdParams) => { value: number; gradient: number[] };
 } {
-  const groups = groupIdenticalCustomers(customers);
-  const xs = [...new Set(groups.map((g) => g.customer.x))].sort((u, v) => u - v);
-  const times = [...new Set(groups.flatMap((g) => [g.customer.T, g.customer.t_x]))];
+  const groups = "weight" in customers ? customers : groupIdenticalCustomers(customers);
+  const n = groups.length;
+  const xs = [...new Set(groups.x)].sort((u, v) => u - v);
+  const times = [...new Set([...groups.T, ...groups.t_x])];
   const xIndex = new Map(xs.map((x, i) => [x, i]));
   const timeIndex = new Map(times.map((t, i) => [t, i]));
-  const n = groups.length;
-  const gx = new Float64Array(n);
+  const gx = groups.x;
   const gxi = new Int32Array(n);
   const gT = new Int32Array(n);
   const gtx = new Int32Array(n);
-  const gw = new Float64Array(n);
-  groups.forEach((g, i) => {
-    gx[i] = g.customer.x;
-    gxi[i] = xIndex.get(g.customer.x) ?? 0;
-    gT[i] = timeIndex.get(g.customer.T) ?? 0;
-    gtx[i] = timeIndex.get(g.customer.t_x) ?? 0;
-    gw[i] = g.weight;
-  });
+  const gw = groups.weight;
+  for (let i = 0; i < n; i++) {
+    gxi[i] = xIndex.get(gx[i] ?? 0) ?? 0;
+    gT[i] = timeIndex.get(groups.T[i] ?? 0) ?? 0;
+    gtx[i] = timeIndex.get(groups.t_x[i] ?? 0) ?? 0;
+  }
   const timeValues = Float64Array.from(times);
   const first = new Float64Array(xs.length);
   const second = new Float64Array(xs.length);

@@ -30,6 +30,13 @@ export interface SpendCustomer {
   m_x: number;
 }
 
+/** Spenders as columns: customer k made x[k] ≥ 1 repeat transactions worth m_x[k] > 0 on average. */
+export interface SpendColumns {
+  length: number;
+  x: ArrayLike<number>;
+  m_x: ArrayLike<number>;
+}
+
 function checkParams(g: GammaGammaParams): void {
   if (!(g.p > 0 && g.q > 0 && g.gamma > 0)) throw new RangeError(`Gamma-Gamma parameters must be > 0: ${JSON.stringify(g)}`);
 }
@@ -56,9 +63,9 @@ export function gammaGammaCustomerLogLikelihood(g: GammaGammaParams, c: SpendCus
   );
 }
 
-function checkCustomer(c: SpendCustomer): void {
-  if (!(Number.isInteger(c.x) && c.x >= 1 && c.m_x > 0)) {
-    throw new RangeError(`Gamma-Gamma needs x >= 1 and m_x > 0: ${JSON.stringify(c)}`);
+function checkSpend(x: number, m_x: number): void {
+  if (!(Number.isInteger(x) && x >= 1 && m_x > 0)) {
+    throw new RangeError(`Gamma-Gamma needs x >= 1 and m_x > 0: ${JSON.stringify({ x, m_x })}`);
   }
 }
 
@@ -67,7 +74,7 @@ export function gammaGammaLogLikelihood(g: GammaGammaParams, customers: readonly
   checkParams(g);
   let total = 0;
   for (const c of customers) {
-    checkCustomer(c);
+    checkSpend(c.x, c.m_x);
     total += gammaGammaCustomerLogLikelihood(g, c);
   }
   return total;
@@ -88,9 +95,8 @@ function toParams(v: readonly number[]): GammaGammaParams {
  * Maximum-likelihood fit of (p, q, γ), over their logarithms, with the same
  * restarted Nelder–Mead and Hessian-based standard errors as fitBgNbd.
  */
-export function fitGammaGamma(customers: readonly SpendCustomer[], options: FitOptions = {}): FitResult<GammaGammaParams> {
+export function fitGammaGamma(customers: readonly SpendCustomer[] | SpendColumns, options: FitOptions = {}): FitResult<GammaGammaParams> {
   if (customers.length === 0) throw new RangeError("fitGammaGamma: no customers");
-  for (const c of customers) checkCustomer(c);
   const compiled = compileGammaGammaLikelihood(customers);
   return fitOverLogParameters(compiled.logLikelihood, toParams, GG_STARTS, options, false, compiled.withGradient);
 }
@@ -104,23 +110,23 @@ export function fitGammaGamma(customers: readonly SpendCustomer[], options: FitO
  *   ∂/∂q = ψ(px+q) − ψ(q) + ln γ − ln(γ + m_x x)
  *   ∂/∂γ = q/γ − (px+q)/(γ + m_x x)
  */
-export function compileGammaGammaLikelihood(customers: readonly SpendCustomer[]): {
+export function compileGammaGammaLikelihood(customers: readonly SpendCustomer[] | SpendColumns): {
   logLikelihood: (g: GammaGammaParams) => number;
   withGradient: (g: GammaGammaParams) => { value: number; gradient: number[] };
 } {
-  const xs = [...new Set(customers.map((c) => c.x))].sort((u, v) => u - v);
+  const columns: SpendColumns = "x" in customers ? customers : { length: customers.length, x: customers.map((c) => c.x), m_x: customers.map((c) => c.m_x) };
+  const n = columns.length;
+  const cx = Float64Array.from(columns.x);
+  const cm = Float64Array.from(columns.m_x);
+  for (let i = 0; i < n; i++) checkSpend(cx[i] ?? NaN, cm[i] ?? NaN);
+  const xs = [...new Set(cx)].sort((u, v) => u - v);
   const xIndex = new Map(xs.map((x, i) => [x, i]));
-  const n = customers.length;
-  const cx = new Float64Array(n);
   const cxi = new Int32Array(n);
-  const cm = new Float64Array(n);
   const cLnM = new Float64Array(n);
-  customers.forEach((c, i) => {
-    cx[i] = c.x;
-    cxi[i] = xIndex.get(c.x) ?? 0;
-    cm[i] = c.m_x;
-    cLnM[i] = Math.log(c.m_x);
-  });
+  for (let i = 0; i < n; i++) {
+    cxi[i] = xIndex.get(cx[i] ?? 0) ?? 0;
+    cLnM[i] = Math.log(cm[i] ?? 0);
+  }
   const lnX = xs.map((x) => Math.log(x));
   const constant = new Float64Array(xs.length);
   const psiP = new Float64Array(xs.length);

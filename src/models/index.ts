@@ -18,7 +18,9 @@ export {
   type FitOptions,
   type FitResult,
   type RfmCustomer,
+  type ShapeGroups,
 } from "./bg-nbd.ts";
+export { groupIdenticalCustomers, groupSummaryColumns } from "./shape-groups.ts";
 export {
   compileGammaGammaLikelihood,
   expectedAverageSpend,
@@ -26,6 +28,7 @@ export {
   gammaGammaCustomerLogLikelihood,
   gammaGammaLogLikelihood,
   type GammaGammaParams,
+  type SpendColumns,
   type SpendCustomer,
 } from "./gamma-gamma.ts";
 export {
@@ -56,7 +59,7 @@ export {
   type SummaryOptions,
   type TimeUnit,
 } from "./summaries.ts";
-export { mergeSameDays, purchaseDayRange, purchaseDaysOf, summariseDays, type PurchaseDays } from "./purchase-days.ts";
+export { mergeSameDays, purchaseDayRange, purchaseDaysOf, summariseDays, summaryColumns, type PurchaseDays, type SummaryColumns } from "./purchase-days.ts";
 export { RFM_SEGMENTS, quintileScores, rfmScores, rfmSegment, type RfmInput, type RfmScore, type RfmSegment } from "./rfm.ts";
 export {
   fitParetoNbd,

@@ -35,7 +35,11 @@ import {
   lnGamma,
   minimise,
   probabilityAlive,
+  groupIdenticalCustomers,
+  groupSummaryColumns,
+  purchaseDaysOf,
   summarisePurchases,
+  summaryColumns,
   type BgNbdParams,
   type CustomerSummary,
   type FitResult,
@@ -194,6 +198,41 @@ describe("BG/NBD on CDNOW (Fader, Hardie & Lee 2005)", () => {
     // the likelihood function agrees with the optimiser's value
     expect(bgNbdLogLikelihood(bg.params, summaries)).toBeCloseTo(bg.logLikelihood, 8);
     expect(bgNbdLogLikelihood(PUBLISHED_BG, summaries)).toBeLessThanOrEqual(bg.logLikelihood);
+  });
+
+  it("fits the same from summary columns (whole-day shapes, as the shop's fit reads them) as from summary objects", () => {
+    const columns = summaryColumns(purchaseDaysOf(readCdnowSample()), { calibrationEnd: dayNumber("1997-09-30"), unit: "week" });
+    expect(columns.length).toBe(summaries.length);
+    // Same shapes with the same counts, whichever way they were grouped.
+    const shapes = (g: ReturnType<typeof groupSummaryColumns>) =>
+      Array.from({ length: g.length }, (_, k) => `${g.x[k]}:${g.t_x[k]}:${g.T[k]}:${g.weight[k]}`).sort();
+    expect(shapes(groupSummaryColumns(columns))).toEqual(shapes(groupIdenticalCustomers(summaries)));
+    const fromColumns = fitBgNbd(groupSummaryColumns(columns));
+    expect(fromColumns.logLikelihood).toBeCloseTo(bg.logLikelihood, 8);
+    expect(fromColumns.params.r).toBeCloseTo(bg.params.r, 5);
+    expect(fromColumns.params.b).toBeCloseTo(bg.params.b, 4);
+    const spenders = { length: 0, x: [] as number[], m_x: [] as number[] };
+    for (let k = 0; k < columns.length; k++) {
+      if ((columns.x[k] ?? 0) > 0) {
+        spenders.x.push(columns.x[k] ?? 0);
+        spenders.m_x.push(columns.m_x[k] ?? 0);
+        spenders.length++;
+      }
+    }
+    expect(fitGammaGamma(spenders).logLikelihood).toBeCloseTo(gg.logLikelihood, 8);
+  });
+
+  it("a warm start from a fit's own covariance settles in a few steps, at the same optimum", () => {
+    expect(bg.logCovariance).toHaveLength(4);
+    const nearby = [bg.params.r * 1.2, bg.params.alpha * 0.8, bg.params.a * 1.1, bg.params.b * 0.9];
+    const cold = fitBgNbd(summaries, { starts: [nearby] });
+    const warm = fitBgNbd(summaries, { starts: [nearby], inverseHessian: bg.logCovariance, standardErrors: false });
+    expect(warm.converged).toBe(true);
+    expect(warm.logLikelihood).toBeCloseTo(bg.logLikelihood, 6);
+    expect(warm.iterations).toBeLessThan(cold.iterations);
+    // Without standard errors: none claimed.
+    expect(Number.isNaN(warm.standardErrors.r)).toBe(true);
+    expect(warm.hessianPositiveDefinite).toBe(false);
   });
 
   it("gives finite, positive standard errors", () => {

@@ -179,6 +179,11 @@ export interface BfgsOptions {
   gradientTolerance?: number;
   /** …or when f improves by less than this × max(1, |f|) three iterations running (default 1e-14). */
   fTolerance?: number;
+  /**
+   * The inverse Hessian to start from (a warm start near a known optimum,
+   * e.g. the covariance of a fit on similar data); the identity otherwise.
+   */
+  initialInverseHessian?: readonly (readonly number[])[];
 }
 
 /**
@@ -202,7 +207,9 @@ export function bfgs(fg: (x: number[]) => { f: number; g: number[] }, x0: number
   let evaluations = 1;
   if (!finite(cur)) return { x, f: Infinity, iterations: 0, evaluations, converged: false };
   const identity = (): number[][] => Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
-  let H = identity();
+  const warm = options.initialInverseHessian;
+  const warmUsable = warm !== undefined && warm.length === n && warm.every((row) => row.length === n && row.every(Number.isFinite));
+  let H = warmUsable ? warm.map((row) => [...row]) : identity();
   let converged = false;
   let quiet = 0;
   let iterations = 0;
@@ -254,7 +261,7 @@ export function bfgs(fg: (x: number[]) => { f: number; g: number[] }, x0: number
     x = next.x;
     cur = next.r;
     if (sy > 1e-12 * Math.hypot(...sVec) * Math.hypot(...yVec)) {
-      if (iterations === 0) {
+      if (iterations === 0 && !warmUsable) {
         const yy = yVec.reduce((sum, yi) => sum + yi * yi, 0);
         H = H.map((row) => row.map((v) => (v * sy) / yy));
       }
@@ -411,6 +418,14 @@ export function logParameterStandardErrors(negLogLik: (phi: number[]) => number,
 export interface FitOptions extends MinimiseOptions {
   /** Starting points in natural parameters; defaults cover several orders of magnitude. */
   starts?: number[][];
+  /**
+   * With one start near the optimum (a refit warm-started from a fit on
+   * similar data): that fit's `logCovariance`, BFGS's first inverse Hessian,
+   * so the first steps are already Newton-like instead of gradient steps.
+   */
+  inverseHessian?: number[][];
+  /** False skips the standard errors (a refit whose errors nobody reads): NaN, hessianPositiveDefinite false. */
+  standardErrors?: boolean;
 }
 
 export interface FitResult<P> {
@@ -422,6 +437,8 @@ export interface FitResult<P> {
   standardErrors: P;
   /** False when the Hessian of −LL at the optimum is not positive definite (flat likelihood). */
   hessianPositiveDefinite: boolean;
+  /** Covariance of φ = ln θ at the optimum (inverse Hessian of −LL), when positive definite. */
+  logCovariance?: number[][];
 }
 
 /** |ln θ| beyond which a bounded fit refuses a parameter (θ outside 1e-6 … 1e6). */
@@ -480,7 +497,7 @@ export function fitOverLogParameters<P>(
     const ranked = starts.map((x) => ({ x, f: fg(x).f })).sort((u, v) => (Number.isFinite(u.f) ? u.f : Infinity) - (Number.isFinite(v.f) ? v.f : Infinity));
     const runs: MinimumResult[] = [];
     for (const start of ranked) {
-      const run = bfgs(fg, start.x);
+      const run = bfgs(fg, start.x, { initialInverseHessian: ranked.length === 1 ? options.inverseHessian : undefined });
       runs.push(run);
       const sorted = [...runs].sort((u, v) => u.f - v.f);
       const [a, b] = sorted;
@@ -492,7 +509,10 @@ export function fitOverLogParameters<P>(
   } else {
     best = minimise(negLL, starts, options);
   }
-  const se = logParameterStandardErrors(negLL, best.x, negGradient);
+  const se: StandardErrors =
+    options.standardErrors === false
+      ? { standardErrors: best.x.map(() => NaN), logCovariance: undefined, hessianPositiveDefinite: false }
+      : logParameterStandardErrors(negLL, best.x, negGradient);
   return {
     params: toParams(best.x.map(Math.exp)),
     logLikelihood: -best.f,
@@ -500,5 +520,6 @@ export function fitOverLogParameters<P>(
     converged: best.converged,
     standardErrors: toParams(se.standardErrors),
     hessianPositiveDefinite: se.hessianPositiveDefinite,
+    ...(se.logCovariance ? { logCovariance: se.logCovariance } : {}),
   };
 }

@@ -15,7 +15,7 @@
  *
  * Invariants: 0 ≤ t_x ≤ T; t_x = 0 when x = 0; all parameters > 0.
  */
-import { groupIdenticalCustomers, type RfmCustomer } from "./bg-nbd.ts";
+import { groupIdenticalCustomers, type RfmCustomer, type ShapeGroups } from "./shape-groups.ts";
 import { fitOverLogParameters, type FitOptions, type FitResult } from "./optimise.ts";
 import { hyp2f1, lnGamma, logAddExp } from "./special.ts";
 
@@ -158,12 +158,14 @@ function toParams(v: readonly number[]): ParetoNbdParams {
  * within ~1e-6 of 1, i.e. one of α, β many orders of magnitude above the
  * other) are treated as infeasible (−LL = +∞), so the simplex moves away.
  */
-export function fitParetoNbd(customers: readonly RfmCustomer[], options: FitOptions = {}): FitResult<ParetoNbdParams> {
+export function fitParetoNbd(customers: readonly RfmCustomer[] | ShapeGroups, options: FitOptions = {}): FitResult<ParetoNbdParams> {
   if (customers.length === 0) throw new RangeError("fitParetoNbd: no customers");
-  const groups = groupIdenticalCustomers(customers);
+  const groups = "weight" in customers ? customers : groupIdenticalCustomers(customers);
   const logLikelihood = (p: ParetoNbdParams): number => {
     let total = 0;
-    for (const g of groups) total += g.weight * paretoNbdCustomerLogLikelihood(p, g.customer);
+    for (let g = 0; g < groups.length; g++) {
+      total += (groups.weight[g] ?? 0) * paretoNbdCustomerLogLikelihood(p, { x: groups.x[g] ?? 0, t_x: groups.t_x[g] ?? 0, T: groups.T[g] ?? 0 });
+    }
     return total;
   };
   return fitOverLogParameters(logLikelihood, toParams, PARETO_NBD_STARTS, options, true);

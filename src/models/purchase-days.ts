@@ -127,17 +127,38 @@ export function purchaseDayRange(pd: PurchaseDays): { first: number; last: numbe
 }
 
 /**
- * The summaries (x, t_x, T, m_x) as of `calibrationEnd`, in the block's
- * customer order; customers whose first purchase is later are left out.
- * `index[k]` is the block position of summary k, for callers that read the
- * rest of the customer's days (the holdout).
+ * The summaries as of `calibrationEnd` as columns, one entry per customer
+ * whose first purchase is on or before it (block order): x, t_x and T in
+ * whole days, m_x, the first day, and `index`, the block position (for
+ * callers that read the rest of the customer's days, such as the holdout).
+ * A million customers as objects cost a second of allocation and garbage
+ * collection per summary pass; these are a few flat arrays
+ * (docs/benchmarks.md, "Models").
  */
-export function summariseDays(pd: PurchaseDays, options: SummaryOptions): { summaries: CustomerSummary[]; index: Int32Array } {
-  const unit = UNIT_DAYS[options.unit];
+export interface SummaryColumns {
+  length: number;
+  /** Days in one model time unit: t_x = txDays / unitDays, T = TDays / unitDays. */
+  unitDays: number;
+  index: Int32Array;
+  x: Int32Array;
+  txDays: Int32Array;
+  TDays: Int32Array;
+  /** Mean value of the repeat transactions (0 when x = 0). */
+  m_x: Float64Array;
+  firstDay: Int32Array;
+}
+
+export function summaryColumns(pd: PurchaseDays, options: SummaryOptions): SummaryColumns {
   const end = options.calibrationEnd;
-  const summaries: CustomerSummary[] = [];
-  const index: number[] = [];
-  for (let i = 0; i < pd.customerIds.length; i++) {
+  const n = pd.customerIds.length;
+  const index = new Int32Array(n);
+  const x = new Int32Array(n);
+  const txDays = new Int32Array(n);
+  const TDays = new Int32Array(n);
+  const m_x = new Float64Array(n);
+  const firstDay = new Int32Array(n);
+  let length = 0;
+  for (let i = 0; i < n; i++) {
     const a = pd.start[i] ?? 0;
     const b = pd.start[i + 1] ?? 0;
     const first = pd.day[a];
@@ -148,10 +169,44 @@ export function summariseDays(pd: PurchaseDays, options: SummaryOptions): { summ
       repeatTotal += pd.amount[k] ?? 0;
       k++;
     }
-    const x = k - a - 1;
-    const last = pd.day[k - 1] ?? first;
-    summaries.push({ customerId: pd.customerIds[i] ?? "", x, t_x: (last - first) / unit, T: (end - first) / unit, m_x: x > 0 ? repeatTotal / x : 0, firstDay: first });
-    index.push(i);
+    const repeats = k - a - 1;
+    index[length] = i;
+    x[length] = repeats;
+    txDays[length] = (pd.day[k - 1] ?? first) - first;
+    TDays[length] = end - first;
+    m_x[length] = repeats > 0 ? repeatTotal / repeats : 0;
+    firstDay[length] = first;
+    length++;
   }
-  return { summaries, index: Int32Array.from(index) };
+  return {
+    length,
+    unitDays: UNIT_DAYS[options.unit],
+    index: index.slice(0, length),
+    x: x.slice(0, length),
+    txDays: txDays.slice(0, length),
+    TDays: TDays.slice(0, length),
+    m_x: m_x.slice(0, length),
+    firstDay: firstDay.slice(0, length),
+  };
+}
+
+/**
+ * The summaries (x, t_x, T, m_x) as of `calibrationEnd` as objects, in the
+ * block's customer order; customers whose first purchase is later are left
+ * out. `index[k]` is the block position of summary k.
+ */
+export function summariseDays(pd: PurchaseDays, options: SummaryOptions): { summaries: CustomerSummary[]; index: Int32Array } {
+  const c = summaryColumns(pd, options);
+  const summaries: CustomerSummary[] = [];
+  for (let k = 0; k < c.length; k++) {
+    summaries.push({
+      customerId: pd.customerIds[c.index[k] ?? 0] ?? "",
+      x: c.x[k] ?? 0,
+      t_x: (c.txDays[k] ?? 0) / c.unitDays,
+      T: (c.TDays[k] ?? 0) / c.unitDays,
+      m_x: c.m_x[k] ?? 0,
+      firstDay: c.firstDay[k] ?? 0,
+    });
+  }
+  return { summaries, index: c.index };
 }

@@ -8,11 +8,11 @@
  * "tracking" plot, Figure 2 / 3).
  */
 import type { BgNbdParams } from "./bg-nbd.ts";
-import { expectedPurchases, expectedPurchasesNewCustomer } from "./bg-nbd.ts";
+import { expectedPurchasesIfAlive, expectedPurchasesNewCustomer, probabilityAlive } from "./bg-nbd.ts";
 import type { ParetoNbdParams } from "./pareto-nbd.ts";
 import { paretoNbdExpectedPurchases, paretoNbdExpectedPurchasesNewCustomer } from "./pareto-nbd.ts";
-import { UNIT_DAYS, type CustomerSummary, type Purchase, type TimeUnit } from "./summaries.ts";
-import { purchaseDaysOf, summariseDays, type PurchaseDays } from "./purchase-days.ts";
+import { UNIT_DAYS, type Purchase, type TimeUnit } from "./summaries.ts";
+import { purchaseDaysOf, summaryColumns, type PurchaseDays } from "./purchase-days.ts";
 
 export type TransactionModel = { kind: "bg-nbd"; params: BgNbdParams } | { kind: "pareto-nbd"; params: ParetoNbdParams };
 
@@ -39,8 +39,39 @@ export interface Validation {
 }
 
 
-function conditional(m: TransactionModel, c: CustomerSummary, t: number): number {
-  return m.kind === "bg-nbd" ? expectedPurchases(m.params, c.x, c.t_x, c.T, t) : paretoNbdExpectedPurchases(m.params, c.x, c.t_x, c.T, t);
+/**
+ * E[Y(t) | x, t_x, T] for every history shape, each computed once. BG/NBD's
+ * eq. 10 is (expected purchases if alive, which needs only x and T) × P(alive)
+ * (eq. 11, a few logs): the series part is shared by every shape with the
+ * same x and T — a few thousand on a million customers instead of a few
+ * hundred thousand shapes.
+ */
+function conditionalExpectations(m: TransactionModel, unitDays: number, t: number): (x: number, txDays: number, TDays: number) => number {
+  const byShape = new Map<number | string, number>();
+  const ifAlive = new Map<number | string, number>();
+  // Numeric keys (x, then the spans in whole days) while they stay exact; strings hash far slower.
+  const key = (x: number, a: number, b: number) => (x < 90_000 && a < 100_000 && b < 100_000 ? (x * 100_000 + a) * 100_000 + b : `${x}:${a}:${b}`);
+  return (x, txDays, TDays) => {
+    const shape = key(x, txDays, TDays);
+    let e = byShape.get(shape);
+    if (e === undefined) {
+      const t_x = txDays / unitDays;
+      const T = TDays / unitDays;
+      if (m.kind === "bg-nbd") {
+        const xt = key(x, 0, TDays);
+        let alive = ifAlive.get(xt);
+        if (alive === undefined) {
+          alive = expectedPurchasesIfAlive(m.params, x, T, t);
+          ifAlive.set(xt, alive);
+        }
+        e = alive * probabilityAlive(m.params, x, t_x, T);
+      } else {
+        e = paretoNbdExpectedPurchases(m.params, x, t_x, T, t);
+      }
+      byShape.set(shape, e);
+    }
+    return e;
+  };
 }
 
 function unconditional(m: TransactionModel, t: number): number {
@@ -56,7 +87,8 @@ export function validateModel(model: TransactionModel, purchases: readonly Purch
   if (!(o.holdoutEnd > o.calibrationEnd)) throw new RangeError("the holdout must end after the calibration");
   const unitDays = UNIT_DAYS[o.unit];
   const pd = "customerIds" in purchases ? purchases : purchaseDaysOf(purchases);
-  const { summaries, index } = summariseDays(pd, { calibrationEnd: o.calibrationEnd, unit: o.unit });
+  const c = summaryColumns(pd, { calibrationEnd: o.calibrationEnd, unit: o.unit });
+  const index = c.index;
   const holdoutLength = (o.holdoutEnd - o.calibrationEnd) / unitDays;
   let actualSum = 0;
   let predictedSum = 0;
@@ -65,30 +97,20 @@ export function validateModel(model: TransactionModel, purchases: readonly Purch
   const groupCustomers = new Float64Array(8);
   const groupActual = new Float64Array(8);
   const groupPredicted = new Float64Array(8);
-  // Customers with the same (x, t_x, T) have the same expectation: computed once per shape.
-  // The key is numeric (x, then the two spans in whole days) while it stays exact; strings hash far slower.
-  const expectation = new Map<number | string, number>();
-  for (let k = 0; k < summaries.length; k++) {
-    const s = summaries[k];
-    if (!s) continue;
+  const expected = conditionalExpectations(model, unitDays, holdoutLength);
+  for (let k = 0; k < c.length; k++) {
     const i = index[k] ?? 0;
+    const x = c.x[k] ?? 0;
     let actual = 0;
     for (let d = (pd.start[i] ?? 0) + 1; d < (pd.start[i + 1] ?? 0); d++) {
       const day = pd.day[d] ?? 0;
       if (day > o.calibrationEnd && day <= o.holdoutEnd) actual++;
     }
-    const tx = (pd.day[(pd.start[i] ?? 0) + s.x] ?? s.firstDay) - s.firstDay;
-    const span = o.calibrationEnd - s.firstDay;
-    const shape = s.x < 90_000 && span < 100_000 ? (s.x * 100_000 + tx) * 100_000 + span : `${s.x}:${s.t_x}:${s.T}`;
-    let predicted = expectation.get(shape);
-    if (predicted === undefined) {
-      predicted = conditional(model, s, holdoutLength);
-      expectation.set(shape, predicted);
-    }
+    const predicted = expected(x, c.txDays[k] ?? 0, c.TDays[k] ?? 0);
     actualSum += actual;
     predictedSum += predicted;
     absError += Math.abs(predicted - actual);
-    const slot = Math.min(7, s.x);
+    const slot = Math.min(7, x);
     groupCustomers[slot] = (groupCustomers[slot] ?? 0) + 1;
     groupActual[slot] = (groupActual[slot] ?? 0) + actual;
     groupPredicted[slot] = (groupPredicted[slot] ?? 0) + predicted;
@@ -101,7 +123,7 @@ export function validateModel(model: TransactionModel, purchases: readonly Purch
   // Tracking: cumulative repeat transactions by the end of each period. Customers
   // are grouped by first day, so the model is evaluated once per (first day, period).
   const firstDays = new Map<number, number>();
-  for (const s of summaries) firstDays.set(s.firstDay, (firstDays.get(s.firstDay) ?? 0) + 1);
+  for (const f of c.firstDay) firstDays.set(f, (firstDays.get(f) ?? 0) + 1);
   let start = Infinity;
   for (const d of firstDays.keys()) if (d < start) start = d; // no spread: it overflows the stack on large shops
   const periods = Math.ceil((o.holdoutEnd - start + 1) / unitDays);
@@ -127,11 +149,11 @@ export function validateModel(model: TransactionModel, purchases: readonly Purch
     tracking.push({ period, actual: k, predicted });
   }
   return {
-    customers: summaries.length,
+    customers: c.length,
     holdoutLength,
     actual: actualSum,
     predicted: predictedSum,
-    meanAbsoluteError: summaries.length === 0 ? 0 : absError / summaries.length,
+    meanAbsoluteError: c.length === 0 ? 0 : absError / c.length,
     byCalibrationFrequency,
     tracking,
   };

@@ -69,6 +69,8 @@ describe("the order log", () => {
     expect(ordersOf("bob")).toEqual([{ day: dayNumber("2025-05-01"), total: 2500, unit: null, refunded: true }]);
     expect(log.refundedMinor[position("bob")]).toBe(400);
     expect(log.refundedMinor[position("ann")]).toBe(0);
+    // Read in pages of order ids (as on PGlite), down to one order a page — lines and refunds found within each page: the same log.
+    for (const pageIds of [1, 2, 1000]) expect(await readOrderLog(store, ws, now, { pageIds })).toEqual(log);
     // Without a bound, every order in the currency counts, the one at `now` too.
     const all = await readOrderLog(store, ws);
     expect(all.day.length).toBe(log.day.length + 1);

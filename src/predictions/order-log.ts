@@ -5,7 +5,7 @@
  * JS objects took ~1 KB a customer and dominated the run's memory and
  * garbage collection (docs/benchmarks.md, "Models").
  */
-import { copyOutRows, copySettings, type CopyRow, type Store } from "../store/index.ts";
+import { copyOutPages, copyOutRows, copySettings, idPages, type CopyRow, type Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { mergeSameDays, type PurchaseDays } from "../models/index.ts";
@@ -47,14 +47,23 @@ export interface CustomerHistory {
 /** The latest instant PostgreSQL's timestamptz holds comfortably: "every order". */
 const END_OF_TIME = new Date(Date.UTC(9999, 11, 31));
 
+/** Orders per page when reading from PGlite (see readOrderLog). */
+const PGLITE_PAGE_IDS = 400_000;
+
 /**
  * Reads the workspace's customers and their purchases placed before
  * `before`, in its currency, with binary COPY: rows go straight into typed
  * arrays (no JS object per order), and are grouped by customer and put in
  * time order here rather than by an ORDER BY, which on 2.8 million orders
  * spilled its sort to disk (docs/benchmarks.md, "Models").
+ *
+ * PostgreSQL streams one COPY, parsed as it arrives. PGlite hands over a
+ * COPY's whole output at once and keeps the largest in its heap, so there
+ * the orders are read in pages of `pageIds` order ids (default 400,000),
+ * one page parsed while the next is read (copyOutPages).
  */
-export async function readOrderLog(store: Store, ws: Workspace, before: Date = END_OF_TIME): Promise<OrderLog> {
+export async function readOrderLog(store: Store, ws: Workspace, before: Date = END_OF_TIME, options: { pageIds?: number } = {}): Promise<OrderLog> {
+  const pageIds = options.pageIds ?? (store.kind === "pglite" ? PGLITE_PAGE_IDS : undefined);
   return store.transaction(async (tx) => {
     const setting = await copySettings(tx, { ws: ws.id, currency: ws.currency, before: before.toISOString(), skip: NON_PURCHASE_STATUSES.join(",") });
     const ids = float64s();
@@ -83,19 +92,22 @@ export async function readOrderLog(store: Store, ws: Workspace, before: Date = E
     };
     // Times come as timestamptz, not extract() (numeric since PostgreSQL 14,
     // which with per-row current_setting() made this read 9.8 s, not 3.6 s).
-    await copyOutRows(
-      tx,
-      `SELECT o.customer_id::int8, o.id::int8, o.placed_at, o.total_minor::float8, l.unit::float8, r.order_id IS NOT NULL
+    // A page's bounds are ids this code got from the database (safe
+    // integers), written as literals so that the planner sees the range.
+    const select = (page: [number, number] | null) => {
+      const range = (column: string) => (page ? `AND ${column} >= ${page[0]} AND ${column} < ${page[1]}` : "");
+      return `SELECT o.customer_id::int8, o.id::int8, o.placed_at, o.total_minor::float8, l.unit::float8, r.order_id IS NOT NULL
          FROM orders o
          LEFT JOIN (SELECT order_id, sum(total_minor)::float8 / NULLIF(sum(quantity), 0) AS unit FROM order_lines
-                     WHERE workspace_id = ${setting("ws")} GROUP BY order_id) l ON l.order_id = o.id
+                     WHERE workspace_id = ${setting("ws")} ${range("order_id")} GROUP BY order_id) l ON l.order_id = o.id
          LEFT JOIN (SELECT DISTINCT order_id FROM refunds
-                     WHERE workspace_id = ${setting("ws")} AND order_id IS NOT NULL AND refunded_at < ${setting("before")}::timestamptz) r ON r.order_id = o.id
+                     WHERE workspace_id = ${setting("ws")} AND order_id IS NOT NULL AND refunded_at < ${setting("before")}::timestamptz ${range("order_id")}) r ON r.order_id = o.id
         WHERE o.workspace_id = ${setting("ws")} AND o.customer_id IS NOT NULL AND o.currency = ${setting("currency")}
           AND o.status NOT IN (SELECT unnest(string_to_array(${setting("skip")}, ',')))
-          AND o.placed_at < ${setting("before")}::timestamptz`,
-      pushOrder,
-    );
+          AND o.placed_at < ${setting("before")}::timestamptz ${range("o.id")}`;
+    };
+    if (pageIds === undefined) await copyOutRows(tx, select(null), pushOrder);
+    else await copyOutPages(tx, (await idPages(tx, "orders", ws.id, pageIds)).map(select), pushOrder);
     const refunds = await tx.query<{ c: number; m: number }>(
       `SELECT customer_id::float8 AS c, sum(amount_minor)::float8 AS m FROM refunds
         WHERE workspace_id = $1 AND customer_id IS NOT NULL AND currency = $2 AND refunded_at < $3 GROUP BY customer_id`,

@@ -3,7 +3,7 @@
  * shop worked out by hand, and the model columns against the formulas.
  */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LIFECYCLE_SETTINGS, LifecycleSettings, makePredictor, scoreCustomers, type CustomerHistory, type OrderFact } from "./index.ts";
+import { DEFAULT_LIFECYCLE_SETTINGS, LifecycleSettings, makePredictor, orderLogOf, prepareScoring, scoreCustomers, scoreLog, type CustomerHistory, type OrderFact } from "./index.ts";
 import { expectedPurchases, probabilityAlive } from "../models/index.ts";
 
 const TODAY = 20_000;
@@ -123,6 +123,32 @@ describe("scoring with a model", () => {
     expect(predictor.clv(summary, 365, 0.01) ?? 0).toBeLessThan(undiscounted);
     const s3 = scores.get(3);
     expect(s3?.clvMinor).toBe(Math.round((predictor.clv({ x: 3, tXDays: 90, TDays: 100, meanRepeatSpend: 50 }, 365, 0.01) ?? 0) * 100));
+  });
+
+  it("keeps each CLV horizon and rate apart in the shared cache", () => {
+    const predictor = makePredictor(model);
+    const summary = { x: 3, tXDays: 90, TDays: 100, meanRepeatSpend: 50 };
+    const oneYear = predictor.clv(summary, 365, 0.01) ?? 0;
+    const twoYears = predictor.clv(summary, 730, 0.02) ?? 0;
+    expect(twoYears).toBeGreaterThan(oneYear);
+    // Another shape with the same (x, T) shares the cached sum, scaled by its own P(alive).
+    const other = { ...summary, tXDays: 40 };
+    expect(predictor.clv(other, 365, 0.01)).toBeCloseTo((makePredictor(model).clv(other, 365, 0.01) ?? NaN), 12);
+    expect(predictor.clv(summary, 365, 0.01)).toBe(oneYear);
+    expect(makePredictor(model).clv(summary, 730, 0.02)).toBe(twoYears);
+  });
+
+  it("scores the same in slices (as the scoring run writes them) as in one pass", () => {
+    const log = orderLogOf(shop);
+    const whole = scoreLog(log, model, DEFAULT_LIFECYCLE_SETTINGS, TODAY, 100);
+    const pass = prepareScoring(log, model, DEFAULT_LIFECYCLE_SETTINGS, TODAY, 100);
+    for (const [from, to] of [
+      [0, 3],
+      [3, 4],
+      [4, 10],
+    ] as const) pass.scoreRange(from, to);
+    expect(pass.table).toEqual(whole);
+    expect(whole.stage.length).toBe(shop.length);
   });
 
   it("gives no expected order value where Gamma-Gamma has none (q ≤ 1), instead of failing the run", () => {

@@ -95,20 +95,23 @@ export function makePredictor(model: PredictionModel) {
   // history shape).
   const cache = new Map<number, Map<number, number>>();
   let cached = 0;
-  const lookup = (s: DaySummary, slot: number, days: number): number => {
+  const innerOf = (s: DaySummary): Map<number, number> => {
     const outer = s.x * 100_000 + s.TDays;
     let inner = cache.get(outer);
     if (inner === undefined) {
       inner = new Map();
       cache.set(outer, inner);
     }
+    return inner;
+  };
+  const valueIn = (inner: Map<number, number>, s: DaySummary, slot: number, days: number): number => {
     let v = inner.get(slot);
     if (v === undefined) {
       v = expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, days / unitDays);
       if (++cached > 4_000_000) {
         cache.clear();
         cached = 0;
-        cache.set(outer, inner);
+        cache.set(s.x * 100_000 + s.TDays, inner);
       }
       inner.set(slot, v);
     }
@@ -117,27 +120,48 @@ export function makePredictor(model: PredictionModel) {
   // The outer key stays a small integer (below 2^31) for x < 20,000 and T < 100,000 days.
   const wholeDays = (s: DaySummary) => Number.isInteger(s.TDays) && s.TDays >= 0 && s.TDays < 100_000 && Number.isInteger(s.x) && s.x < 20_000;
   const ifAlive = (s: DaySummary, days: number): number =>
-    wholeDays(s) && Number.isInteger(days) && days < 10_000 ? lookup(s, days, days) : expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, days / unitDays);
+    wholeDays(s) && Number.isInteger(days) && days < 10_000 ? valueIn(innerOf(s), s, days, days) : expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, days / unitDays);
   const ifAliveMonth = (s: DaySummary, k: number): number =>
-    wholeDays(s) && k < 10_000 ? lookup(s, 10_000 + k, k * MONTH_DAYS) : expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, (k * MONTH_DAYS) / unitDays);
+    wholeDays(s) && k < 10_000 ? valueIn(innerOf(s), s, 10_000 + k, k * MONTH_DAYS) : expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, (k * MONTH_DAYS) / unitDays);
   const alive = (s: DaySummary) => probabilityAlive(p, s.x, s.tXDays / unitDays, s.TDays / unitDays);
   const gg = model.gammaGamma;
   const spendOf = (s: DaySummary): number | null => (gg && gg.p * s.x + gg.q > 1 ? expectedAverageSpend(gg, s.x, s.meanRepeatSpend) : null);
   /**
    * Σ over the horizon's months of the month's expected purchases,
    * discounted monthly: CLV is this times the expected order value. It
-   * depends only on the history's shape, so customers can share it.
+   * depends only on the history's shape, so customers can share it. Each
+   * month's expected purchases are P(alive) × a part that depends on (x, T)
+   * alone, so the sum is P(alive) × that part's discounted sum — kept per
+   * (x, T, horizon, rate) in the same cache, one look-up per shape instead of
+   * one per month.
    */
-  const clvFactor = (s: DaySummary, horizonDays: number, monthlyDiscountRate: number, pAlive = alive(s)): number => {
-    const months = Math.max(1, Math.round(horizonDays / MONTH_DAYS));
+  const discountedIfAlive = (s: DaySummary, months: number, monthlyDiscountRate: number): number => {
     let factor = 0;
     let before = 0;
     for (let k = 1; k <= months; k++) {
-      const upTo = pAlive * ifAliveMonth(s, k);
+      const upTo = ifAliveMonth(s, k);
       factor += (upTo - before) / (1 + monthlyDiscountRate) ** k;
       before = upTo;
     }
     return factor;
+  };
+  const clvSlots = new Map<string, number>(); // (months, rate) → a slot of its own in the (x, T) cache, from −1 down
+  const clvFactor = (s: DaySummary, horizonDays: number, monthlyDiscountRate: number, pAlive = alive(s)): number => {
+    const months = Math.max(1, Math.round(horizonDays / MONTH_DAYS));
+    if (!(wholeDays(s) && months < 10_000)) return pAlive * discountedIfAlive(s, months, monthlyDiscountRate);
+    const terms = `${months}:${monthlyDiscountRate}`;
+    let slot = clvSlots.get(terms);
+    if (slot === undefined) {
+      slot = -1 - clvSlots.size;
+      clvSlots.set(terms, slot);
+    }
+    const inner = innerOf(s);
+    let base = inner.get(slot);
+    if (base === undefined) {
+      base = discountedIfAlive(s, months, monthlyDiscountRate);
+      inner.set(slot, base);
+    }
+    return pAlive * base;
   };
   return {
     alive,
@@ -147,12 +171,15 @@ export function makePredictor(model: PredictionModel) {
     /** Whole days until one more purchase is expected (expected purchases reach 1), or null if not within five years. */
     nextOrderInDays(s: DaySummary, pAlive = alive(s)): number | null {
       const a = pAlive;
-      if (a * ifAlive(s, NEXT_ORDER_LIMIT_DAYS) < 1) return null;
+      // One look-up of the shape's (x, T) values for the whole bisection.
+      const inner = wholeDays(s) ? innerOf(s) : null;
+      const at = (days: number) => (inner ? valueIn(inner, s, days, days) : expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, days / unitDays));
+      if (a * at(NEXT_ORDER_LIMIT_DAYS) < 1) return null;
       let lo = 0;
       let hi = NEXT_ORDER_LIMIT_DAYS;
       while (hi - lo > 1) {
         const mid = Math.floor((lo + hi) / 2);
-        if (a * ifAlive(s, mid) >= 1) hi = mid;
+        if (a * at(mid) >= 1) hi = mid;
         else lo = mid;
       }
       return hi;
@@ -272,6 +299,24 @@ export interface ScoreTable {
  * history shape (x, t_x, T) share one evaluation of the model.
  */
 export function scoreLog(log: OrderLog, model: PredictionModel | null, settings: LifecycleSettings, today: number, minorPerUnit: number): ScoreTable {
+  const pass = prepareScoring(log, model, settings, today, minorPerUnit);
+  pass.scoreRange(0, log.customerIds.length);
+  return pass.table;
+}
+
+/**
+ * scoreLog in two steps, so that a caller can write the rows of one range
+ * while it scores the next (the scoring run streams them into the store):
+ * the shop-wide figures first (RFM quintiles, rhythms, thresholds — they
+ * need every customer), then `scoreRange(from, to)` fills rows [from, to) of
+ * `table`.
+ */
+export interface ScoringPass {
+  table: ScoreTable;
+  scoreRange(from: number, to: number): void;
+}
+
+export function prepareScoring(log: OrderLog, model: PredictionModel | null, settings: LifecycleSettings, today: number, minorPerUnit: number): ScoringPass {
   const n = log.customerIds.length;
   const predictor = model ? makePredictor(model) : null;
   const nan = () => new Float64Array(n).fill(NaN);
@@ -382,6 +427,13 @@ export function scoreLog(log: OrderLog, model: PredictionModel | null, settings:
   const rfmR = quintileScores(recency, false);
   const rfmF = quintileScores(frequency, true);
   const rfmM = quintileScores(revenues, true);
+  for (let i = 0, j = 0; i < n; i++) {
+    if (!buyer[i]) continue;
+    out.rfmR[i] = rfmR[j] ?? 0;
+    out.rfmF[i] = rfmF[j] ?? 0;
+    out.rfmM[i] = rfmM[j] ?? 0;
+    j++;
+  }
 
   // Pass 2: stages, signals and the model, customer by customer.
   // Shape (x, T, then t_x, in days) → slot in the shape arrays; small-integer keys at both levels hash fast.
@@ -401,106 +453,104 @@ export function scoreLog(log: OrderLog, model: PredictionModel | null, settings:
     lapsed: stageIndex("lapsed"),
     wonBack: stageIndex("won back"),
   };
-  for (let i = 0, j = 0; i < n; i++) {
-    if (!buyer[i]) {
-      out.stage[i] = STAGE.prospect;
-      continue;
-    }
-    const xi = x[i] ?? 0;
-    const fi = first[i] ?? 0;
-    const li = last[i] ?? 0;
-    const orders = out.orders[i] ?? 0;
-    const net = out.netRevenueMinor[i] ?? 0;
-    const gap = today - li;
-    const ownI = own[i] ?? NaN;
-    const hasOwn = !Number.isNaN(ownI);
-    const rhythm = hasOwn ? ownI : shopRhythm;
-    const before = ownBefore[i] ?? NaN;
-    const rhythmBefore = Number.isNaN(before) ? shopRhythm : before;
-    const lastGap = lastInterval[i] ?? NaN;
-    const summary: DaySummary = { x: xi, tXDays: li - fi, TDays: today - fi, meanRepeatSpend: xi > 0 ? (repeatSpend[i] ?? 0) / xi / minorPerUnit : 0 };
-
-    let alive = NaN;
-    if (predictor) {
-      const keyed = xi < 20_000 && summary.TDays < 100_000;
-      let byTx = keyed ? shapes.get(xi * 100_000 + summary.TDays) : undefined;
-      if (keyed && byTx === undefined) {
-        byTx = new Map();
-        shapes.set(xi * 100_000 + summary.TDays, byTx);
+  const scoreRange = (from: number, to: number): void => {
+    for (let i = from; i < to; i++) {
+      if (!buyer[i]) {
+        out.stage[i] = STAGE.prospect;
+        continue;
       }
-      let slot = byTx?.get(summary.tXDays);
-      if (slot === undefined) {
-        const p = predictor.alive(summary);
-        slot = shapeAlive.length;
-        shapeAlive.push(p);
-        shape90.push(predictor.expected(summary, 90, p));
-        shape365.push(predictor.expected(summary, 365, p));
-        shapeNext.push(predictor.nextOrderInDays(summary, p) ?? NaN);
-        // Without a spend model there is no CLV, so no factor to compute.
-        shapeClvFactor.push(model?.gammaGamma ? predictor.clvFactor(summary, settings.clvHorizonDays, settings.monthlyDiscountRate, p) : NaN);
-        byTx?.set(summary.tXDays, slot);
-      }
-      alive = shapeAlive[slot] ?? NaN;
-      out.probabilityAlive[i] = alive;
-      out.expectedPurchases90[i] = shape90[slot] ?? NaN;
-      out.expectedPurchases365[i] = shape365[slot] ?? NaN;
-      out.nextOrderDay[i] = today + (shapeNext[slot] ?? NaN);
-      const spend = predictor.averageOrderValue(summary);
-      if (spend !== null) {
-        out.expectedOrderValueMinor[i] = Math.round(spend * minorPerUnit);
-        out.clvMinor[i] = Math.round((shapeClvFactor[slot] ?? NaN) * spend * minorPerUnit);
-      }
-    }
+      const xi = x[i] ?? 0;
+      const fi = first[i] ?? 0;
+      const li = last[i] ?? 0;
+      const orders = out.orders[i] ?? 0;
+      const net = out.netRevenueMinor[i] ?? 0;
+      const gap = today - li;
+      const ownI = own[i] ?? NaN;
+      const hasOwn = !Number.isNaN(ownI);
+      const rhythm = hasOwn ? ownI : shopRhythm;
+      const before = ownBefore[i] ?? NaN;
+      const rhythmBefore = Number.isNaN(before) ? shopRhythm : before;
+      const lastGap = lastInterval[i] ?? NaN;
+      const summary: DaySummary = { x: xi, tXDays: li - fi, TDays: today - fi, meanRepeatSpend: xi > 0 ? (repeatSpend[i] ?? 0) / xi / minorPerUnit : 0 };
 
-    const hasAlive = !Number.isNaN(alive);
-    const lapsed = gap > settings.lapsedAfterRhythms * rhythm || (hasAlive && alive < settings.lapsedBelowAlive);
-    const atRisk = gap > settings.atRiskAfterRhythms * rhythm || (hasAlive && alive < settings.atRiskBelowAlive);
-    const wonBack = !Number.isNaN(lastGap) && lastGap > settings.lapsedAfterRhythms * rhythmBefore && gap <= rhythmBefore;
-    const vip = orders >= settings.vipMinOrders || (orders >= 2 && net >= vipRevenue);
-    out.stage[i] = lapsed ? STAGE.lapsed : atRisk ? STAGE.atRisk : wonBack ? STAGE.wonBack : vip ? STAGE.loyal : xi > 0 ? STAGE.repeat : STAGE.first;
-    out.daysSinceLastOrder[i] = gap;
-    out.rhythmDays[i] = rhythm;
-
-    // Mean item price: of the last order with lines, and over the earlier ones;
-    // refunded share of the recent orders (the last min(3, ⌈n/2⌉)) against the earlier ones.
-    const a = log.start[i] ?? 0;
-    const b = log.start[i + 1] ?? 0;
-    let lastPrice = NaN;
-    let earlierSum = 0;
-    let earlierCount = 0;
-    const recentCount = Math.min(3, Math.ceil(orders / 2));
-    const earlierOrders = orders - recentCount;
-    let recentRefunded = 0;
-    let earlierRefunded = 0;
-    for (let k = a, seen = 0; k < b; k++) {
-      if ((log.day[k] ?? 0) > today) continue;
-      const price = log.unitPriceMinor[k] ?? NaN;
-      if (!Number.isNaN(price)) {
-        if (!Number.isNaN(lastPrice)) {
-          earlierSum += lastPrice;
-          earlierCount++;
+      let alive = NaN;
+      if (predictor) {
+        const keyed = xi < 20_000 && summary.TDays < 100_000;
+        let byTx = keyed ? shapes.get(xi * 100_000 + summary.TDays) : undefined;
+        if (keyed && byTx === undefined) {
+          byTx = new Map();
+          shapes.set(xi * 100_000 + summary.TDays, byTx);
         }
-        lastPrice = price;
+        let slot = byTx?.get(summary.tXDays);
+        if (slot === undefined) {
+          const p = predictor.alive(summary);
+          slot = shapeAlive.length;
+          shapeAlive.push(p);
+          shape90.push(predictor.expected(summary, 90, p));
+          shape365.push(predictor.expected(summary, 365, p));
+          shapeNext.push(predictor.nextOrderInDays(summary, p) ?? NaN);
+          // Without a spend model there is no CLV, so no factor to compute.
+          shapeClvFactor.push(model?.gammaGamma ? predictor.clvFactor(summary, settings.clvHorizonDays, settings.monthlyDiscountRate, p) : NaN);
+          byTx?.set(summary.tXDays, slot);
+        }
+        alive = shapeAlive[slot] ?? NaN;
+        out.probabilityAlive[i] = alive;
+        out.expectedPurchases90[i] = shape90[slot] ?? NaN;
+        out.expectedPurchases365[i] = shape365[slot] ?? NaN;
+        out.nextOrderDay[i] = today + (shapeNext[slot] ?? NaN);
+        const spend = predictor.averageOrderValue(summary);
+        if (spend !== null) {
+          out.expectedOrderValueMinor[i] = Math.round(spend * minorPerUnit);
+          out.clvMinor[i] = Math.round((shapeClvFactor[slot] ?? NaN) * spend * minorPerUnit);
+        }
       }
-      if (log.refunded[k]) {
-        if (seen >= earlierOrders) recentRefunded++;
-        else earlierRefunded++;
+
+      const hasAlive = !Number.isNaN(alive);
+      const lapsed = gap > settings.lapsedAfterRhythms * rhythm || (hasAlive && alive < settings.lapsedBelowAlive);
+      const atRisk = gap > settings.atRiskAfterRhythms * rhythm || (hasAlive && alive < settings.atRiskBelowAlive);
+      const wonBack = !Number.isNaN(lastGap) && lastGap > settings.lapsedAfterRhythms * rhythmBefore && gap <= rhythmBefore;
+      const vip = orders >= settings.vipMinOrders || (orders >= 2 && net >= vipRevenue);
+      out.stage[i] = lapsed ? STAGE.lapsed : atRisk ? STAGE.atRisk : wonBack ? STAGE.wonBack : vip ? STAGE.loyal : xi > 0 ? STAGE.repeat : STAGE.first;
+      out.daysSinceLastOrder[i] = gap;
+      out.rhythmDays[i] = rhythm;
+
+      // Mean item price: of the last order with lines, and over the earlier ones;
+      // refunded share of the recent orders (the last min(3, ⌈n/2⌉)) against the earlier ones.
+      const a = log.start[i] ?? 0;
+      const b = log.start[i + 1] ?? 0;
+      let lastPrice = NaN;
+      let earlierSum = 0;
+      let earlierCount = 0;
+      const recentCount = Math.min(3, Math.ceil(orders / 2));
+      const earlierOrders = orders - recentCount;
+      let recentRefunded = 0;
+      let earlierRefunded = 0;
+      for (let k = a, seen = 0; k < b; k++) {
+        if ((log.day[k] ?? 0) > today) continue;
+        const price = log.unitPriceMinor[k] ?? NaN;
+        if (!Number.isNaN(price)) {
+          if (!Number.isNaN(lastPrice)) {
+            earlierSum += lastPrice;
+            earlierCount++;
+          }
+          lastPrice = price;
+        }
+        if (log.refunded[k]) {
+          if (seen >= earlierOrders) recentRefunded++;
+          else earlierRefunded++;
+        }
+        seen++;
       }
-      seen++;
+      let flags = hasOwn ? FLAG.rhythmOwn : 0;
+      if (hasOwn && (gap > settings.slowerFactor * ownI || (!Number.isNaN(before) && lastGap > settings.slowerFactor * rhythmBefore))) flags |= FLAG.buysLessOften;
+      if (!Number.isNaN(lastPrice) && earlierCount > 0 && lastPrice < settings.cheaperFactor * (earlierSum / earlierCount)) flags |= FLAG.buysCheaper;
+      if (earlierOrders > 0 && recentRefunded > 0 && recentRefunded / recentCount - earlierRefunded / earlierOrders >= settings.returnsIncrease) flags |= FLAG.returnsMore;
+      const aovI = aov[i] ?? 0;
+      if (aovI >= bigAov && aovI > medianAov && (rate[i] ?? 0) <= medianRate) flags |= FLAG.bigSpenderRare;
+      out.flags[i] = flags;
     }
-    let flags = hasOwn ? FLAG.rhythmOwn : 0;
-    if (hasOwn && (gap > settings.slowerFactor * ownI || (!Number.isNaN(before) && lastGap > settings.slowerFactor * rhythmBefore))) flags |= FLAG.buysLessOften;
-    if (!Number.isNaN(lastPrice) && earlierCount > 0 && lastPrice < settings.cheaperFactor * (earlierSum / earlierCount)) flags |= FLAG.buysCheaper;
-    if (earlierOrders > 0 && recentRefunded > 0 && recentRefunded / recentCount - earlierRefunded / earlierOrders >= settings.returnsIncrease) flags |= FLAG.returnsMore;
-    const aovI = aov[i] ?? 0;
-    if (aovI >= bigAov && aovI > medianAov && (rate[i] ?? 0) <= medianRate) flags |= FLAG.bigSpenderRare;
-    out.flags[i] = flags;
-    out.rfmR[i] = rfmR[j] ?? 0;
-    out.rfmF[i] = rfmF[j] ?? 0;
-    out.rfmM[i] = rfmM[j] ?? 0;
-    j++;
-  }
-  return out;
+  };
+  return { table: out, scoreRange };
 }
 
 /** Row k of the table as an object (the API's and the tests' shape). */

@@ -16,7 +16,7 @@ import {
   LifecycleSettings,
   FLAG,
   STAGES,
-  scoreLog,
+  prepareScoring,
   type ChurnSignals,
   type CustomerScore,
   type PredictionModel,
@@ -61,8 +61,11 @@ export interface ScoringRun {
   note: string | null;
 }
 
-/** Rows per COPY statement: bounds the bytes held at once (~15 MB) and the message to the PGlite worker. */
-const WRITE_BATCH = 100_000;
+/**
+ * Rows per COPY statement (~1.5 MB): small enough that the database works
+ * through one slice while the next is scored, and bounds the bytes held at once.
+ */
+const WRITE_BATCH = 10_000;
 
 /** The columns of a COPY line: workspace, run time and model version first (the same for every line), then the customer's. */
 const SCORE_COPY_COLUMNS = [
@@ -84,8 +87,9 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date, log?
   const orders = log ?? (await readOrderLog(store, ws, now));
   const read = performance.now();
   const model: PredictionModel | null = fit ? { unit: fit.unit, ...fit.params } : null;
-  const table = scoreLog(orders, model, settings, dayOf(now), 10 ** minorDigits(ws.currency));
-  const scored = performance.now();
+  const pass = prepareScoring(orders, model, settings, dayOf(now), 10 ** minorDigits(ws.currency));
+  const table = pass.table;
+  let scoringMs = performance.now() - read;
   const note = fit ? null : "no model fitted yet: stages come from rhythms alone, and there are no predictions (fit one with `fidelio models fit`)";
   const n = table.customerIds.length;
   await store.transaction(async (tx) => {
@@ -95,12 +99,22 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date, log?
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('fidelio:customer_scores:' || $1))", [ws.id]);
     await tx.query("DELETE FROM customer_scores WHERE workspace_id = $1", [ws.id]);
     // Binary COPY, not INSERT: a million rows of 24 columns took ~29 s as
-    // jsonb batches (docs/benchmarks.md, "Models").
-    for (let i = 0; i < n; i += WRITE_BATCH) {
-      const rows = new BinaryCopyRows(SCORE_COPY_COLUMNS.length);
-      for (let k = i; k < Math.min(n, i + WRITE_BATCH); k++) writeScoreRow(rows, table, k, ws.id, now, fit?.version ?? null);
-      await tx.copyFrom("customer_scores", SCORE_COPY_COLUMNS, rows.finish());
+    // jsonb batches (docs/benchmarks.md, "Models"). Rows are scored a slice
+    // at a time as the COPY pulls them, so the database loads one slice
+    // while the next is scored: the two overlap on two cores.
+    const version = fit?.version ?? null;
+    function* slices(): Generator<Uint8Array<ArrayBuffer>> {
+      for (let i = 0; i < n; i += WRITE_BATCH) {
+        const end = Math.min(n, i + WRITE_BATCH);
+        const t = performance.now();
+        pass.scoreRange(i, end);
+        scoringMs += performance.now() - t;
+        const rows = new BinaryCopyRows(SCORE_COPY_COLUMNS.length);
+        for (let k = i; k < end; k++) writeScoreRow(rows, table, k, ws.id, now, version);
+        yield rows.finish();
+      }
     }
+    await tx.copyFrom("customer_scores", SCORE_COPY_COLUMNS, slices());
     // A customer merged away after the orders were read was scored all the
     // same; without a foreign key (migration 015) their row would linger.
     // Counting the read customers that still exist is cheap; the clean-up
@@ -135,17 +149,27 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date, log?
     modelVersion: fit?.version ?? null,
     customers: n,
     seconds: (performance.now() - started) / 1000,
-    phases: { readSeconds: (read - started) / 1000, scoreSeconds: (scored - read) / 1000, writeSeconds: (written - scored) / 1000 },
+    // Scoring runs while the rows are written: its share is the time spent scoring, the write's the rest.
+    phases: { readSeconds: (read - started) / 1000, scoreSeconds: scoringMs / 1000, writeSeconds: (written - read - scoringMs) / 1000 },
     byStage,
     note,
   };
 }
 
+/** A float8 column: anything not finite (NaN: none; ±Infinity: a model at its limits) is stored as null. */
+function floatOrNull(rows: BinaryCopyRows, v: number | undefined): void {
+  if (v === undefined || !Number.isFinite(v)) rows.null();
+  else rows.float8(v);
+}
+
+/** An int8 column, null when not finite. */
+function bigintOrNull(rows: BinaryCopyRows, v: number | undefined): void {
+  if (v === undefined || !Number.isFinite(v)) rows.null();
+  else rows.int8(v);
+}
+
 /** Row k of the table as a row of SCORE_COPY_COLUMNS, with their exact types (migration 006). */
 function writeScoreRow(rows: BinaryCopyRows, t: ScoreTable, k: number, workspaceId: string, scoredAt: Date, modelVersion: number | null): void {
-  // Anything not finite (NaN: none; ±Infinity: a model at its limits) is stored as null.
-  const float = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? rows.null() : rows.float8(v));
-  const bigint = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? rows.null() : rows.int8(v));
   const flags = t.flags[k] ?? 0;
   rows.row().text(workspaceId).timestamptz(scoredAt);
   if (modelVersion === null) rows.null();
@@ -154,16 +178,16 @@ function writeScoreRow(rows: BinaryCopyRows, t: ScoreTable, k: number, workspace
   const since = t.daysSinceLastOrder[k];
   if (since === undefined || !Number.isFinite(since)) rows.null();
   else rows.int4(since);
-  float(t.rhythmDays[k]);
+  floatOrNull(rows, t.rhythmDays[k]);
   rows.bool((flags & FLAG.rhythmOwn) !== 0);
-  float(t.probabilityAlive[k]);
-  float(t.expectedPurchases90[k]);
-  float(t.expectedPurchases365[k]);
+  floatOrNull(rows, t.probabilityAlive[k]);
+  floatOrNull(rows, t.expectedPurchases90[k]);
+  floatOrNull(rows, t.expectedPurchases365[k]);
   const next = t.nextOrderDay[k];
   if (next === undefined || !Number.isFinite(next)) rows.null();
   else rows.date(next);
-  bigint(t.expectedOrderValueMinor[k]);
-  bigint(t.clvMinor[k]);
+  bigintOrNull(rows, t.expectedOrderValueMinor[k]);
+  bigintOrNull(rows, t.clvMinor[k]);
   const r = t.rfmR[k] ?? 0;
   const f = t.rfmF[k] ?? 0;
   const m = t.rfmM[k] ?? 0;

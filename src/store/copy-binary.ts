@@ -148,6 +148,28 @@ export class BinaryCopyRows {
   }
 }
 
+/** Bytes of the header (signature, flags, extension length) when it has no extension, as BinaryCopyRows writes it. */
+const HEADER_BYTES = SIGNATURE.length + 8;
+
+/**
+ * Whole binary COPY payloads (header, rows, trailer each) as one COPY
+ * stream: the first header, every part's rows, one trailer. Parts are pulled
+ * one at a time, as the stream is read.
+ */
+export function* joinedBinaryCopy(parts: Iterable<Uint8Array<ArrayBuffer>>): Generator<Uint8Array<ArrayBuffer>> {
+  let first = true;
+  for (const part of parts) {
+    const view = new DataView(part.buffer, part.byteOffset, part.byteLength);
+    const framed =
+      part.byteLength >= HEADER_BYTES + 2 && SIGNATURE.every((b, i) => part[i] === b) && view.getInt32(HEADER_BYTES - 4) === 0 && view.getInt16(part.byteLength - 2) === -1;
+    if (!framed) throw new RangeError("joinedBinaryCopy: a part is not a whole binary COPY payload without header extension (BinaryCopyRows.finish())");
+    yield part.subarray(first ? 0 : HEADER_BYTES, part.byteLength - 2);
+    first = false;
+  }
+  if (first) yield new BinaryCopyRows(0).finish();
+  else yield Uint8Array.of(0xff, 0xff);
+}
+
 /**
  * Reads PostgreSQL's binary COPY output as it arrives, chunk by chunk (a row
  * may span chunks), handing each complete row to `onRow` with a view of its

@@ -5,6 +5,8 @@
 import { BinaryCopyReader, type CopyRow } from "./copy-binary.ts";
 import { StoreError, type Queryable } from "./store.ts";
 
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
 /**
  * COPY takes no bound parameters, so a query's values are set as settings
  * of the current transaction (`set_config(…, true)`, itself bound) and read
@@ -34,4 +36,54 @@ export async function copyOutRows(db: Queryable, query: string, onRow: (row: Cop
   const reader = new BinaryCopyReader(onRow);
   await db.copyOut(query, (chunk) => reader.push(chunk));
   reader.end();
+}
+
+/**
+ * Runs the COPY queries of one read, page by page, handing each row to
+ * `onRow` in page order; each page's output is parsed while the next page
+ * is being read. That overlap is what paging buys on PGlite, which writes a
+ * COPY's whole output before handing it over (and keeps the largest output
+ * in its WASM heap for good): in pages, the worker thread reads one page
+ * while this thread parses the one before, and the heap holds one page.
+ */
+export async function copyOutPages(db: Queryable, queries: readonly string[], onRow: (row: CopyRow) => void): Promise<void> {
+  const read = (query: string): Promise<Uint8Array[]> => {
+    const chunks: Uint8Array[] = [];
+    const done = db.copyOut(query, (chunk) => chunks.push(chunk)).then(() => chunks);
+    // Handled here so that a failure while the page before is parsed is not
+    // an unhandled rejection; awaiting it below still throws.
+    done.catch(() => {});
+    return done;
+  };
+  let next = queries[0] === undefined ? null : read(queries[0]);
+  for (let k = 0; next; k++) {
+    const chunks = await next;
+    const query = queries[k + 1];
+    next = query === undefined ? null : read(query);
+    try {
+      const reader = new BinaryCopyReader(onRow);
+      for (const chunk of chunks) reader.push(chunk);
+      reader.end();
+    } catch (err) {
+      // The page being read is settled before the caller's transaction goes on.
+      await next?.catch(() => {});
+      throw err;
+    }
+  }
+}
+
+/**
+ * The `id` ranges [lo, hi) that split a workspace's rows of `table` (an
+ * identifier from the code) into pages of at most `size` ids, for a paged
+ * read. Ids are sequence numbers, so a page holds about `size` rows.
+ */
+export async function idPages(db: Queryable, table: string, workspaceId: string, size: number): Promise<[number, number][]> {
+  if (!IDENTIFIER.test(table)) throw new StoreError(`not a plain identifier: ${table}`);
+  if (!(Number.isSafeInteger(size) && size > 0)) throw new StoreError(`not a page size: ${size}`);
+  const [r] = await db.query<{ lo: number | null; hi: number | null }>(`SELECT min(id)::float8 AS lo, max(id)::float8 AS hi FROM ${table} WHERE workspace_id = $1`, [workspaceId]);
+  if (r?.lo == null || r.hi == null) return [];
+  if (!Number.isSafeInteger(r.lo) || !Number.isSafeInteger(r.hi)) throw new StoreError(`${table} ids out of range`);
+  const pages: [number, number][] = [];
+  for (let lo = r.lo; lo <= r.hi; lo += size) pages.push([lo, Math.min(lo + size, r.hi + 1)]);
+  return pages;
 }

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { StoreError, copyStatement, type CopyData, type Queryable, type Row, type Store } from "./store.ts";
+import { StoreError, copyStatement, type CopyData, type CopyParts, type Queryable, type Row, type Store } from "./store.ts";
 
 interface Reply {
   id?: number;
@@ -75,13 +75,31 @@ export class PgliteStore implements Store {
     });
   }
 
-  async #rawCopy(table: string, columns: readonly string[], data: CopyData): Promise<void> {
+  async #rawCopy(table: string, columns: readonly string[], data: CopyData | CopyParts): Promise<void> {
+    const sql = copyStatement(table, columns, "'/dev/blob'", data);
     // Bytes the caller made are moved, so they are copied first: the caller may still hold them.
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
-    await this.#send("copy", copyStatement(table, columns, "'/dev/blob'", data), undefined, bytes);
+    if (typeof data === "string" || data instanceof Uint8Array) {
+      await this.#send("copy", sql, undefined, typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data));
+      return;
+    }
+    // PGlite reads a COPY's data as one blob: one statement per part, the
+    // next part made while the worker thread loads the one before.
+    let loading: Promise<unknown> | null = null;
+    try {
+      for (const part of data) {
+        const bytes = new Uint8Array(part);
+        if (loading) await loading;
+        loading = this.#send("copy", sql, undefined, bytes);
+      }
+    } finally {
+      // Settled before anything else is sent, even when a part threw.
+      if (loading) await loading;
+    }
   }
 
-  copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<void> {
+  copyFrom(table: string, columns: readonly string[], data: CopyData | CopyParts): Promise<void> {
+    // Parts are one statement each here: in a transaction of their own, so that the load stays all or nothing.
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) return this.transaction((tx) => tx.copyFrom(table, columns, data));
     return this.#exclusive(() => this.#rawCopy(table, columns, data));
   }
 
@@ -130,7 +148,7 @@ export class PgliteStore implements Store {
       await this.#rawQuery("BEGIN");
       const tx: Queryable = {
         query: <R extends Row = Row>(sql: string, params?: readonly unknown[]) => this.#rawQuery<R>(sql, params),
-        copyFrom: (table: string, columns: readonly string[], data: CopyData) => this.#rawCopy(table, columns, data),
+        copyFrom: (table: string, columns: readonly string[], data: CopyData | CopyParts) => this.#rawCopy(table, columns, data),
         copyOut: (query: string, onChunk: (chunk: Uint8Array) => void) => this.#rawCopyOut(query, onChunk),
       };
       try {

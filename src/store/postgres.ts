@@ -2,7 +2,8 @@ import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import pg from "pg";
 import { from as copyFromStdin, to as copyToStdout } from "pg-copy-streams";
-import { StoreError, copyStatement, typeParsers, type CopyData, type Queryable, type Row, type Store } from "./store.ts";
+import { StoreError, copyStatement, typeParsers, type CopyData, type CopyParts, type Queryable, type Row, type Store } from "./store.ts";
+import { joinedBinaryCopy } from "./copy-binary.ts";
 
 function wrap(err: unknown): StoreError {
   if (err instanceof pg.DatabaseError) return new StoreError(err.message, err.code, err.constraint);
@@ -24,11 +25,20 @@ class PgQueryable implements Queryable {
     }
   }
 
-  async copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<void> {
+  async copyFrom(table: string, columns: readonly string[], data: CopyData | CopyParts): Promise<void> {
     const sql = copyStatement(table, columns, "STDIN", data);
     await this.#withClient(async (client) => {
-      const chunk = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      await pipeline(Readable.from([chunk]), client.query(copyFromStdin(sql)));
+      const chunks = typeof data === "string" ? [Buffer.from(data, "utf8")] : data instanceof Uint8Array ? [data] : joinedBinaryCopy(data);
+      // One statement, the parts pulled as the socket drains: the server
+      // loads what is already sent while the next part is made. A part that
+      // throws destroys the stream, which sends CopyFail.
+      await pipeline(
+        Readable.from(chunks, { objectMode: true }),
+        async function* (source: AsyncIterable<Uint8Array>) {
+          for await (const chunk of source) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        },
+        client.query(copyFromStdin(sql)),
+      );
     });
   }
 
@@ -101,7 +111,7 @@ export class PostgresStore implements Store {
     await this.#q.query(sql);
   }
 
-  copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<void> {
+  copyFrom(table: string, columns: readonly string[], data: CopyData | CopyParts): Promise<void> {
     return this.#q.copyFrom(table, columns, data);
   }
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestStore, type TestStore } from "../../test/helpers.ts";
-import { BinaryCopyReader, BinaryCopyRows, StoreError, copyField, copyOutRows, copySettings } from "./index.ts";
+import { BinaryCopyReader, BinaryCopyRows, StoreError, copyField, copyOutPages, copyOutRows, copySettings, idPages } from "./index.ts";
 import { migrate } from "./index.ts";
 
 let t: TestStore;
@@ -141,6 +141,74 @@ describe(`Store contract (${process.env.DATABASE_URL ? "postgres" : "pglite"})`,
       }),
     ).rejects.toThrow("reader failed");
     expect(await t.store.query("SELECT count(*)::int AS n FROM copy_out_probe")).toEqual([{ n: 20_000 }]);
+  });
+
+  it("loads binary COPY data in parts, made as the load pulls them, and aborts on a part that throws", async () => {
+    await t.store.query("CREATE TABLE parts_probe (workspace_id text, id bigint, label text)");
+    const part = (from: number, to: number) => {
+      const rows = new BinaryCopyRows(3);
+      for (let k = from; k < to; k++) rows.row().text("w").int8(k).text(`row ${k}`);
+      return rows.finish();
+    };
+    // Every part made once, in order.
+    const made: number[] = [];
+    function* parts(count: number, size: number, failAt = -1): Generator<Uint8Array<ArrayBuffer>> {
+      for (let p = 0; p < count; p++) {
+        if (p === failAt) throw new Error("part failed");
+        made.push(p);
+        yield part(p * size, (p + 1) * size);
+      }
+    }
+    await t.store.transaction(async (tx) => tx.copyFrom("parts_probe", ["workspace_id", "id", "label"], parts(7, 1000)));
+    expect(made).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    const [all] = await t.store.query<{ n: number; lo: number; hi: number; distinct: number }>(
+      "SELECT count(*)::int AS n, min(id)::int AS lo, max(id)::int AS hi, count(DISTINCT id)::int AS distinct FROM parts_probe",
+    );
+    expect(all).toEqual({ n: 7000, lo: 0, hi: 6999, distinct: 7000 });
+    expect(await t.store.query("SELECT label FROM parts_probe WHERE id = 4321")).toEqual([{ label: "row 4321" }]);
+    // No parts at all, and one part outside a transaction.
+    await t.store.copyFrom("parts_probe", ["workspace_id", "id", "label"], parts(0, 10));
+    await t.store.copyFrom("parts_probe", ["workspace_id", "id", "label"], [part(7000, 7010)]);
+    // A part that throws aborts the load and its transaction; the store goes on working.
+    await expect(
+      t.store.transaction(async (tx) => {
+        await tx.query("INSERT INTO parts_probe VALUES ('w', -1, 'before')");
+        await tx.copyFrom("parts_probe", ["workspace_id", "id", "label"], parts(5, 100, 3));
+      }),
+    ).rejects.toThrow("part failed");
+    expect(await t.store.query("SELECT count(*)::int AS n FROM parts_probe")).toEqual([{ n: 7010 }]);
+    // A part that is not a whole binary payload is refused.
+    await expect(t.store.copyFrom("parts_probe", ["workspace_id", "id", "label"], [part(0, 1), part(1, 2).subarray(0, 30)])).rejects.toThrow();
+    expect(await t.store.query("SELECT count(*)::int AS n FROM parts_probe")).toEqual([{ n: 7010 }]);
+
+    // Read back in pages of ids: every row once, in page order, parsed while the next page is read.
+    const ids: number[] = [];
+    await t.store.transaction(async (tx) => {
+      const pages = await idPages(tx, "parts_probe", "w", 2500);
+      expect(pages).toEqual([
+        [0, 2500],
+        [2500, 5000],
+        [5000, 7010],
+      ]);
+      await copyOutPages(
+        tx,
+        pages.map(([lo, hi]) => `SELECT id FROM parts_probe WHERE id >= ${lo} AND id < ${hi} ORDER BY id`),
+        (row) => ids.push(row.int8(0)),
+      );
+    });
+    expect(ids).toEqual(Array.from({ length: 7010 }, (_, k) => k));
+    expect(await idPages(t.store, "parts_probe", "nobody", 10)).toEqual([]);
+    await expect(idPages(t.store, "parts_probe; DROP TABLE workspaces", "w", 10)).rejects.toThrow("not a plain identifier");
+    // A page whose rows the caller cannot take: the error comes through, the next page settles first, the store goes on.
+    await expect(
+      t.store.transaction((tx) =>
+        copyOutPages(tx, ["SELECT id FROM parts_probe WHERE id < 10", "SELECT id FROM parts_probe WHERE id >= 10"], () => {
+          throw new Error("row refused");
+        }),
+      ),
+    ).rejects.toThrow("row refused");
+    await expect(t.store.transaction((tx) => copyOutPages(tx, ["SELECT id FROM parts_probe WHERE id < 10", "SELECT no_such_column FROM parts_probe"], () => {}))).rejects.toThrow();
+    expect(await t.store.query("SELECT count(*)::int AS n FROM parts_probe")).toEqual([{ n: 7010 }]);
   });
 
   it("refuses numbers a binary COPY field cannot hold exactly", () => {

@@ -10,8 +10,17 @@ export interface Queryable {
    * copyField escapes a value), bytes its binary format (BinaryCopyRows).
    * Many times faster than INSERT for hundreds of thousands of rows; `table`
    * and `columns` are identifiers from the code, never input.
+   *
+   * Binary data may also come in parts (`CopyParts`), each whole
+   * (BinaryCopyRows.finish()), pulled one at a time as the load goes, so the
+   * database loads one part while the caller makes the next: PostgreSQL
+   * gets one COPY statement with the parts' rows streamed into it (the
+   * statement's data flows only once the server has answered it, so one
+   * statement per part would leave it idle while the caller works), PGlite
+   * one COPY per part, each made while its worker thread loads the one
+   * before. A part that throws aborts the load.
    */
-  copyFrom(table: string, columns: readonly string[], data: CopyData): Promise<void>;
+  copyFrom(table: string, columns: readonly string[], data: CopyData | CopyParts): Promise<void>;
   /**
    * Runs `COPY (query) TO STDOUT (FORMAT binary)` and hands the output to
    * `onChunk` as it arrives (BinaryCopyReader parses it): millions of rows
@@ -32,8 +41,11 @@ export function copyField(v: string | number | boolean | null): string {
 /** COPY data: text format as a string, binary format as bytes. */
 export type CopyData = string | Uint8Array<ArrayBuffer>;
 
+/** Binary COPY data in parts, each a whole binary COPY payload; see Queryable.copyFrom. */
+export type CopyParts = Iterable<Uint8Array<ArrayBuffer>>;
+
 /** The COPY statement for `table (columns)` and the data's format, with the names checked to be plain identifiers. */
-export function copyStatement(table: string, columns: readonly string[], source: string, data: CopyData): string {
+export function copyStatement(table: string, columns: readonly string[], source: string, data: CopyData | CopyParts): string {
   const ident = /^[a-z_][a-z0-9_]*$/;
   for (const name of [table, ...columns]) if (!ident.test(name)) throw new StoreError(`not a plain identifier: ${name}`);
   return `COPY ${table} (${columns.join(", ")}) FROM ${source}${typeof data === "string" ? "" : " (FORMAT binary)"}`;
