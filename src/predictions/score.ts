@@ -89,7 +89,8 @@ export function makePredictor(model: PredictionModel) {
   const unitDays = UNIT_DAYS[model.unit];
   const p = model.bgNbd;
   // Kept per (x, T in whole days), then per slot for t: the day count itself
-  // up to 9,999, or 10,000 + k for the k-th month of a CLV horizon. Both keys
+  // up to 9,999, or 10,000 + k for the k-th month of a CLV horizon (and,
+  // from −1 down, a CLV horizon's discounted sum: clvSlots). Both keys
   // are small integers, which V8 hashes far faster than the large numbers or
   // strings of a single flat key (the scoring run makes ~25 look-ups per
   // history shape).

@@ -62,8 +62,9 @@ export interface ScoringRun {
 }
 
 /**
- * Rows per COPY statement (~1.5 MB): small enough that the database works
- * through one slice while the next is scored, and bounds the bytes held at once.
+ * Rows per part of the COPY (~1.5 MB; one statement per part on PGlite):
+ * small enough that the database works through one slice while the next is
+ * scored, and bounds the bytes held at once.
  */
 const WRITE_BATCH = 10_000;
 
@@ -89,7 +90,8 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date, log?
   const model: PredictionModel | null = fit ? { unit: fit.unit, ...fit.params } : null;
   const pass = prepareScoring(orders, model, settings, dayOf(now), 10 ** minorDigits(ws.currency));
   const table = pass.table;
-  let scoringMs = performance.now() - read;
+  const prepareMs = performance.now() - read;
+  let scoringMs = prepareMs;
   const note = fit ? null : "no model fitted yet: stages come from rhythms alone, and there are no predictions (fit one with `fidelio models fit`)";
   const n = table.customerIds.length;
   await store.transaction(async (tx) => {
@@ -98,10 +100,12 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date, log?
     // delete-then-insert transactions would collide on the primary key.
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('fidelio:customer_scores:' || $1))", [ws.id]);
     await tx.query("DELETE FROM customer_scores WHERE workspace_id = $1", [ws.id]);
+    scoringMs = prepareMs; // counted afresh if the store runs the transaction again
     // Binary COPY, not INSERT: a million rows of 24 columns took ~29 s as
     // jsonb batches (docs/benchmarks.md, "Models"). Rows are scored a slice
     // at a time as the COPY pulls them, so the database loads one slice
-    // while the next is scored: the two overlap on two cores.
+    // while the next is scored: the two overlap on two cores. The price:
+    // the transaction (and on PGlite the store) is held while scoring too.
     const version = fit?.version ?? null;
     function* slices(): Generator<Uint8Array<ArrayBuffer>> {
       for (let i = 0; i < n; i += WRITE_BATCH) {

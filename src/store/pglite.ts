@@ -91,10 +91,12 @@ export class PgliteStore implements Store {
         if (loading) await loading;
         loading = this.#send("copy", sql, undefined, bytes);
       }
-    } finally {
-      // Settled before anything else is sent, even when a part threw.
-      if (loading) await loading;
+    } catch (err) {
+      // Settled before anything else is sent; the part's own error is the one reported.
+      await loading?.catch(() => {});
+      throw err;
     }
+    if (loading) await loading;
   }
 
   copyFrom(table: string, columns: readonly string[], data: CopyData | CopyParts): Promise<void> {

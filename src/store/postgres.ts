@@ -27,8 +27,18 @@ class PgQueryable implements Queryable {
 
   async copyFrom(table: string, columns: readonly string[], data: CopyData | CopyParts): Promise<void> {
     const sql = copyStatement(table, columns, "STDIN", data);
+    // An error of the caller's own parts comes out as it is, not as a database error.
+    let partFailure: { err: unknown } | null = null;
+    function* parts(all: CopyParts): Generator<Uint8Array<ArrayBuffer>> {
+      try {
+        yield* joinedBinaryCopy(all);
+      } catch (err) {
+        partFailure = { err };
+        throw err;
+      }
+    }
     await this.#withClient(async (client) => {
-      const chunks = typeof data === "string" ? [Buffer.from(data, "utf8")] : data instanceof Uint8Array ? [data] : joinedBinaryCopy(data);
+      const chunks = typeof data === "string" ? [Buffer.from(data, "utf8")] : data instanceof Uint8Array ? [data] : parts(data);
       // One statement, the parts pulled as the socket drains: the server
       // loads what is already sent while the next part is made. A part that
       // throws destroys the stream, which sends CopyFail.
@@ -39,6 +49,8 @@ class PgQueryable implements Queryable {
         },
         client.query(copyFromStdin(sql)),
       );
+    }).catch((err: unknown) => {
+      throw partFailure ? partFailure.err : err;
     });
   }
 
