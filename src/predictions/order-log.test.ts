@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestWorkspace, type TestStore } from "../../test/helpers.ts";
-import type { Workspace } from "../workspaces/index.ts";
+import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
 import { CustomerRecord, OrderRecord, RefundRecord, mergeCustomers, writeCustomers, writeOrders, writeRefunds } from "../ingest/index.ts";
 import { parseInput } from "../shared/index.ts";
 import { DEFAULT_LIFECYCLE_SETTINGS, orderLogOf, readOrderLog, refreshScores, scoreCustomers, type CustomerHistory } from "./index.ts";
@@ -76,6 +76,27 @@ describe("the order log", () => {
     expect(all.day.length).toBe(log.day.length + 1);
   });
 
+  it("matches lines and refunds to orders whose ids are spread among another workspace's", async () => {
+    const { store } = t;
+    const ws = await ensureWorkspace(store, "spread-ids", "EUR");
+    const other = await ensureWorkspace(store, "spread-ids-other", "EUR");
+    const write = (w: Workspace, orders: ReturnType<typeof order>[]) => store.transaction((tx) => writeOrders(tx, w, orders, "test", now));
+    await store.transaction((tx) => writeCustomers(tx, ws, [parseInput(CustomerRecord, { externalId: "cy" })], "test", now));
+    await write(ws, [order("s1", "cy", "2025-01-01T00:00:00Z", 1000, { lines: [{ productId: "p", quantity: 4, unitPriceMinor: 250 }] })]);
+    // 2,000 orders of another shop in between: this shop's order ids are far apart, not a dense run.
+    await write(other, Array.from({ length: 2000 }, (_, k) => order(`o${k}`, null, "2025-01-02T00:00:00Z", 100)));
+    await write(ws, [order("s2", "cy", "2025-02-01T00:00:00Z", 3000, { lines: [{ productId: "p", quantity: 1, unitPriceMinor: 3000 }] })]);
+    await store.transaction((tx) =>
+      writeRefunds(tx, ws, [parseInput(RefundRecord, { externalId: "sr", orderExternalId: "s1", customer: { externalId: "cy" }, refundedAt: "2025-03-01T00:00:00Z", currency: "EUR", amountMinor: 1000 })], "test", now),
+    );
+    for (const options of [{}, { pageIds: 1000 }]) {
+      const log = await readOrderLog(store, ws, now, options);
+      expect(Array.from(log.unitPriceMinor)).toEqual([250, 3000]);
+      expect(Array.from(log.refunded)).toEqual([1, 0]);
+      expect(Array.from(log.totalMinor)).toEqual([1000, 3000]);
+    }
+  });
+
   it("scores from the store exactly as from the same histories in memory, and writes every column back", async () => {
     const { ws, store } = t;
     const log = await readOrderLog(store, ws, now);
@@ -127,6 +148,18 @@ describe("the order log", () => {
     expect(ann).toMatchObject({ net_revenue_minor: 5200, days_since_last_order: dayNumber("2025-06-01") - dayNumber("2025-03-10"), rhythm_days: (5 + 64) / 2, rhythm_own: true });
     expect(stored.find((r) => r.orders === 1)).toMatchObject({ net_revenue_minor: 2100, rhythm_own: false });
     expect(stored.find((r) => r.orders === 0)).toMatchObject({ stage: "prospect", rfm_r: null, days_since_last_order: null });
+  });
+
+  it("writes the same scores when PGlite rebuilds the primary key after the load, and keeps the key", async () => {
+    const { ws, store } = t;
+    await refreshScores(store, ws, now);
+    const read = () => store.query("SELECT * FROM customer_scores WHERE workspace_id = $1 ORDER BY customer_id", [ws.id]);
+    const kept = await read();
+    await refreshScores(store, ws, now, undefined, { rebuildKeyFromRows: 1 }); // PGlite: dropped, loaded, rebuilt
+    expect(await read()).toEqual(kept);
+    const [key] = await store.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'customer_scores_pkey' AND contype = 'p'");
+    expect(key?.n).toBe(1);
+    await expect(store.query("INSERT INTO customer_scores SELECT * FROM customer_scores WHERE workspace_id = $1 LIMIT 1", [ws.id])).rejects.toMatchObject({ sqlState: "23505" });
   });
 
   it("leaves no score for a customer merged away between reading the orders and writing the scores", async () => {

@@ -125,6 +125,40 @@ describe("scoring with a model", () => {
     expect(s3?.clvMinor).toBe(Math.round((predictor.clv({ x: 3, tXDays: 90, TDays: 100, meanRepeatSpend: 50 }, 365, 0.01) ?? 0) * 100));
   });
 
+  it("finds the same next-order day as a plain bisection, for every shape of a grid", () => {
+    // The search probes where the line between the bracket's ends crosses; the answer must be the bisection's.
+    const predictor = makePredictor(model);
+    const reference = makePredictor(model);
+    const LIMIT = 5 * 365;
+    let found = 0;
+    let none = 0;
+    for (const x of [0, 1, 2, 3, 5, 8, 13, 21, 40]) {
+      for (const TDays of [1, 30, 90, 200, 400, 800]) {
+        for (const tXDays of x === 0 ? [0] : [0, Math.floor(TDays / 3), TDays]) {
+          const summary = { x, tXDays, TDays, meanRepeatSpend: 50 };
+          const p = reference.alive(summary);
+          const reached = (d: number) => p * reference.expected(summary, d, 1) >= 1;
+          let want: number | null = null;
+          if (reached(LIMIT)) {
+            let lo = 0;
+            let hi = LIMIT;
+            while (hi - lo > 1) {
+              const mid = Math.floor((lo + hi) / 2);
+              if (reached(mid)) hi = mid;
+              else lo = mid;
+            }
+            want = hi;
+          }
+          expect(predictor.nextOrderInDays(summary), JSON.stringify(summary)).toBe(want);
+          if (want === null) none++;
+          else found++;
+        }
+      }
+    }
+    expect(found).toBeGreaterThan(20);
+    expect(none).toBeGreaterThan(5);
+  });
+
   it("keeps each CLV horizon and rate apart in the shared cache", () => {
     const predictor = makePredictor(model);
     const summary = { x: 3, tXDays: 90, TDays: 100, meanRepeatSpend: 50 };

@@ -175,13 +175,50 @@ export function makePredictor(model: PredictionModel) {
       // One look-up of the shape's (x, T) values for the whole bisection.
       const inner = wholeDays(s) ? innerOf(s) : null;
       const at = (days: number) => (inner ? valueIn(inner, s, days, days) : expectedPurchasesIfAlive(p, s.x, s.TDays / unitDays, days / unitDays));
-      if (a * at(NEXT_ORDER_LIMIT_DAYS) < 1) return null;
-      let lo = 0;
+      // The first whole day d with a·m(d) ≥ 1, m rising with d (m(0) = 0):
+      // kept bracketed by lo (below) and hi (reached), as a bisection would,
+      // but each probe is where the straight line between the two ends
+      // crosses (false position, with the Illinois halving so that a
+      // concave m cannot pin one end): a few probes instead of eleven, and
+      // the same day. Days 90 and 365 are in the cache already (the
+      // scoring run's 90- and 365-day expectations) and narrow the bracket.
       let hi = NEXT_ORDER_LIMIT_DAYS;
-      while (hi - lo > 1) {
-        const mid = Math.floor((lo + hi) / 2);
-        if (a * at(mid) >= 1) hi = mid;
-        else lo = mid;
+      let fHi = a * at(hi) - 1;
+      if (fHi < 0) return null;
+      let lo = 0;
+      let fLo = -1;
+      for (const d of [90, 365]) {
+        const f = a * at(d) - 1;
+        if (f >= 0 && d < hi) {
+          hi = d;
+          fHi = f;
+        } else if (f < 0 && d > lo) {
+          lo = d;
+          fLo = f;
+        }
+      }
+      let side = 0; // +1: hi moved last, −1: lo moved last
+      let width = hi - lo;
+      for (let probes = 0; hi - lo > 1; probes++) {
+        let mid = lo + Math.round((-fLo / (fHi - fLo)) * (hi - lo));
+        // Every third probe a plain halving if the bracket has not halved meanwhile: never slower than bisection by much.
+        if (probes % 3 === 2) {
+          if (hi - lo > width / 2) mid = Math.floor((lo + hi) / 2);
+          width = hi - lo;
+        }
+        mid = Math.min(hi - 1, Math.max(lo + 1, Number.isFinite(mid) ? mid : Math.floor((lo + hi) / 2)));
+        const f = a * at(mid) - 1;
+        if (f >= 0) {
+          hi = mid;
+          fHi = f;
+          if (side === 1) fLo /= 2;
+          side = 1;
+        } else {
+          lo = mid;
+          fLo = f;
+          if (side === -1) fHi /= 2;
+          side = -1;
+        }
       }
       return hi;
     },

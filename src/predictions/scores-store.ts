@@ -81,7 +81,7 @@ const SCORE_COPY_COLUMNS = [
  * fit, on demand (API, CLI) and by the server's schedule. `log`: the orders
  * when the caller has just read them (a fit), so they are read once.
  */
-export async function refreshScores(store: Store, ws: Workspace, now: Date, log?: OrderLog): Promise<ScoringRun> {
+export async function refreshScores(store: Store, ws: Workspace, now: Date, log?: OrderLog, options: { rebuildKeyFromRows?: number } = {}): Promise<ScoringRun> {
   const started = performance.now();
   const settings = await readLifecycleSettings(store, ws);
   const fit = await findLatestFit(store, ws);
@@ -99,6 +99,14 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date, log?
     // API can start one together): on PostgreSQL two concurrent
     // delete-then-insert transactions would collide on the primary key.
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('fidelio:customer_scores:' || $1))", [ws.id]);
+    // On PGlite a large rewrite loads faster without the primary key,
+    // rebuilt once at the end (a million rows: 2.8 s + 0.6 s for the
+    // rebuild, against 4.1 s with the index kept up row by row). PGlite
+    // serves one transaction at a time, so nobody waits on the table's lock
+    // longer than on the store; on PostgreSQL readers would, so there the
+    // index stays.
+    const rebuildKey = store.kind === "pglite" && n >= (options.rebuildKeyFromRows ?? REBUILD_KEY_FROM_ROWS);
+    if (rebuildKey) await tx.query("ALTER TABLE customer_scores DROP CONSTRAINT customer_scores_pkey");
     await tx.query("DELETE FROM customer_scores WHERE workspace_id = $1", [ws.id]);
     scoringMs = prepareMs; // counted afresh if the store runs the transaction again
     // Binary COPY, not INSERT: a million rows of 24 columns took ~29 s as
@@ -119,6 +127,7 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date, log?
       }
     }
     await tx.copyFrom("customer_scores", SCORE_COPY_COLUMNS, slices());
+    if (rebuildKey) await tx.query("ALTER TABLE customer_scores ADD CONSTRAINT customer_scores_pkey PRIMARY KEY (workspace_id, customer_id)");
     // A customer merged away after the orders were read was scored all the
     // same; without a foreign key (migration 015) their row would linger.
     // Counting the read customers that still exist is cheap; the clean-up
@@ -159,6 +168,9 @@ export async function refreshScores(store: Store, ws: Workspace, now: Date, log?
     note,
   };
 }
+
+/** Rows from which a scoring run on PGlite rebuilds the primary key instead of keeping it up (see refreshScores). */
+const REBUILD_KEY_FROM_ROWS = 100_000;
 
 /** A float8 column: anything not finite (NaN: none; ±Infinity: a model at its limits) is stored as null. */
 function floatOrNull(rows: BinaryCopyRows, v: number | undefined): void {

@@ -267,11 +267,12 @@ describe(`Store contract (${process.env.DATABASE_URL ? "postgres" : "pglite"})`,
       const setting = await copySettings(tx, { low: "0", high: "1000" });
       let low = 0;
       let high = 0;
-      await copyOutRows(tx, `SELECT i4 FROM binary_probe WHERE i4 >= ${setting("low")}::int AND i4 < ${setting("high")}::int`, () => low++);
+      await copyOutRows(tx, `SELECT i4 FROM binary_probe WHERE i4 >= ${setting("low", "int")} AND i4 < ${setting("high", "int")}`, () => low++);
       await copyOutRows(tx, `SELECT i4 FROM binary_probe WHERE i4 >= ${setting("high")}::int`, () => high++);
       return [low, high];
     });
     expect(counts).toEqual([1000, 2000]);
+    await expect(t.store.transaction(async (tx) => (await copySettings(tx, { low: "0" }))("low", "int); DROP TABLE workspaces; --"))).rejects.toThrow("not a plain type name");
     // A reader that never saw the trailer says so.
     const cut = new BinaryCopyReader(() => {});
     cut.push(new BinaryCopyRows(1).row().int4(1).finish().subarray(0, 20));
