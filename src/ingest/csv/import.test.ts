@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { count, openTestStore, openTestWorkspace, type TestStore } from "../../../test/helpers.ts";
 import { ensureWorkspace, type Workspace } from "../../workspaces/index.ts";
 import { getCustomerProfile, getOrder, getProduct, getRefund } from "../../customers/index.ts";
-import { importFile, type ImportSummary } from "../index.ts";
+import { OrderRecord, importFile, writeOrders, type ImportSummary } from "../index.ts";
+import { parseInput } from "../../shared/index.ts";
 
 const fixture = (name: string) => new URL(`../../../test/fixtures/import/${name}`, import.meta.url).pathname;
 const now = () => new Date("2026-01-01T00:00:00Z");
@@ -165,6 +166,34 @@ describe("online-retail (UCI layout)", () => {
     expect(await getProduct(t.store, ws, "85123A")).toMatchObject({ title: "WHITE HANGING HEART T-LIGHT HOLDER", priceMinor: 255, currency: "GBP" });
     const c = await getCustomerProfile(t.store, ws, "17850");
     expect(c).toMatchObject({ traits: { country: { value: "United Kingdom" } }, rollup: { orderCount: 2, refundCount: 1 } });
+  });
+
+  it("notes each product named in lines once per import, in whichever batch names it first", async () => {
+    const fresh = await ensureWorkspace(t.store, "products-once", "GBP");
+    const dir = mkdtempSync(join(tmpdir(), "fidelio-products-once-"));
+    const file = join(dir, "log.csv");
+    const header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
+    // Five invoices, one a batch; P1 in every one, P2 from the third on.
+    const lines = [1, 2, 3, 4, 5].flatMap((k) => [
+      `70000${k},P1,FIRST PRODUCT,1,2011-01-0${k}T10:00:00,1.50,9000${k},France`,
+      ...(k >= 3 ? [`70000${k},P2,SECOND PRODUCT,2,2011-01-0${k}T10:00:00,2.00,9000${k},France`] : []),
+    ]);
+    writeFileSync(file, [header, ...lines].join("\n"));
+    const s = await importFile(t.store, fresh, file, { format: "online-retail", now, batchSize: 1 });
+    expect(s).toMatchObject({ imported: 5, errorCount: 0 });
+    expect(await getProduct(t.store, fresh, "P1")).toMatchObject({ title: "FIRST PRODUCT", priceMinor: 150 });
+    expect(await getProduct(t.store, fresh, "P2")).toMatchObject({ title: "SECOND PRODUCT", priceMinor: 200 });
+    expect(await count(t.store, "SELECT count(*)::int AS n FROM products WHERE workspace_id = $1", [fresh.id])).toBe(2);
+  });
+
+  it("writeOrders leaves out of the catalogue the products its caller vouches are there, and says which it noted", async () => {
+    const fresh = await ensureWorkspace(t.store, "products-known", "EUR");
+    const order = (id: string, productId: string) =>
+      parseInput(OrderRecord, { externalId: id, placedAt: "2026-01-01T00:00:00Z", currency: "EUR", totalMinor: 100, lines: [{ productId, quantity: 1, unitPriceMinor: 100 }] });
+    const first = await t.store.transaction((tx) => writeOrders(tx, fresh, [order("k1", "vouched"), order("k2", "named")], "test", now(), { knownProducts: new Set(["vouched"]) }));
+    expect(first.notedProducts).toEqual(["named"]);
+    expect(await getProduct(t.store, fresh, "named")).toMatchObject({ title: "named" });
+    await expect(getProduct(t.store, fresh, "vouched")).rejects.toMatchObject({ code: "not_found" });
   });
 
   it("reads .gz files directly and re-imports idempotently", async () => {

@@ -98,9 +98,11 @@ export async function importStream(
 ): Promise<ImportSummary> {
   const format = importFormat(options.format);
   const currency = options.currency ?? ws.currency;
-  const batchSize = options.batchSize ?? 2000;
+  const batchSize = options.batchSize ?? 5000;
   const summary: ImportSummary = { imported: 0, skipped: 0, errors: [], errorCount: 0, lines: 0, warnings: [] };
   const foreign = new Map<string, number>();
+  // Products committed to the catalogue by this import's earlier batches (Batch.write).
+  const knownProducts = new Set<string>();
   let bytesRead = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -135,7 +137,7 @@ export async function importStream(
     for (const r of [...b.orders, ...b.refunds]) if (r.currency !== ws.currency) foreign.set(r.currency, (foreign.get(r.currency) ?? 0) + 1);
     await inFlight;
     if (writeError !== undefined) throw writeError;
-    inFlight = b.write(store, ws, options.now()).then(
+    inFlight = b.write(store, ws, options.now(), knownProducts).then(
       (r) => {
         summary.imported += r.imported;
         summary.skipped += r.skipped;
@@ -224,8 +226,16 @@ class Batch {
     else this.refunds.push(item.record);
   }
 
-  async write(store: Store, ws: Workspace, now: Date): Promise<{ imported: number; skipped: number }> {
-    return store.transaction(async (tx) => {
+  /**
+   * Writes the batch in one transaction. `knownProducts`: products already
+   * committed by this import, left out of the catalogue upsert; the ones
+   * this batch notes join it once the transaction has committed (not
+   * before: a transaction the store runs again must note them again).
+   */
+  async write(store: Store, ws: Workspace, now: Date, knownProducts: Set<string>): Promise<{ imported: number; skipped: number }> {
+    const noted: string[] = [];
+    const result = await store.transaction(async (tx) => {
+      noted.length = 0;
       let imported = 0;
       let skipped = 0;
       if (this.customers.length > 0) {
@@ -241,7 +251,8 @@ class Batch {
         skipped += existing;
       }
       if (this.orders.length > 0) {
-        const r = await writeOrders(tx, ws, this.orders, this.source, now);
+        const r = await writeOrders(tx, ws, this.orders, this.source, now, { knownProducts });
+        noted.push(...r.notedProducts);
         imported += r.inserted.length;
         skipped += r.existing.length;
       }
@@ -252,5 +263,7 @@ class Batch {
       }
       return { imported, skipped };
     });
+    for (const id of noted) knownProducts.add(id);
+    return result;
   }
 }
