@@ -17,6 +17,7 @@ export {
 } from "./write.ts";
 export type { EventRecord, OrderWriteResult, CustomerWriteResult } from "./write.ts";
 export { processMessages, throwIfFailed } from "./tracking/process-messages.ts";
+export { KnownProducts } from "./known-products.ts";
 export type { ProcessResult, MessageFailure } from "./tracking/process-messages.ts";
 export { SegmentBatch, MAX_MESSAGE_BYTES } from "./tracking/segment-message.ts";
 export { verifyShopifyHmac, shopifyOrder, shopifyCustomer } from "./shopify/shopify.ts";

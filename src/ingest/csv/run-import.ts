@@ -13,6 +13,7 @@ import { parse } from "csv-parse";
 import { refreshPlannerStatistics, type Store } from "../../store/index.ts";
 import { AppError } from "../../shared/index.ts";
 import { writeCustomers, writeOrders, writeProducts, writeRefunds, type Workspace } from "../write.ts";
+import { KnownProducts } from "../known-products.ts";
 import type { CustomerRecord, OrderRecord, ProductRecord, RefundRecord } from "../records.ts";
 import type { ImportFormat, ImportItem } from "./format.ts";
 import { onlineRetail } from "./online-retail.ts";
@@ -102,7 +103,7 @@ export async function importStream(
   const summary: ImportSummary = { imported: 0, skipped: 0, errors: [], errorCount: 0, lines: 0, warnings: [] };
   const foreign = new Map<string, number>();
   // Products committed to the catalogue by this import's earlier batches (Batch.write).
-  const knownProducts = new Set<string>();
+  const knownProducts = new KnownProducts();
   let bytesRead = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -232,7 +233,7 @@ class Batch {
    * this batch notes join it once the transaction has committed (not
    * before: a transaction the store runs again must note them again).
    */
-  async write(store: Store, ws: Workspace, now: Date, knownProducts: Set<string>): Promise<{ imported: number; skipped: number }> {
+  async write(store: Store, ws: Workspace, now: Date, knownProducts: KnownProducts): Promise<{ imported: number; skipped: number }> {
     const noted: string[] = [];
     const result = await store.transaction(async (tx) => {
       noted.length = 0;
@@ -251,7 +252,7 @@ class Batch {
         skipped += existing;
       }
       if (this.orders.length > 0) {
-        const r = await writeOrders(tx, ws, this.orders, this.source, now, { knownProducts });
+        const r = await writeOrders(tx, ws, this.orders, this.source, now, { knownProducts: knownProducts.of(ws.id) });
         noted.push(...r.notedProducts);
         imported += r.inserted.length;
         skipped += r.existing.length;
@@ -263,7 +264,7 @@ class Batch {
       }
       return { imported, skipped };
     });
-    for (const id of noted) knownProducts.add(id);
+    knownProducts.add(ws.id, noted);
     return result;
   }
 }

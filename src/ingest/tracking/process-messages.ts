@@ -17,6 +17,7 @@ import {
   type EventRecord,
   type Workspace,
 } from "../write.ts";
+import type { KnownProducts } from "../known-products.ts";
 import { MAX_MESSAGE_BYTES, SegmentMessage } from "./segment-message.ts";
 import { PRODUCT_EVENTS, orderFromTrack, productFromProperties, refundFromTrack } from "./ecommerce.ts";
 
@@ -128,6 +129,7 @@ export async function processMessages(
   raw: readonly unknown[],
   receivedAt: Date,
   envelope: { context?: Record<string, unknown>; sentAt?: string } = {},
+  options: { knownProducts?: KnownProducts } = {},
 ): Promise<ProcessResult> {
   const failed: MessageFailure[] = [];
   const prepared: Prepared[] = [];
@@ -209,7 +211,10 @@ export async function processMessages(
   let accepted = 0;
   let duplicates = 0;
   const validationFailures = failed.length;
+  const known = options.knownProducts?.of(ws.id);
+  const noted: string[] = [];
   await store.transaction(async (tx) => {
+    noted.length = 0;
     // The store may run this callback again (PostgreSQL deadlock retry): start clean.
     failed.length = validationFailures;
     // 1. Customers named by identify traits or by a userId.
@@ -318,12 +323,20 @@ export async function processMessages(
     const fresh = await appendEvents(tx, ws, toStore.map((p) => p.event), receivedAt);
     accepted = toStore.length;
     duplicates = toStore.length - fresh.size;
-    await noteProducts(tx, ws, products, receivedAt);
+    const unknownProducts = known ? products.filter((p) => !known.has(p.externalId)) : products;
+    await noteProducts(tx, ws, unknownProducts, receivedAt);
+    noted.push(...unknownProducts.map((p) => p.externalId));
     // Only new messages derive orders; an Order Completed for a known order
     // (re-sent under another messageId) neither duplicates it nor changes its status.
-    await writeOrders(tx, ws, orders.filter((o) => fresh.has(o.messageId)).map((o) => o.order), "tracking", receivedAt, { updateStatus: false });
+    const written = await writeOrders(tx, ws, orders.filter((o) => fresh.has(o.messageId)).map((o) => o.order), "tracking", receivedAt, {
+      updateStatus: false,
+      ...(known ? { knownProducts: known } : {}),
+    });
+    noted.push(...written.notedProducts);
     await writeRefunds(tx, ws, refundRecords.filter((r) => fresh.has(r.externalId.slice("segment:".length))), "tracking", receivedAt);
   });
+  // Committed: these products are in the catalogue now.
+  options.knownProducts?.add(ws.id, noted);
   failed.sort((a, b) => a.index - b.index);
   return { accepted, duplicates, failed };
 }

@@ -52,6 +52,20 @@ describe("POST /v1/identify, /v1/track, /v1/page", () => {
     expect(p.body).toMatchObject({ title: "Mug", priceMinor: 1250 });
   });
 
+  it("puts every product the events name in the catalogue, once, when later batches name them again", async () => {
+    const viewed = (messageId: string, productId: string, name: string) => ({ type: "track", userId: "u-cat", event: "Product Viewed", messageId, properties: { product_id: productId, name, price: 3 } });
+    const batch = (items: unknown[]) => post(`${s.url}/v1/batch`, { batch: items }, basic(s.writeKey));
+    expect((await batch([viewed("cat-1", "cat-a", "Cup")])).status).toBe(200);
+    // cat-a is remembered as noted now; cat-b is new, and an order's line names cat-c.
+    const order = { type: "track", userId: "u-cat", event: "Order Completed", messageId: "cat-order", properties: { order_id: "cat-o1", total: 9, currency: "EUR", products: [{ product_id: "cat-c", name: "Saucer", price: 3, quantity: 3 }] } };
+    expect((await batch([viewed("cat-2", "cat-a", "Cup renamed"), viewed("cat-3", "cat-b", "Plate"), order])).status).toBe(200);
+    expect((await batch([viewed("cat-4", "cat-c", "Saucer again")])).status).toBe(200);
+    for (const [id, title] of [["cat-a", "Cup"], ["cat-b", "Plate"], ["cat-c", "Saucer"]] as const) {
+      expect((await get(`${s.url}/api/products/${id}`, bearer(s.adminKey))).body).toMatchObject({ title });
+    }
+    expect(await count(s.store, "SELECT count(*) AS n FROM products WHERE external_id LIKE 'cat-%'")).toBe(3);
+  });
+
   it("deduplicates retries without a messageId by their content, whenever they arrive", async () => {
     const msg = { anonymousId: "anon-nomsg", event: "Cart Viewed", timestamp: "2026-05-02T10:00:00Z" };
     await track(msg);
