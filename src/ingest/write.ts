@@ -101,8 +101,14 @@ export async function writeCustomers(
     );
   }
 
+  // The upsert returns the rows it inserted or changed; the same statement
+  // reads the ids of the rows it left alone (as they were when it began), so
+  // that a batch of known customers is one round trip, not two. A customer a
+  // concurrent transaction committed meanwhile is in neither: the look-up
+  // after the statement finds it.
   const upserted = await tx.query<{ id: number; external_id: string; inserted: boolean }>(
-    `INSERT INTO customers (workspace_id, external_id, email, phone, first_name, last_name, birthday, time_zone,
+    `WITH up AS (
+     INSERT INTO customers (workspace_id, external_id, email, phone, first_name, last_name, birthday, time_zone,
                             locale, acquisition_channel, first_touch, created_at, updated_at)
      SELECT $1, x.key, x.email, x.phone, x.first_name, x.last_name, x.birthday, x.time_zone,
             x.locale, x.acquisition_channel, x.first_touch, COALESCE(x.created_at, $3), $3
@@ -129,7 +135,13 @@ export async function writeCustomers(
             COALESCE(EXCLUDED.birthday, customers.birthday), COALESCE(EXCLUDED.time_zone, customers.time_zone),
             COALESCE(EXCLUDED.locale, customers.locale), COALESCE(customers.acquisition_channel, EXCLUDED.acquisition_channel),
             COALESCE(customers.first_touch, EXCLUDED.first_touch), LEAST(customers.created_at, EXCLUDED.created_at))
-     RETURNING id, external_id, (xmax = 0) AS inserted`,
+     RETURNING id, external_id, (xmax = 0) AS inserted
+     )
+     SELECT id, external_id, inserted FROM up
+     UNION ALL
+     SELECT c.id, c.external_id, false FROM customers c
+      WHERE c.workspace_id = $1 AND c.external_id IN (SELECT x.key FROM jsonb_to_recordset($2::jsonb) AS x(key text))
+        AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = c.external_id)`,
     [
       ws.id,
       JSON.stringify(

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { count, openTestStore, openTestWorkspace, type TestStore } from "../../../test/helpers.ts";
 import { ensureWorkspace, type Workspace } from "../../workspaces/index.ts";
 import { getCustomerProfile, getOrder, getProduct, getRefund } from "../../customers/index.ts";
-import { OrderRecord, importFile, writeOrders, type ImportSummary } from "../index.ts";
+import { CustomerRecord, OrderRecord, importFile, writeCustomers, writeOrders, type ImportSummary } from "../index.ts";
 import { parseInput } from "../../shared/index.ts";
 
 const fixture = (name: string) => new URL(`../../../test/fixtures/import/${name}`, import.meta.url).pathname;
@@ -194,6 +194,35 @@ describe("online-retail (UCI layout)", () => {
     expect(first.notedProducts).toEqual(["named"]);
     expect(await getProduct(t.store, fresh, "named")).toMatchObject({ title: "named" });
     await expect(getProduct(t.store, fresh, "vouched")).rejects.toMatchObject({ code: "not_found" });
+  });
+
+  it.skipIf(!process.env.DATABASE_URL)("gives the id of a customer another transaction committed while the upsert waited (PostgreSQL)", async () => {
+    // Transaction A inserts "raced" and holds it; B's upsert of the same key waits for A, then finds the row
+    // unchanged — but its statement's snapshot predates A's commit, so the id comes from the look-up after it.
+    const fresh = await ensureWorkspace(t.store, "customer-race", "EUR");
+    const record = parseInput(CustomerRecord, { externalId: "raced" });
+    let commitA: () => void = () => {};
+    const held = new Promise<void>((resolve) => (commitA = resolve));
+    let insertedA: () => void = () => {};
+    const aInserted = new Promise<void>((resolve) => (insertedA = resolve));
+    const a = t.store.transaction(async (tx) => {
+      const r = await writeCustomers(tx, fresh, [record], "test", now());
+      insertedA();
+      await held;
+      return r.ids.get("raced");
+    });
+    await aInserted;
+    const b = t.store.transaction((tx) => writeCustomers(tx, fresh, [record], "test", now()));
+    // Until B waits on A's row lock (PostgreSQL lists it as waiting on a Lock).
+    for (let waiting = 0; waiting === 0; ) {
+      const [row] = await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+      waiting = row?.n ?? 0;
+    }
+    commitA();
+    const [idA, rb] = await Promise.all([a, b]);
+    expect(idA).toBeGreaterThan(0);
+    expect(rb.ids.get("raced")).toBe(idA);
+    expect(rb.inserted).toBe(0);
   });
 
   it("reads .gz files directly and re-imports idempotently", async () => {
