@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { Store } from "../src/store/index.ts";
 import { ensureWorkspace } from "../src/workspaces/index.ts";
-import { fitBgNbd, fitGammaGamma, groupSummaryColumns, purchaseDaysOf, summaryColumns, type Purchase, type SpendColumns } from "../src/models/index.ts";
+import { fitBgNbd, fitGammaGamma, groupSummaryColumns, purchaseDaysOf, spendColumns, summaryColumns, type Purchase } from "../src/models/index.ts";
 import { FitQuery, fitAndSave, readOrderLog, refreshScores } from "../src/predictions/index.ts";
 import { RssSampler } from "./lib/rss.ts";
 import { rng } from "../src/demo/index.ts";
@@ -102,14 +102,7 @@ export function fitOnly(customers: number, seed: number, log: (s: string) => voi
   const bgMs = performance.now() - t;
   log(`  BG/NBD in ${secs(bgMs)}: r ${bg.params.r.toFixed(3)} α ${bg.params.alpha.toFixed(3)} a ${bg.params.a.toFixed(3)} b ${bg.params.b.toFixed(3)} (true ${TRUE_PARAMS.r}, ${TRUE_PARAMS.alpha}, ${TRUE_PARAMS.a}, ${TRUE_PARAMS.b})`);
   t = performance.now();
-  const spenders: SpendColumns & { x: number[]; m_x: number[] } = { length: 0, x: [], m_x: [] };
-  for (let k = 0; k < summaries.length; k++) {
-    if ((summaries.x[k] ?? 0) > 0) {
-      spenders.x.push(summaries.x[k] ?? 0);
-      spenders.m_x.push(summaries.m_x[k] ?? 0);
-      spenders.length++;
-    }
-  }
+  const spenders = spendColumns(summaries);
   const gg = spenders.length >= 2 ? fitGammaGamma(spenders, { maxEvaluations: 4000, restarts: 2 }) : null;
   const ggMs = performance.now() - t;
   log(`  Gamma-Gamma in ${secs(ggMs)}: ${gg ? `p ${gg.params.p.toFixed(3)} q ${gg.params.q.toFixed(3)} γ ${gg.params.gamma.toFixed(3)}` : "—"} (true ${TRUE_PARAMS.p}, ${TRUE_PARAMS.q}, ${TRUE_PARAMS.gamma})`);

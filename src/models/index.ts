@@ -59,7 +59,7 @@ export {
   type SummaryOptions,
   type TimeUnit,
 } from "./summaries.ts";
-export { mergeSameDays, purchaseDayRange, purchaseDaysOf, summariseDays, summaryColumns, type PurchaseDays, type SummaryColumns } from "./purchase-days.ts";
+export { mergeSameDays, purchaseDayRange, purchaseDaysOf, spendColumns, summariseDays, summaryColumns, type PurchaseDays, type SummaryColumns } from "./purchase-days.ts";
 export { RFM_SEGMENTS, quintileScores, rfmScores, rfmSegment, type RfmInput, type RfmScore, type RfmSegment } from "./rfm.ts";
 export {
   fitParetoNbd,

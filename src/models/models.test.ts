@@ -38,6 +38,7 @@ import {
   groupIdenticalCustomers,
   groupSummaryColumns,
   purchaseDaysOf,
+  spendColumns,
   summarisePurchases,
   summaryColumns,
   type BgNbdParams,
@@ -211,15 +212,7 @@ describe("BG/NBD on CDNOW (Fader, Hardie & Lee 2005)", () => {
     expect(fromColumns.logLikelihood).toBeCloseTo(bg.logLikelihood, 8);
     expect(fromColumns.params.r).toBeCloseTo(bg.params.r, 5);
     expect(fromColumns.params.b).toBeCloseTo(bg.params.b, 4);
-    const spenders = { length: 0, x: [] as number[], m_x: [] as number[] };
-    for (let k = 0; k < columns.length; k++) {
-      if ((columns.x[k] ?? 0) > 0) {
-        spenders.x.push(columns.x[k] ?? 0);
-        spenders.m_x.push(columns.m_x[k] ?? 0);
-        spenders.length++;
-      }
-    }
-    expect(fitGammaGamma(spenders).logLikelihood).toBeCloseTo(gg.logLikelihood, 8);
+    expect(fitGammaGamma(spendColumns(columns)).logLikelihood).toBeCloseTo(gg.logLikelihood, 8);
   });
 
   it("a warm start from a fit's own covariance settles in a few steps, at the same optimum", () => {

@@ -15,6 +15,7 @@
 import { sortRuns } from "../shared/index.ts";
 import type { CustomerSummary, Purchase, SummaryOptions } from "./summaries.ts";
 import { UNIT_DAYS } from "./summaries.ts";
+import type { SpendColumns } from "./gamma-gamma.ts";
 
 export interface PurchaseDays {
   /** Customer ids, in the order of the blocks. */
@@ -188,6 +189,22 @@ export function summaryColumns(pd: PurchaseDays, options: SummaryOptions): Summa
     m_x: m_x.slice(0, length),
     firstDay: firstDay.slice(0, length),
   };
+}
+
+/** The customers with repeat transactions and a spend (x ≥ 1, m_x > 0): what Gamma-Gamma is fitted on (Fader & Hardie 2013). */
+export function spendColumns(c: SummaryColumns): SpendColumns {
+  let n = 0;
+  for (let k = 0; k < c.length; k++) if ((c.x[k] ?? 0) > 0 && (c.m_x[k] ?? 0) > 0) n++;
+  const x = new Float64Array(n);
+  const m_x = new Float64Array(n);
+  for (let k = 0, j = 0; k < c.length; k++) {
+    if ((c.x[k] ?? 0) > 0 && (c.m_x[k] ?? 0) > 0) {
+      x[j] = c.x[k] ?? 0;
+      m_x[j] = c.m_x[k] ?? 0;
+      j++;
+    }
+  }
+  return { length: n, x, m_x };
 }
 
 /**

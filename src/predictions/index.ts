@@ -68,6 +68,7 @@ import {
   fitParetoNbd,
   groupSummaryColumns,
   purchaseDayRange,
+  spendColumns,
   summaryColumns,
   summarisePurchases,
   validateModel,
@@ -78,8 +79,6 @@ import {
   type ParetoNbdParams,
   type Purchase,
   type PurchaseDays,
-  type SpendColumns,
-  type SummaryColumns,
   type Validation,
 } from "../models/index.ts";
 
@@ -185,22 +184,6 @@ function reported<P>(fit: FitResult<P>): FitResult<P> {
   return rest;
 }
 
-/** The repeat customers with a spend, as Gamma-Gamma's columns. */
-function spendersOf(c: SummaryColumns): SpendColumns {
-  let n = 0;
-  for (let k = 0; k < c.length; k++) if ((c.x[k] ?? 0) > 0 && (c.m_x[k] ?? 0) > 0) n++;
-  const x = new Float64Array(n);
-  const m_x = new Float64Array(n);
-  for (let k = 0, j = 0; k < c.length; k++) {
-    if ((c.x[k] ?? 0) > 0 && (c.m_x[k] ?? 0) > 0) {
-      x[j] = c.x[k] ?? 0;
-      m_x[j] = c.m_x[k] ?? 0;
-      j++;
-    }
-  }
-  return { length: n, x, m_x };
-}
-
 async function fitCalibration(db: Store, ws: Workspace, query: z.output<typeof FitQuery>, read?: PurchaseDays): Promise<{ report: ModelReport; warm: WarmStart }> {
   const purchases = read ?? (await purchaseDaysFor(db, ws));
   if (purchases.day.length === 0) throw new AppError("unprocessable", "there are no orders by known customers to fit the models on; import some first");
@@ -246,7 +229,7 @@ async function fitCalibration(db: Store, ws: Workspace, query: z.output<typeof F
     throw new AppError("unprocessable", `BG/NBD: the estimate (${Object.entries(bg.params).map(([k, v]) => `${k} ≈ ${v.toPrecision(3)}`).join(", ")}) cannot be used to predict; try a longer history or another --calibration-end.`);
   }
   const pareto = query.pareto ? fitParetoNbd(shapes, budget) : null;
-  const spenders = spendersOf(summaries);
+  const spenders = spendColumns(summaries);
   const gg = spenders.length >= 2 ? fitGammaGamma(spenders, budget) : null;
   if (repeaters < 100) {
     warnings.push(`Only ${repeaters} customers bought more than once in the calibration period: too few for stable estimates (aim for several hundred). Treat every figure as a rough guess.`);
@@ -287,7 +270,7 @@ export async function saveFit(db: Store, ws: Workspace, report: ModelReport, now
   const purchases = read ?? (await purchaseDaysFor(db, ws));
   const { last } = purchaseDayRange(purchases);
   const summaries = summaryColumns(purchases, { unit: report.unit, calibrationEnd: last });
-  const spenders = spendersOf(summaries);
+  const spenders = spendColumns(summaries);
   // Warm starts: the whole history's optimum lies near the calibration
   // period's, which the full multi-start search has just found, so one BFGS
   // run from there settles it — and from that fit's inverse Hessian (its

@@ -51,6 +51,8 @@ export async function copyOutRows(db: Queryable, query: string, onRow: (row: Cop
  * while this thread parses the one before, and the heap holds one page.
  */
 export async function copyOutPages(db: Queryable, queries: readonly string[], onRow: (row: CopyRow) => void): Promise<void> {
+  // One page has no next page to overlap with: parsed as it arrives (PostgreSQL streams it), not held whole first.
+  if (queries.length === 1 && queries[0] !== undefined) return copyOutRows(db, queries[0], onRow);
   const read = (query: string): Promise<Uint8Array[]> => {
     const chunks: Uint8Array[] = [];
     const done = db.copyOut(query, (chunk) => chunks.push(chunk)).then(() => chunks);
