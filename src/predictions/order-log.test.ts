@@ -157,7 +157,7 @@ describe("the order log", () => {
     const kept = await read();
     await refreshScores(store, ws, now, undefined, { rebuildKeyFromRows: 1 }); // PGlite: dropped, loaded, rebuilt
     expect(await read()).toEqual(kept);
-    const [key] = await store.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'customer_scores_pkey' AND contype = 'p'");
+    const [key] = await store.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = 'customer_scores'::regclass AND conname = 'customer_scores_pkey' AND contype = 'p'");
     expect(key?.n).toBe(1);
     await expect(store.query("INSERT INTO customer_scores SELECT * FROM customer_scores WHERE workspace_id = $1 LIMIT 1", [ws.id])).rejects.toMatchObject({ sqlState: "23505" });
   });
