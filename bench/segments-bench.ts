@@ -37,7 +37,7 @@ export interface SegmentsResult {
 
 const YEARS = 3;
 
-async function generate(store: Store, ws: Workspace, customers: number, end: Date, seed: number, log: (s: string) => void): Promise<void> {
+export async function generate(store: Store, ws: Workspace, customers: number, end: Date, seed: number, log: (s: string) => void): Promise<void> {
   const start = new Date(end.getTime() - YEARS * 365 * 86_400_000);
   const span = (end.getTime() - start.getTime()) / 1000;
   const orders = customers * 10;

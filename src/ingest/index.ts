@@ -16,9 +16,11 @@ export {
   BEHAVIOUR_TYPES,
 } from "./write.ts";
 export type { EventRecord, OrderWriteResult, CustomerWriteResult } from "./write.ts";
-export { processMessages, throwIfFailed } from "./tracking/process-messages.ts";
+export { processMessages, prepareMessages, writePrepared, throwIfFailed } from "./tracking/process-messages.ts";
+export { TrackingWriter } from "./tracking/tracking-writer.ts";
+export type { TrackingWriterOptions } from "./tracking/tracking-writer.ts";
 export { KnownProducts } from "./known-products.ts";
-export type { ProcessResult, MessageFailure } from "./tracking/process-messages.ts";
+export type { ProcessResult, MessageFailure, PreparedBatch } from "./tracking/process-messages.ts";
 export { SegmentBatch, MAX_MESSAGE_BYTES } from "./tracking/segment-message.ts";
 export { verifyShopifyHmac, shopifyOrder, shopifyCustomer } from "./shopify/shopify.ts";
 export { importFile, importStream, importFormat, IMPORT_FORMATS, MAX_REPORTED_ERRORS } from "./csv/run-import.ts";

@@ -27,6 +27,8 @@ export interface EventRecord {
   properties: Record<string, unknown>;
   context: Record<string, unknown>;
   occurredAt: Date;
+  /** When Fidelio received it (default: the write's `now`). */
+  receivedAt?: Date;
 }
 
 const iso = (d: Date | undefined): string | null => (d ? d.toISOString() : null);
@@ -36,6 +38,23 @@ export function customerKey(c: { externalId?: string | undefined; email?: string
   const key = c.externalId ?? c.email;
   if (key === undefined) throw new AppError("invalid_input", "customer: externalId or email is required", [{ field: "customer.externalId", message: "externalId or email is required" }]);
   return key;
+}
+
+/**
+ * SQL true when writing record `n` over customer row `t` changes the row,
+ * with the rules of writeCustomers' upsert: a given field overwrites, a
+ * missing one keeps the stored value, the acquisition channel and first
+ * touch are set once, and the earliest creation time wins. The aliases are
+ * ours (never user input).
+ */
+function customerChanges(t: string, n: string): string {
+  return `((${t}.email, ${t}.phone, ${t}.first_name, ${t}.last_name, ${t}.birthday, ${t}.time_zone, ${t}.locale,
+            ${t}.acquisition_channel, ${t}.first_touch, ${t}.created_at)
+           IS DISTINCT FROM
+           (COALESCE(${n}.email, ${t}.email), COALESCE(${n}.phone, ${t}.phone), COALESCE(${n}.first_name, ${t}.first_name),
+            COALESCE(${n}.last_name, ${t}.last_name), COALESCE(${n}.birthday, ${t}.birthday), COALESCE(${n}.time_zone, ${t}.time_zone),
+            COALESCE(${n}.locale, ${t}.locale), COALESCE(${t}.acquisition_channel, ${n}.acquisition_channel),
+            COALESCE(${t}.first_touch, ${n}.first_touch), LEAST(${t}.created_at, ${n}.created_at)))`;
 }
 
 export interface CustomerWriteResult {
@@ -101,19 +120,31 @@ export async function writeCustomers(
     );
   }
 
-  // The upsert returns the rows it inserted or changed; the same statement
-  // reads the ids of the rows it left alone (as they were when it began), so
-  // that a batch of known customers is one round trip, not two. A customer a
+  // One statement: it reads which customers exist and which of them this
+  // batch would change (as they were when it began), and sends only the new
+  // and the changed to the upsert. A record that changes nothing takes no
+  // lock: ON CONFLICT DO UPDATE locks the row even when its WHERE is false,
+  // which made concurrent tracking batches naming the same logged-in
+  // customer wait for each other's commit. The statement returns the ids of
+  // the rows it inserted or changed and of those it left alone. A customer a
   // concurrent transaction committed meanwhile is in neither: the look-up
   // after the statement finds it.
   const upserted = await tx.query<{ id: number; external_id: string; inserted: boolean }>(
-    `WITH up AS (
+    `WITH x AS MATERIALIZED (
+       SELECT x.key, x.email, x.phone, x.first_name, x.last_name, x.birthday, x.time_zone, x.locale,
+              x.acquisition_channel, x.first_touch, COALESCE(x.created_at, $3) AS created_at
+         FROM jsonb_to_recordset($2::jsonb) AS x(key text, email text, phone text, first_name text, last_name text,
+              birthday date, time_zone text, locale text, acquisition_channel text, first_touch jsonb, created_at timestamptz)
+     ), current AS (
+       SELECT c.id, c.external_id, ${customerChanges("c", "x")} AS changes
+         FROM customers c JOIN x ON c.workspace_id = $1 AND c.external_id = x.key
+     ), up AS (
      INSERT INTO customers (workspace_id, external_id, email, phone, first_name, last_name, birthday, time_zone,
                             locale, acquisition_channel, first_touch, created_at, updated_at)
      SELECT $1, x.key, x.email, x.phone, x.first_name, x.last_name, x.birthday, x.time_zone,
-            x.locale, x.acquisition_channel, x.first_touch, COALESCE(x.created_at, $3), $3
-       FROM jsonb_to_recordset($2::jsonb) AS x(key text, email text, phone text, first_name text, last_name text,
-            birthday date, time_zone text, locale text, acquisition_channel text, first_touch jsonb, created_at timestamptz)
+            x.locale, x.acquisition_channel, x.first_touch, x.created_at, $3
+       FROM x WHERE NOT EXISTS (SELECT 1 FROM current WHERE current.external_id = x.key AND NOT current.changes)
+      ORDER BY x.key
      ON CONFLICT (workspace_id, external_id) DO UPDATE SET
        email = COALESCE(EXCLUDED.email, customers.email),
        phone = COALESCE(EXCLUDED.phone, customers.phone),
@@ -127,21 +158,13 @@ export async function writeCustomers(
        created_at = LEAST(customers.created_at, EXCLUDED.created_at),
        updated_at = EXCLUDED.updated_at
      -- A record that changes nothing leaves the row (and updated_at) alone.
-     WHERE (customers.email, customers.phone, customers.first_name, customers.last_name, customers.birthday,
-            customers.time_zone, customers.locale, customers.acquisition_channel, customers.first_touch, customers.created_at)
-           IS DISTINCT FROM
-           (COALESCE(EXCLUDED.email, customers.email), COALESCE(EXCLUDED.phone, customers.phone),
-            COALESCE(EXCLUDED.first_name, customers.first_name), COALESCE(EXCLUDED.last_name, customers.last_name),
-            COALESCE(EXCLUDED.birthday, customers.birthday), COALESCE(EXCLUDED.time_zone, customers.time_zone),
-            COALESCE(EXCLUDED.locale, customers.locale), COALESCE(customers.acquisition_channel, EXCLUDED.acquisition_channel),
-            COALESCE(customers.first_touch, EXCLUDED.first_touch), LEAST(customers.created_at, EXCLUDED.created_at))
+     WHERE ${customerChanges("customers", "EXCLUDED")}
      RETURNING id, external_id, (xmax = 0) AS inserted
      )
      SELECT id, external_id, inserted FROM up
      UNION ALL
-     SELECT c.id, c.external_id, false FROM customers c
-      WHERE c.workspace_id = $1 AND c.external_id IN (SELECT x.key FROM jsonb_to_recordset($2::jsonb) AS x(key text))
-        AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = c.external_id)`,
+     SELECT id, external_id, false FROM current
+      WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = current.external_id)`,
     [
       ws.id,
       JSON.stringify(
@@ -567,9 +590,10 @@ export async function appendEvents(tx: Queryable, ws: Workspace, events: readonl
   const rows = await tx.query<{ message_id: string }>(
     `WITH ins AS (
        INSERT INTO events (workspace_id, message_id, type, name, customer_id, anonymous_id, properties, context, occurred_at, received_at)
-       SELECT $1, x.message_id, x.type, x.name, COALESCE(x.customer_id, a.customer_id), x.anonymous_id, x.properties, x.context, x.occurred_at, $3
+       SELECT $1, x.message_id, x.type, x.name, COALESCE(x.customer_id, a.customer_id), x.anonymous_id, x.properties, x.context, x.occurred_at,
+              COALESCE(x.received_at, $3)
          FROM jsonb_to_recordset($2::jsonb) AS x(message_id text, type text, name text, customer_id bigint, anonymous_id text,
-              properties jsonb, context jsonb, occurred_at timestamptz)
+              properties jsonb, context jsonb, occurred_at timestamptz, received_at timestamptz)
          LEFT JOIN anonymous_ids a ON a.workspace_id = $1 AND a.anonymous_id = x.anonymous_id
        ON CONFLICT (workspace_id, message_id) DO NOTHING
        RETURNING message_id, customer_id, occurred_at, type
@@ -592,6 +616,7 @@ export async function appendEvents(tx: Queryable, ws: Workspace, events: readonl
           properties: e.properties,
           context: e.context,
           occurred_at: e.occurredAt.toISOString(),
+          received_at: iso(e.receivedAt),
         })),
       ),
       now,

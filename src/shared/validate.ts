@@ -24,3 +24,30 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, prefi
   const first = issues[0];
   throw new AppError("invalid_input", first ? `${first.field}: ${first.message}` : "invalid input", issues);
 }
+
+/**
+ * The dotted path of the first key or string value in `value` that holds a
+ * NUL character (U+0000), or undefined. PostgreSQL stores neither text nor
+ * jsonb with one ("unsupported Unicode escape sequence"), so such input is
+ * refused by name before it reaches a statement and takes the others down
+ * with it.
+ */
+export function nulCharacterPath(value: unknown, path = ""): string | undefined {
+  const at = (k: string | number) => (path === "" ? String(k) : `${path}.${k}`);
+  if (typeof value === "string") return value.includes("\u0000") ? path || "(body)" : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const found = nulCharacterPath(v, at(i));
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (typeof value === "object" && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.includes("\u0000")) return at(k);
+      const found = nulCharacterPath(v, at(k));
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}

@@ -3,7 +3,7 @@ import { Hono, type Context } from "hono";
 import type { Store } from "../../store/index.ts";
 import type { Clock } from "../../shared/index.ts";
 import { AppError, parseInput } from "../../shared/index.ts";
-import { KnownProducts, SegmentBatch, processMessages, throwIfFailed } from "../../ingest/index.ts";
+import { KnownProducts, SegmentBatch, TrackingWriter, prepareMessages, throwIfFailed } from "../../ingest/index.ts";
 import { writeKeyAuth, type Env } from "../auth.ts";
 import type { KeyAuthenticator } from "../../workspaces/index.ts";
 import { jsonBody } from "../errors.ts";
@@ -12,7 +12,8 @@ export function trackingRoutes(store: Store, clock: Clock, authenticate: KeyAuth
   const app = new Hono<Env>();
   app.use("*", writeKeyAuth(authenticate));
   // Products this server has noted in the catalogue: a product event for one of them writes no catalogue statement.
-  const knownProducts = new KnownProducts();
+  // Requests are written in groups (group commit): one transaction for what queued up while the last one ran.
+  const writer = new TrackingWriter(store, { knownProducts: new KnownProducts(), maxInFlight: store.kind === "postgres" ? 2 : 1 });
 
   // analytics.js 2.0 (the browser library) posts each call to the first letter
   // of its type (/v1/t, /v1/i, …) and batches to /v1/b, with the write key in
@@ -25,17 +26,18 @@ export function trackingRoutes(store: Store, clock: Clock, authenticate: KeyAuth
   async function single(c: Context<Env>, type: string): Promise<Response> {
     const body = await jsonBody(c);
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw new AppError("invalid_input", "(body): a JSON object is expected", [{ field: "(body)", message: "a JSON object is expected" }]);
-    const result = await processMessages(store, c.get("owner").workspace, [{ ...body, type }], clock.now(), {}, { knownProducts });
+    const result = await writer.write(c.get("owner").workspace, prepareMessages([{ ...body, type }], clock.now()));
     throwIfFailed(result);
     return c.json({ success: true });
   }
 
   const batch = async (c: Context<Env>) => {
     const body = parseInput(SegmentBatch, await jsonBody(c));
-    const result = await processMessages(store, c.get("owner").workspace, body.batch, clock.now(), {
+    const prepared = prepareMessages(body.batch, clock.now(), {
       ...(body.context ? { context: body.context } : {}),
       ...(body.sentAt ? { sentAt: body.sentAt } : {}),
-    }, { knownProducts });
+    });
+    const result = await writer.write(c.get("owner").workspace, prepared);
     const failedCount = new Set(result.failed.map((f) => f.index)).size;
     if (failedCount === body.batch.length) {
       throw new AppError("invalid_input", `every message of the batch was rejected; first: batch.${result.failed[0]?.index}.${result.failed[0]?.field}: ${result.failed[0]?.message}`,

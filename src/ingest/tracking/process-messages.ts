@@ -4,7 +4,7 @@
  * others are kept. The good ones are written in one transaction, in bulk.
  */
 import type { Store } from "../../store/index.ts";
-import { AppError, sha256Hex, issuesOf, toAppError, type FieldIssue } from "../../shared/index.ts";
+import { AppError, sha256Hex, issuesOf, nulCharacterPath, toAppError, type FieldIssue } from "../../shared/index.ts";
 import { CustomerRecord, type OrderRecord, type ProductRecord, type RefundRecord } from "../records.ts";
 import {
   appendEvents,
@@ -35,6 +35,8 @@ export interface ProcessResult {
 }
 
 interface Prepared {
+  /** Which of the batches written together this message came in, and its index there. */
+  batch: number;
   index: number;
   msg: SegmentMessage;
   event: EventRecord;
@@ -118,30 +120,42 @@ function customerFromTraits(userId: string | undefined, traitsIn: Record<string,
   };
 }
 
+/** A request's messages, validated: the good ones ready to write and the failures. */
+export interface PreparedBatch {
+  readonly prepared: readonly Prepared[];
+  readonly failed: readonly MessageFailure[];
+  readonly receivedAt: Date;
+}
+
 /**
- * Processes messages for `ws`. `batchContext` is the batch envelope's context
- * (merged under each message's own). Throws only when the store fails: then
- * nothing of the batch was stored and the client should retry.
+ * Validates a request's messages (no database): each bad one is a failure
+ * with its index and field, the others are ready to write. `envelope` is the
+ * batch envelope (its context merged under each message's own).
  */
-export async function processMessages(
-  store: Store,
-  ws: Workspace,
+export function prepareMessages(
   raw: readonly unknown[],
   receivedAt: Date,
   envelope: { context?: Record<string, unknown>; sentAt?: string } = {},
-  options: { knownProducts?: KnownProducts } = {},
-): Promise<ProcessResult> {
+): PreparedBatch {
   const failed: MessageFailure[] = [];
   const prepared: Prepared[] = [];
   const batchSentAt = envelope.sentAt && !Number.isNaN(Date.parse(envelope.sentAt)) ? new Date(envelope.sentAt) : undefined;
   const fail = (index: number, messageId: string | undefined, issues: FieldIssue[]) => {
     for (const i of issues.slice(0, 5)) failed.push({ index, messageId, field: i.field, message: i.message });
   };
-
+  // The envelope's context goes into every message: a NUL there fails them all.
+  const envelopeNul = nulCharacterPath(envelope.context, "context");
   for (const [index, item] of raw.entries()) {
     const rawId = str(obj(item).messageId);
-    if (JSON.stringify(item ?? null).length > MAX_MESSAGE_BYTES) {
+    const json = JSON.stringify(item ?? null);
+    if (json.length > MAX_MESSAGE_BYTES) {
       fail(index, rawId, [{ field: "(message)", message: `larger than ${MAX_MESSAGE_BYTES / 1024} KB` }]);
+      continue;
+    }
+    // JSON text escapes U+0000 as \u0000: look for the path only when it is there.
+    const nul = (json.includes("\\u0000") ? nulCharacterPath(item) : undefined) ?? envelopeNul;
+    if (nul !== undefined) {
+      fail(index, rawId, [{ field: nul, message: "contains a NUL character (\\u0000), which cannot be stored" }]);
       continue;
     }
     const parsed = SegmentMessage.safeParse(item);
@@ -183,6 +197,7 @@ export async function processMessages(
     }
     const name = msg.type === "track" ? msg.event : msg.type === "page" || msg.type === "screen" ? (msg.name ?? null) : null;
     prepared.push({
+      batch: 0,
       index,
       msg,
       userId,
@@ -208,15 +223,57 @@ export async function processMessages(
     });
   }
 
-  let accepted = 0;
-  let duplicates = 0;
-  const validationFailures = failed.length;
+  return { prepared, failed, receivedAt };
+}
+
+/**
+ * Processes messages for `ws`: validates them, then writes the good ones in
+ * one transaction. Throws only when the store fails: then nothing of the
+ * batch was stored and the client should retry.
+ */
+export async function processMessages(
+  store: Store,
+  ws: Workspace,
+  raw: readonly unknown[],
+  receivedAt: Date,
+  envelope: { context?: Record<string, unknown>; sentAt?: string } = {},
+  options: { knownProducts?: KnownProducts } = {},
+): Promise<ProcessResult> {
+  const [result] = await writePrepared(store, ws, [prepareMessages(raw, receivedAt, envelope)], options);
+  if (!result) throw new Error("writePrepared returned no result");
+  return result;
+}
+
+/**
+ * Writes several prepared batches of one workspace in one transaction, as if
+ * they were one batch in this order (a later message's fields win), and
+ * returns each batch's own result. Throws only when the store fails: then
+ * nothing of any of them was stored.
+ */
+export async function writePrepared(
+  store: Store,
+  ws: Workspace,
+  batches: readonly PreparedBatch[],
+  options: { knownProducts?: KnownProducts } = {},
+): Promise<ProcessResult[]> {
+  const prepared = batches.flatMap((b, batch) => b.prepared.map((p) => ({ ...p, batch })));
+  // Writes are stamped with the latest arrival; each event keeps its own.
+  const receivedAt = new Date(Math.max(...batches.map((b) => b.receivedAt.getTime())));
+  const failedOf = batches.map(() => [] as MessageFailure[]);
+  const fail = (p: Prepared, issues: FieldIssue[]) => {
+    const into = failedOf[p.batch];
+    if (into) for (const i of issues.slice(0, 5)) into.push({ index: p.index, messageId: p.event.messageId, field: i.field, message: i.message });
+  };
+  const accepted = batches.map(() => 0);
+  const duplicates = batches.map(() => 0);
   const known = options.knownProducts?.of(ws.id);
   const noted: string[] = [];
   await store.transaction(async (tx) => {
     noted.length = 0;
     // The store may run this callback again (PostgreSQL deadlock retry): start clean.
-    failed.length = validationFailures;
+    for (const f of failedOf) f.length = 0;
+    accepted.fill(0);
+    duplicates.fill(0);
     // 1. Customers named by identify traits or by a userId.
     const { ids } = await writeCustomers(tx, ws, prepared.flatMap((p) => (p.customer ? [p.customer] : [])), "tracking", receivedAt);
     const customerIdOf = (p: Prepared): number | undefined =>
@@ -293,7 +350,7 @@ export async function processMessages(
         good.push(p);
       } catch (err) {
         const e = toAppError(err);
-        fail(p.index, p.event.messageId, e.issues.length > 0 ? e.issues : [{ field: "(message)", message: e.message }]);
+        fail(p, e.issues.length > 0 ? e.issues : [{ field: "(message)", message: e.message }]);
       }
     }
     // A refund needs its order, stored before or earlier in this batch.
@@ -313,16 +370,21 @@ export async function processMessages(
       const orderId = String(r.p.event.properties.order_id);
       const order = knownOrders.get(orderId);
       if (!order) {
-        fail(r.p.index, r.p.event.messageId, [{ field: "properties.order_id", message: `no order "${orderId}" is known` }]);
+        fail(r.p, [{ field: "properties.order_id", message: `no order "${orderId}" is known` }]);
         rejected.add(r.p);
       } else refundRecords.push(r.build(order));
     }
     const toStore = good.filter((p) => !rejected.has(p));
 
     // 4. The events themselves; duplicates (same messageId) are skipped and derive nothing.
-    const fresh = await appendEvents(tx, ws, toStore.map((p) => p.event), receivedAt);
-    accepted = toStore.length;
-    duplicates = toStore.length - fresh.size;
+    const fresh = await appendEvents(tx, ws, toStore.map((p) => ({ ...p.event, receivedAt: batches[p.batch]?.receivedAt ?? receivedAt })), receivedAt);
+    // A messageId is fresh once: a second message with it (in this batch or another written with it) is a duplicate.
+    const counted = new Set<string>();
+    for (const p of toStore) {
+      accepted[p.batch] = (accepted[p.batch] ?? 0) + 1;
+      if (fresh.has(p.event.messageId) && !counted.has(p.event.messageId)) counted.add(p.event.messageId);
+      else duplicates[p.batch] = (duplicates[p.batch] ?? 0) + 1;
+    }
     const unknownProducts = known ? products.filter((p) => !known.has(p.externalId)) : products;
     await noteProducts(tx, ws, unknownProducts, receivedAt);
     noted.push(...unknownProducts.map((p) => p.externalId));
@@ -337,8 +399,11 @@ export async function processMessages(
   });
   // Committed: these products are in the catalogue now.
   options.knownProducts?.add(ws.id, noted);
-  failed.sort((a, b) => a.index - b.index);
-  return { accepted, duplicates, failed };
+  return batches.map((b, i) => ({
+    accepted: accepted[i] ?? 0,
+    duplicates: duplicates[i] ?? 0,
+    failed: [...b.failed, ...(failedOf[i] ?? [])].sort((x, y) => x.index - y.index),
+  }));
 }
 
 /** For single-message endpoints: a failure is the request's failure. */
