@@ -182,6 +182,20 @@ describe("auth, limits and the OpenAPI document", () => {
     expect(await count(s.store, "SELECT count(*) AS n FROM customers WHERE external_id = 'big'")).toBe(0);
   });
 
+  it("refuses text with a NUL character (which PostgreSQL cannot store) by field, not with a 500", async () => {
+    const c = await admin("/customers", { externalId: "nul-1", firstName: "Ada\u0000" });
+    expect(c.status).toBe(400);
+    expect(c.body).toMatchObject({ error: { code: "invalid_input", issues: [{ field: "firstName", message: expect.stringMatching(/NUL character/) }] } });
+    // In an array of items, the bad one is named and the others are kept.
+    const many = await admin("/customers", [{ externalId: "nul-2" }, { externalId: "nul-3", traits: { ["note\u0000"]: 1 } }]);
+    expect(JSON.stringify(many.body)).toContain("NUL character");
+    expect(await count(s.store, "SELECT count(*) AS n FROM customers WHERE external_id LIKE 'nul-%'")).toBe(1);
+    // In a path parameter the database refuses it; the answer is still the request's fault.
+    const p = await get(`${s.url}/api/customers/nul%00x`, bearer(s.adminKey));
+    expect(p.status).toBe(400);
+    expect(p.body).toMatchObject({ error: { code: "invalid_input" } });
+  });
+
   it("answers unknown routes with a JSON 404", async () => {
     const r = await get(`${s.url}/api/nothing-here`, bearer(s.adminKey));
     expect(r.status).toBe(404);

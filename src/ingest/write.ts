@@ -706,8 +706,13 @@ export async function mergeCustomers(tx: Queryable, ws: Workspace, fromId: numbe
        FROM customers f WHERE f.workspace_id = $1 AND f.id = $2 AND c.id = $3`,
     [...p, now],
   );
-  // customer_scores has no foreign key (migration 015): its row goes here, with the customer.
+  // customer_scores and segment_memberships have no foreign key (migrations
+  // 015, 017): their rows go here, with the customer. A segment evaluation
+  // that read the customer before this commits may still write a stay for
+  // it: the change mark makes the segment worker's next pass close that stay.
   await tx.query("DELETE FROM customer_scores WHERE workspace_id = $1 AND customer_id = $2", [ws.id, fromId]);
+  await tx.query("DELETE FROM segment_memberships WHERE workspace_id = $1 AND customer_id = $2", [ws.id, fromId]);
+  await tx.query("INSERT INTO customer_changes (workspace_id, customer_id) VALUES ($1, $2)", [ws.id, fromId]);
   await tx.query("DELETE FROM customers WHERE workspace_id = $1 AND id = $2", [ws.id, fromId]);
   await recomputeRollups(tx, ws, [intoId], now);
 }

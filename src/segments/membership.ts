@@ -75,14 +75,28 @@ async function matchAtOnce(tx: Queryable, ws: Workspace, segments: readonly Segm
 }
 
 /**
- * Brings one segment's membership up to date, for every customer or for
- * `ids`; `matched` is a precomputed statement of its matches (`matchAtOnce`).
+ * The `Segment Entered` / `Segment Exited` rows for the moves in `rows` (a
+ * relation with segment_id, segment_name, customer_id and kind 'entered' or
+ * 'exited'), all at the evaluation's `now`: one message id per segment,
+ * customer, kind and time, so a retried evaluation writes none twice.
+ * Inserted in customer order, so the log's index by customer is walked once.
  */
-export async function syncSegment(tx: Queryable, ws: Workspace, segment: SegmentForEvaluation, now: Date, ids?: readonly number[], matched?: string): Promise<SyncResult> {
+function segmentEventsInsert(rows: string, p: { ws: string; at: string; nowIso: string }): string {
+  return `INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
+          SELECT ${p.ws}, concat('segment:', x.segment_id::text, ':', x.customer_id, ':', x.kind, ':', ${p.nowIso}::text), 'segment',
+                 CASE x.kind WHEN 'entered' THEN 'Segment Entered' ELSE 'Segment Exited' END, x.customer_id,
+                 jsonb_build_object('segmentId', x.segment_id::bigint, 'segmentName', x.segment_name::text), ${p.at}, ${p.at}
+            FROM ${rows} x ORDER BY x.customer_id, x.segment_id
+          ON CONFLICT (workspace_id, message_id) DO NOTHING`;
+}
+
+/** Brings one segment's membership up to date, for every customer or for `ids`. */
+export async function syncSegment(tx: Queryable, ws: Workspace, segment: SegmentForEvaluation, now: Date, ids?: readonly number[]): Promise<SyncResult> {
   const { params, bind } = parameters();
   const idsParam = ids ? bind(ids) : undefined;
-  const target = matched ?? matchSelect(segment.rule, ws, now, bind, idsParam);
+  const target = matchSelect(segment.rule, ws, now, bind, idsParam);
   const seg = bind(segment.id);
+  const name = bind(segment.name);
   const at = bind(now);
   const wsId = bind(ws.id);
   const rows = await tx.query<{ entered: number; exited: number }>(
@@ -94,17 +108,79 @@ export async function syncSegment(tx: Queryable, ws: Workspace, segment: Segment
                  WHERE m.segment_id = ${seg} AND m.customer_id = gone.customer_id AND m.exited_at IS NULL RETURNING m.customer_id),
      entered AS (INSERT INTO segment_memberships (workspace_id, segment_id, customer_id, entered_at)
                  SELECT ${wsId}, ${seg}, customer_id, ${at} FROM came ORDER BY customer_id RETURNING customer_id),
-     logged AS (INSERT INTO events (workspace_id, message_id, type, name, customer_id, properties, occurred_at, received_at)
-                SELECT ${wsId}, concat('segment:', ${seg}::text, ':', x.customer_id, ':', x.kind, ':', ${bind(now.toISOString())}::text), 'segment',
-                       CASE x.kind WHEN 'entered' THEN 'Segment Entered' ELSE 'Segment Exited' END, x.customer_id,
-                       jsonb_build_object('segmentId', ${seg}::bigint, 'segmentName', ${bind(segment.name)}::text), ${at}, ${at}
-                  FROM (SELECT customer_id, 'entered' AS kind FROM entered UNION ALL SELECT customer_id, 'exited' FROM exited) x
-                ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING 1)
+     logged AS (${segmentEventsInsert(
+       `(SELECT ${seg}::bigint AS segment_id, ${name}::text AS segment_name, customer_id, 'entered' AS kind FROM entered
+         UNION ALL SELECT ${seg}::bigint, ${name}::text, customer_id, 'exited' FROM exited)`,
+       { ws: wsId, at, nowIso: bind(now.toISOString()) },
+     )})
      SELECT (SELECT count(*) FROM entered) AS entered, (SELECT count(*) FROM exited) AS exited`,
     params,
   );
   const r = rows[0];
   return { segmentId: segment.id, entered: Number(r?.entered ?? 0), exited: Number(r?.exited ?? 0) };
+}
+
+/**
+ * Brings several segments' membership up to date over every customer from
+ * their precomputed matches (`matchAtOnce`), writing all their moves
+ * together: one statement per segment finds who came and who left, then one
+ * statement closes the stays of those who left, one opens the stays of those
+ * who came, and one writes every `Segment Entered` / `Segment Exited` in
+ * customer order. Written segment by segment, the first evaluation of the
+ * nine built-ins over a million customers spent 20.4 s on its 775,000
+ * events, walking the log's customer index once per segment; walked once,
+ * 10.5 s (docs/benchmarks.md, "Segments").
+ */
+async function syncAtOnce(
+  tx: Queryable,
+  ws: Workspace,
+  segments: readonly SegmentForEvaluation[],
+  matched: ReadonlyMap<number, string>,
+  now: Date,
+): Promise<{ results: (SyncResult & { seconds: number })[]; writeSeconds: number }> {
+  await tx.query("CREATE TEMPORARY TABLE segment_moves (segment_id bigint NOT NULL, customer_id bigint NOT NULL, entered boolean NOT NULL) ON COMMIT DROP");
+  const results: (SyncResult & { seconds: number })[] = [];
+  for (const s of segments) {
+    const target = matched.get(s.id);
+    if (target === undefined) throw new Error(`segment ${s.id} was not matched`);
+    const t0 = performance.now();
+    const rows = await tx.query<{ entered: number; exited: number }>(
+      `WITH current AS (SELECT customer_id FROM segment_memberships WHERE segment_id = $1 AND exited_at IS NULL),
+       target AS (${target}),
+       moved AS (INSERT INTO segment_moves
+                 SELECT $1, customer_id, true FROM (SELECT customer_id FROM target EXCEPT SELECT customer_id FROM current) came
+                 UNION ALL
+                 SELECT $1, customer_id, false FROM (SELECT customer_id FROM current EXCEPT SELECT customer_id FROM target) gone
+                 RETURNING entered)
+       SELECT count(*) FILTER (WHERE entered) AS entered, count(*) FILTER (WHERE NOT entered) AS exited FROM moved`,
+      [s.id],
+    );
+    const r = rows[0];
+    results.push({ segmentId: s.id, entered: Number(r?.entered ?? 0), exited: Number(r?.exited ?? 0), seconds: (performance.now() - t0) / 1000 });
+  }
+  const t = performance.now();
+  if (results.some((r) => r.entered + r.exited > 0)) {
+    await tx.query("ANALYZE segment_moves");
+    await tx.query(
+      `UPDATE segment_memberships m SET exited_at = $1 FROM segment_moves v
+        WHERE NOT v.entered AND m.segment_id = v.segment_id AND m.customer_id = v.customer_id AND m.exited_at IS NULL`,
+      [now],
+    );
+    await tx.query(
+      `INSERT INTO segment_memberships (workspace_id, segment_id, customer_id, entered_at)
+       SELECT $1, segment_id, customer_id, $2 FROM segment_moves WHERE entered ORDER BY segment_id, customer_id`,
+      [ws.id, now],
+    );
+    await tx.query(
+      segmentEventsInsert(
+        `(SELECT v.segment_id, g.name AS segment_name, v.customer_id, CASE WHEN v.entered THEN 'entered' ELSE 'exited' END AS kind
+            FROM segment_moves v JOIN segments g ON g.id = v.segment_id)`,
+        { ws: "$1", at: "$2", nowIso: "$3" },
+      ),
+      [ws.id, now, now.toISOString()],
+    );
+  }
+  return { results, writeSeconds: (performance.now() - t) / 1000 };
 }
 
 /** Segments in an order where every segment comes after those its rule refers to. */
@@ -143,6 +219,8 @@ export interface EvaluationResult {
   segments: (SyncResult & { seconds: number })[];
   /** The one scan that matched every independent rule at once (0 when each segment was matched alone). */
   matchSeconds: number;
+  /** Writing the moves of the segments matched at once, together (their `seconds` are only finding who came and left). */
+  writeSeconds: number;
   /** Customers who entered or left, over all segments. */
   moved: number;
   seconds: number;
@@ -171,17 +249,22 @@ export async function evaluateSegments(store: Store, ws: Workspace, now: Date, o
     const independent = chosen.filter((s) => s.dependsOn.length === 0);
     const matched = independent.length > 1 ? await matchAtOnce(tx, ws, independent, now) : new Map<number, string>();
     const matchSeconds = matched.size > 0 ? (performance.now() - t) / 1000 : 0;
-    const out: EvaluationResult["segments"] = [];
+    // The matched segments' moves are written together; then the others, in
+    // dependency order, each against the memberships written before it.
+    const together = matched.size > 0 ? await syncAtOnce(tx, ws, independent, matched, now) : { results: [], writeSeconds: 0 };
+    const bySegment = new Map(together.results.map((r) => [r.segmentId, r]));
     for (const s of chosen) {
+      if (bySegment.has(s.id)) continue;
       const t0 = performance.now();
-      const r = await syncSegment(tx, ws, s, now, undefined, matched.get(s.id));
-      out.push({ ...r, seconds: (performance.now() - t0) / 1000 });
+      const r = await syncSegment(tx, ws, s, now);
+      bySegment.set(s.id, { ...r, seconds: (performance.now() - t0) / 1000 });
     }
     if (chosen.length > 0) await tx.query("UPDATE segments SET evaluated_at = $3 WHERE workspace_id = $1 AND id = ANY($2::bigint[])", [ws.id, chosen.map((s) => s.id), now]);
-    return { out, matchSeconds };
+    const out = chosen.flatMap((s) => bySegment.get(s.id) ?? []);
+    return { out, matchSeconds, writeSeconds: together.writeSeconds };
   });
   const moved = results.out.reduce((n, s) => n + s.entered + s.exited, 0);
-  return { segments: results.out, matchSeconds: results.matchSeconds, moved, seconds: (performance.now() - started) / 1000 };
+  return { segments: results.out, matchSeconds: results.matchSeconds, writeSeconds: results.writeSeconds, moved, seconds: (performance.now() - started) / 1000 };
 }
 
 function withDependents(all: readonly SegmentForEvaluation[], only: readonly number[]): SegmentForEvaluation[] {

@@ -10,7 +10,7 @@ import type { Workspace } from "../workspaces/index.ts";
 import type { Stage } from "../predictions/index.ts";
 import { checkRule, type CheckedRule, type Rule } from "./rule.ts";
 import { parameters } from "./compile.ts";
-import { evaluateSegments, matchSelect, type EvaluationResult } from "./membership.ts";
+import { evaluateSegments, lockSegments, matchSelect, type EvaluationResult } from "./membership.ts";
 import { BUILT_IN_SEGMENTS } from "./built-in.ts";
 
 export const SegmentInput = z.strictObject({
@@ -150,22 +150,28 @@ export async function updateSegment(store: Store, ws: Workspace, id: number, inp
       ],
     )
     .catch((err: unknown) => nameTaken(err, patch.name ?? current.name));
-  const evaluation = checked ? await evaluateSegments(store, ws, now, [id]) : { segments: [], matchSeconds: 0, moved: 0, seconds: 0 };
+  const evaluation = checked ? await evaluateSegments(store, ws, now, [id]) : { segments: [], matchSeconds: 0, writeSeconds: 0, moved: 0, seconds: 0 };
   return { ...(await getSegment(store, ws, id)), warnings: checked?.warnings ?? [], evaluation };
 }
 
 /** Deletes a segment and its membership history; refused while another segment's rule refers to it. */
-export async function deleteSegment(db: Queryable, ws: Workspace, id: number): Promise<void> {
-  await getSegment(db, ws, id);
-  // Other segments' rules, then journeys and campaigns (segment_uses): a deleted segment would leave them silently empty.
-  const users = await db.query<{ label: string }>(
-    `SELECT 'segment "' || name || '"' AS label FROM segments WHERE workspace_id = $1 AND $2 = ANY(depends_on)
-     UNION ALL SELECT user_label FROM segment_uses WHERE workspace_id = $1 AND segment_id = $2
-     ORDER BY 1`,
-    [ws.id, id],
-  );
-  if (users.length > 0) throw new AppError("conflict", `segment ${id} is used by ${users.map((u) => u.label).join(", ")}; change or archive those first`, [{ field: "id", message: "in use" }]);
-  await db.query("DELETE FROM segments WHERE workspace_id = $1 AND id = $2", [ws.id, id]);
+export async function deleteSegment(store: Store, ws: Workspace, id: number): Promise<void> {
+  await store.transaction(async (db) => {
+    // The stays have no foreign key (migration 017): they go here, with the
+    // segments lock held so that no evaluation is writing stays for it meanwhile.
+    await lockSegments(db, ws);
+    await getSegment(db, ws, id);
+    // Other segments' rules, then journeys and campaigns (segment_uses): a deleted segment would leave them silently empty.
+    const users = await db.query<{ label: string }>(
+      `SELECT 'segment "' || name || '"' AS label FROM segments WHERE workspace_id = $1 AND $2 = ANY(depends_on)
+       UNION ALL SELECT user_label FROM segment_uses WHERE workspace_id = $1 AND segment_id = $2
+       ORDER BY 1`,
+      [ws.id, id],
+    );
+    if (users.length > 0) throw new AppError("conflict", `segment ${id} is used by ${users.map((u) => u.label).join(", ")}; change or archive those first`, [{ field: "id", message: "in use" }]);
+    await db.query("DELETE FROM segment_memberships WHERE segment_id = $1", [id]);
+    await db.query("DELETE FROM segments WHERE workspace_id = $1 AND id = $2", [ws.id, id]);
+  });
 }
 
 /**

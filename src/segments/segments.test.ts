@@ -4,7 +4,7 @@
  * Segment Entered / Exited events. Runs on PGlite and on PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openTestStore, type TestStore } from "../../test/helpers.ts";
+import { count, openTestStore, type TestStore } from "../../test/helpers.ts";
 import { ensureWorkspace, type Workspace } from "../workspaces/index.ts";
 import { processMessages, throwIfFailed } from "../ingest/index.ts";
 import { SimulatedClock, sha256Hex } from "../shared/index.ts";
@@ -132,10 +132,26 @@ describe("a shop's week, segment by segment", () => {
     await order("u3", "o4", 25);
     await settle();
     expect(await members(repeat)).toEqual(["u1"]);
+    const [u3] = await t.store.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = 'u3'", [ws.id]);
     await send({ type: "alias", previousId: "u3", userId: "u2" });
+    // The merged-away customer's stays went with them (the table has no foreign key: migration 017).
+    expect(await count(t.store, "SELECT count(*) AS n FROM segment_memberships WHERE customer_id = $1", [u3?.id])).toBe(0);
     await settle();
     expect(await members(repeat)).toEqual(["u1", "u2"]);
     expect(await members(repeatActive)).toEqual(["u2"]);
+  });
+
+  it("a stay written for a customer merged away meanwhile is closed by the worker's next pass", async () => {
+    await order("u6", "o6", 30);
+    await order("u7", "o7", 35);
+    await settle();
+    const [u7] = await t.store.query<{ id: number }>("SELECT id FROM customers WHERE workspace_id = $1 AND external_id = 'u7'", [ws.id]);
+    await send({ type: "alias", previousId: "u7", userId: "u6" });
+    // What an evaluation that had read u7 before the merge committed would still write.
+    await t.store.query("INSERT INTO segment_memberships (workspace_id, segment_id, customer_id, entered_at) VALUES ($1, $2, $3, $4)", [ws.id, repeat.id, u7?.id, clock.now()]);
+    await settle();
+    expect(await count(t.store, "SELECT count(*) AS n FROM segment_memberships WHERE customer_id = $1 AND exited_at IS NULL", [u7?.id])).toBe(0);
+    expect(await members(repeat)).toContain("u6");
   });
 
   it("marks every change in the writing transaction, and an evaluation of everyone clears the marks", async () => {
@@ -285,8 +301,12 @@ describe("bad rules", () => {
     await expect(updateSegment(t.store, ws, a.id, { rule: { segment: b.id } }, clock.now())).rejects.toMatchObject({ code: "invalid_input", issues: [{ field: "rule" }] });
     await expect(deleteSegment(t.store, ws, a.id)).rejects.toMatchObject({ code: "conflict" });
     await expect(make("A", { field: "orderCount", op: "gte", value: 1 })).rejects.toMatchObject({ code: "conflict", issues: [{ field: "name" }] });
+    await evaluateSegments(t.store, ws, clock.now(), [a.id]);
+    expect(await count(t.store, "SELECT count(*) AS n FROM segment_memberships WHERE segment_id = $1", [a.id])).toBeGreaterThan(0);
     await deleteSegment(t.store, ws, b.id);
     await deleteSegment(t.store, ws, a.id);
+    // Its stays went with it.
+    expect(await count(t.store, "SELECT count(*) AS n FROM segment_memberships WHERE segment_id = ANY($1::bigint[])", [[a.id, b.id]])).toBe(0);
   });
 });
 

@@ -69,6 +69,12 @@ export function invalidField(field: string, message: string): AppError {
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  // Text PostgreSQL cannot hold (a NUL character, a broken UTF-8 sequence) that
+  // reached a statement unchecked — a path or query parameter: the request's
+  // fault, not ours. Bodies are checked by field before (parseInput).
+  if (err instanceof Error && "sqlState" in err && (err.sqlState === "22021" || err.sqlState === "22P05")) {
+    return new AppError("invalid_input", `the request holds text that cannot be stored: ${err.message}`, [{ field: "(request)", message: err.message }]);
+  }
   const message = err instanceof Error ? err.message : String(err);
   return new AppError("internal", message);
 }

@@ -16,13 +16,39 @@ export function issuesOf(error: z.ZodError, prefix = ""): FieldIssue[] {
   });
 }
 
-/** Parses `input` with `schema` or throws an `invalid_input` AppError naming each bad field. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, prefix = ""): z.output<S> {
+/**
+ * Parses `input` with `schema` or throws an `invalid_input` AppError naming
+ * each bad field. Text holding a NUL character is refused first, by path
+ * (see `nulCharacterPath`), unless `allowNul`: a caller that checks the
+ * parts of its input one by one (the tracking batch) does so itself.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, prefix = "", options: { allowNul?: boolean } = {}): z.output<S> {
+  if (!options.allowNul && hasNulCharacter(input)) {
+    const path = nulCharacterPath(input) ?? "(body)";
+    const field = prefix && path !== "(body)" ? `${prefix}.${path}` : prefix || path;
+    throw new AppError("invalid_input", `${field}: ${NUL_CHARACTER_MESSAGE}`, [{ field, message: NUL_CHARACTER_MESSAGE }]);
+  }
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issues = issuesOf(r.error, prefix);
   const first = issues[0];
   throw new AppError("invalid_input", first ? `${first.field}: ${first.message}` : "invalid input", issues);
+}
+
+export const NUL_CHARACTER_MESSAGE = "contains a NUL character (\\u0000), which cannot be stored";
+
+/** Whether any key or string value in `value` holds a NUL character (fast: no paths built). */
+function hasNulCharacter(value: unknown): boolean {
+  if (typeof value === "string") return value.indexOf("\u0000") !== -1;
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (hasNulCharacter(v)) return true;
+    return false;
+  }
+  for (const k in value) {
+    if (k.indexOf("\u0000") !== -1 || hasNulCharacter(Reflect.get(value, k))) return true;
+  }
+  return false;
 }
 
 /**

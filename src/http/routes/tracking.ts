@@ -32,7 +32,8 @@ export function trackingRoutes(store: Store, clock: Clock, authenticate: KeyAuth
   }
 
   const batch = async (c: Context<Env>) => {
-    const body = parseInput(SegmentBatch, await jsonBody(c));
+    // Each message is checked for NUL characters on its own (prepareMessages), so one such message fails alone.
+    const body = parseInput(SegmentBatch, await jsonBody(c), "", { allowNul: true });
     const prepared = prepareMessages(body.batch, clock.now(), {
       ...(body.context ? { context: body.context } : {}),
       ...(body.sentAt ? { sentAt: body.sentAt } : {}),

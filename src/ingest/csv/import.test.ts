@@ -111,6 +111,18 @@ describe("customers-csv and products-csv", () => {
   });
 });
 
+describe("a NUL character in a file", () => {
+  it("is a bad line named by its field; the other lines go in", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fidelio-nul-"));
+    const file = join(dir, "customers.csv");
+    writeFileSync(file, "external_id,email,first_name\nnul-ok,ok@example.com,Ada\nnul-bad,bad@example.com,Bo\u0000b\n");
+    const s = await run(file, "customers-csv");
+    expect(s).toMatchObject({ imported: 1, errorCount: 1 });
+    expect(errorsOf(s)).toEqual([[3, "first_name"]]);
+    expect(s.errors[0]?.message).toMatch(/NUL character/);
+  });
+});
+
 describe("shopify-orders", () => {
   it("groups an export's rows into orders keyed by customer email", async () => {
     const s = await run(fixture("shopify-orders.csv"), "shopify-orders");

@@ -4,7 +4,7 @@
  * others are kept. The good ones are written in one transaction, in bulk.
  */
 import type { Store } from "../../store/index.ts";
-import { AppError, sha256Hex, issuesOf, nulCharacterPath, toAppError, type FieldIssue } from "../../shared/index.ts";
+import { AppError, NUL_CHARACTER_MESSAGE, sha256Hex, issuesOf, nulCharacterPath, toAppError, type FieldIssue } from "../../shared/index.ts";
 import { CustomerRecord, type OrderRecord, type ProductRecord, type RefundRecord } from "../records.ts";
 import {
   appendEvents,
@@ -155,7 +155,7 @@ export function prepareMessages(
     // JSON text escapes U+0000 as \u0000: look for the path only when it is there.
     const nul = (json.includes("\\u0000") ? nulCharacterPath(item) : undefined) ?? envelopeNul;
     if (nul !== undefined) {
-      fail(index, rawId, [{ field: nul, message: "contains a NUL character (\\u0000), which cannot be stored" }]);
+      fail(index, rawId, [{ field: nul, message: NUL_CHARACTER_MESSAGE }]);
       continue;
     }
     const parsed = SegmentMessage.safeParse(item);
