@@ -228,9 +228,10 @@ export async function segmentsOn(label: string, store: Store, o: { customers: nu
   // 775,000 stays and events), as autovacuum and the checkpointer would do
   // before long: VACUUM sets the hint bits and visibility of the rows just
   // written, and a checkpoint writes out the dirty pages. Unsettled, the event
-  // path's reads dirtied pages that its backends then wrote out themselves:
-  // p99 1,052 ms in the benchmark and 1,883 ms in a rerun, against 318 and
-  // 361 ms settled, same shop and code (docs/benchmarks.md, 2026-11-24).
+  // path's reads dirtied pages that its backends then wrote out themselves
+  // (p99 1,052 and 1,883 ms; 318 and 361 ms in two settled reruns on the same
+  // shop). But the first full run with this step still measured 2,258 ms, so
+  // it is not the whole cause (docs/benchmarks.md, 2026-11-24).
   t = performance.now();
   await store.exec("VACUUM ANALYZE");
   try {
