@@ -259,7 +259,7 @@ export async function writePrepared(
   const prepared = batches.flatMap((b, batch) => b.prepared.map((p) => ({ ...p, batch })));
   // Writes are stamped with the latest arrival; each event keeps its own.
   const receivedAt = new Date(Math.max(...batches.map((b) => b.receivedAt.getTime())));
-  const failedOf = batches.map(() => [] as MessageFailure[]);
+  const failedOf = batches.map((): MessageFailure[] => []);
   const fail = (p: Prepared, issues: FieldIssue[]) => {
     const into = failedOf[p.batch];
     if (into) for (const i of issues.slice(0, 5)) into.push({ index: p.index, messageId: p.event.messageId, field: i.field, message: i.message });
