@@ -136,8 +136,12 @@ export async function writeCustomers(
          FROM jsonb_to_recordset($2::jsonb) AS x(key text, email text, phone text, first_name text, last_name text,
               birthday date, time_zone text, locale text, acquisition_channel text, first_touch jsonb, created_at timestamptz)
      ), current AS (
+       -- The keys as an array too: the look-up is then an index scan whatever
+       -- the planner believes of the table's size (PGlite runs no autovacuum:
+       -- without statistics it hashed every customer of the workspace, per batch).
        SELECT c.id, c.external_id, ${customerChanges("c", "x")} AS changes
-         FROM customers c JOIN x ON c.workspace_id = $1 AND c.external_id = x.key
+         FROM customers c JOIN x ON c.external_id = x.key
+        WHERE c.workspace_id = $1 AND c.external_id = ANY($4::text[])
      ), up AS (
      INSERT INTO customers (workspace_id, external_id, email, phone, first_name, last_name, birthday, time_zone,
                             locale, acquisition_channel, first_touch, created_at, updated_at)
@@ -183,6 +187,7 @@ export async function writeCustomers(
         })),
       ),
       now,
+      rows.map((r) => r.key),
     ],
   );
   for (const u of upserted) ids.set(u.external_id, u.id);
@@ -587,6 +592,8 @@ export async function writeRefunds(
  */
 export async function appendEvents(tx: Queryable, ws: Workspace, events: readonly EventRecord[], now: Date): Promise<Set<string>> {
   if (events.length === 0) return new Set();
+  const unique = dedupeBy(events, (e) => e.messageId).sort((a, b) => compare(a.messageId, b.messageId));
+  const anonymousIds = [...new Set(unique.flatMap((e) => (e.customerId === null && e.anonymousId !== null ? [e.anonymousId] : [])))];
   const rows = await tx.query<{ message_id: string }>(
     `WITH ins AS (
        INSERT INTO events (workspace_id, message_id, type, name, customer_id, anonymous_id, properties, context, occurred_at, received_at)
@@ -594,7 +601,8 @@ export async function appendEvents(tx: Queryable, ws: Workspace, events: readonl
               COALESCE(x.received_at, $3)
          FROM jsonb_to_recordset($2::jsonb) AS x(message_id text, type text, name text, customer_id bigint, anonymous_id text,
               properties jsonb, context jsonb, occurred_at timestamptz, received_at timestamptz)
-         LEFT JOIN anonymous_ids a ON a.workspace_id = $1 AND a.anonymous_id = x.anonymous_id
+         -- The ids as an array too, so that the look-up is an index scan (see writeCustomers).
+         LEFT JOIN anonymous_ids a ON a.workspace_id = $1 AND a.anonymous_id = x.anonymous_id AND a.anonymous_id = ANY($5::text[])
        ON CONFLICT (workspace_id, message_id) DO NOTHING
        RETURNING message_id, customer_id, occurred_at, type
      ), roll AS (
@@ -607,7 +615,7 @@ export async function appendEvents(tx: Queryable, ws: Workspace, events: readonl
     [
       ws.id,
       JSON.stringify(
-        dedupeBy(events, (e) => e.messageId).sort((a, b) => compare(a.messageId, b.messageId)).map((e) => ({
+        unique.map((e) => ({
           message_id: e.messageId,
           type: e.type,
           name: e.name,
@@ -621,6 +629,7 @@ export async function appendEvents(tx: Queryable, ws: Workspace, events: readonl
       ),
       now,
       [...BEHAVIOUR_TYPES],
+      anonymousIds,
     ],
   );
   return new Set(rows.map((r) => r.message_id));

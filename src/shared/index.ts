@@ -4,7 +4,7 @@ export { systemClock, SimulatedClock } from "./clock.ts";
 export type { Clock } from "./clock.ts";
 export { isCurrency, minorDigits, parseCurrency, toMinor, formatMoney } from "./money.ts";
 export { randomToken, sha256Hex, stableId } from "./ids.ts";
-export { issuesOf, NUL_CHARACTER_MESSAGE, nulCharacterPath, parseInput } from "./validate.ts";
+export { issuesOf, isJsonObject, JsonObject, NUL_CHARACTER_MESSAGE, nulCharacterPath, parseInput } from "./validate.ts";
 export { isRealIsoDate, isIsoDay } from "./dates.ts";
 export { GrowingColumn, float64Column, groupBy, int32Column, sortRuns, uint8Column } from "./collections.ts";
 export { localTime, fromLocal, nextLocalTime, quietUntil, minutesOfDay, type LocalTime } from "./time-zones.ts";

@@ -6,6 +6,19 @@ z.config({
   customError: (iss) => (iss.code === "invalid_type" && iss.input === undefined ? "is required" : undefined),
 });
 
+/** Whether `v` is a JSON object (not null, not an array). */
+export function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A JSON object whose keys and values are free (Segment's properties,
+ * context, traits), taken as it is. z.record(z.string(), z.unknown()) says
+ * the same but checks and copies every key: in the tracking path, a third of
+ * validation time for no stricter result (JSON keys are always strings).
+ */
+export const JsonObject = z.custom<Record<string, unknown>>(isJsonObject, { message: "expected a JSON object" });
+
 /** Turns zod issues into field issues whose `field` is the dotted path, prefixed. */
 export function issuesOf(error: z.ZodError, prefix = ""): FieldIssue[] {
   return error.issues.flatMap((i) => {

@@ -4,7 +4,7 @@
  * others are kept. The good ones are written in one transaction, in bulk.
  */
 import type { Store } from "../../store/index.ts";
-import { AppError, NUL_CHARACTER_MESSAGE, sha256Hex, issuesOf, nulCharacterPath, toAppError, type FieldIssue } from "../../shared/index.ts";
+import { AppError, NUL_CHARACTER_MESSAGE, sha256Hex, isJsonObject, issuesOf, nulCharacterPath, toAppError, type FieldIssue } from "../../shared/index.ts";
 import { CustomerRecord, type OrderRecord, type ProductRecord, type RefundRecord } from "../records.ts";
 import {
   appendEvents,
@@ -73,10 +73,9 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
 }
 
+/** `v` when it is a JSON object, else an empty one (never copied: callers only read it). */
 function obj(v: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (typeof v === "object" && v !== null && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) out[k] = x;
-  return out;
+  return isJsonObject(v) ? v : {};
 }
 
 /** Builds the customer record an identify (or any message with traits) describes. */

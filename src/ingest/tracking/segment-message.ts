@@ -4,9 +4,9 @@
  * Unknown fields are kept out of the way, not rejected: clients add their own.
  */
 import { z } from "zod";
-import { isRealIsoDate } from "../../shared/index.ts";
+import { JsonObject, isRealIsoDate } from "../../shared/index.ts";
 
-const Json = z.record(z.string(), z.unknown());
+const Json = JsonObject;
 const Id = z.union([z.string().trim().min(1).max(500), z.number().transform(String)]);
 const Time = z
   .string()

@@ -214,6 +214,8 @@ describe("POST /v1/batch", () => {
           { type: "track", userId: "b-1", event: "Order Completed", messageId: "b-bad-3", properties: { order_id: "B-1", total: "abc", currency: "EUR" } },
           { type: "track", userId: "b-1", event: "Order Completed", messageId: "b-bad-4", properties: { order_id: "B-2", total: 10, currency: "XYZ" } },
           { type: "nonsense", userId: "b-1", messageId: "b-bad-5" },
+          { type: "track", userId: "b-1", event: "Product Viewed", messageId: "b-bad-6", properties: "P100" },
+          { type: "page", anonymousId: "b-anon", messageId: "b-bad-7", context: ["not", "an", "object"] },
         ],
         context: { library: { name: "analytics-node", version: "6.0.0" } },
       },
@@ -228,7 +230,10 @@ describe("POST /v1/batch", () => {
       [4, "properties.total"],
       [5, "properties.currency"],
       [6, "type"],
+      [7, "properties"],
+      [8, "context"],
     ]);
+    expect(failed.find((f: { index: number }) => f.index === 7)).toMatchObject({ messageId: "b-bad-6", message: "expected a JSON object" });
     expect(await count(s.store, "SELECT count(*) AS n FROM events WHERE message_id LIKE 'b-%'")).toBe(2);
     // The batch's context reached each message.
     const [ev] = await s.store.query<{ context: { library?: { name?: string } } }>("SELECT context FROM events WHERE message_id = 'b-ok-1'");
