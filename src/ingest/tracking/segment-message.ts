@@ -6,7 +6,6 @@
 import { z } from "zod";
 import { JsonObject, isRealIsoDate } from "../../shared/index.ts";
 
-const Json = JsonObject;
 const Id = z.union([z.string().trim().min(1).max(500), z.number().transform(String)]);
 const Time = z
   .string()
@@ -17,8 +16,8 @@ const Common = {
   messageId: z.string().min(1).max(200).optional(),
   userId: Id.optional().nullable(),
   anonymousId: Id.optional().nullable(),
-  context: Json.optional(),
-  integrations: Json.optional(),
+  context: JsonObject.optional(),
+  integrations: JsonObject.optional(),
   timestamp: Time.optional(),
   originalTimestamp: Time.optional(),
   sentAt: Time.optional(),
@@ -26,19 +25,19 @@ const Common = {
 };
 
 export const SegmentMessage = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("identify"), traits: Json.optional(), ...Common }),
-  z.object({ type: z.literal("track"), event: z.string().trim().min(1, "is required").max(200), properties: Json.optional(), ...Common }),
-  z.object({ type: z.literal("page"), name: z.string().max(500).optional().nullable(), category: z.string().max(200).optional().nullable(), properties: Json.optional(), ...Common }),
-  z.object({ type: z.literal("screen"), name: z.string().max(500).optional().nullable(), properties: Json.optional(), ...Common }),
+  z.object({ type: z.literal("identify"), traits: JsonObject.optional(), ...Common }),
+  z.object({ type: z.literal("track"), event: z.string().trim().min(1, "is required").max(200), properties: JsonObject.optional(), ...Common }),
+  z.object({ type: z.literal("page"), name: z.string().max(500).optional().nullable(), category: z.string().max(200).optional().nullable(), properties: JsonObject.optional(), ...Common }),
+  z.object({ type: z.literal("screen"), name: z.string().max(500).optional().nullable(), properties: JsonObject.optional(), ...Common }),
   z.object({ type: z.literal("alias"), previousId: Id, ...Common }),
-  z.object({ type: z.literal("group"), groupId: Id, traits: Json.optional(), ...Common }),
+  z.object({ type: z.literal("group"), groupId: Id, traits: JsonObject.optional(), ...Common }),
 ]);
 export type SegmentMessage = z.output<typeof SegmentMessage>;
 
 export const SegmentBatch = z.object({
   batch: z.array(z.unknown()).min(1, "must hold at least one message").max(2500),
-  context: Json.optional(),
-  integrations: Json.optional(),
+  context: JsonObject.optional(),
+  integrations: JsonObject.optional(),
   sentAt: z.string().optional(),
   writeKey: z.string().optional(),
 });
