@@ -5,7 +5,7 @@
  * JS objects took ~1 KB a customer and dominated the run's memory and
  * garbage collection (docs/benchmarks.md, "Models").
  */
-import { copyOutPages, copyOutRows, copySettings, idPages, type CopyRow, type Store } from "../store/index.ts";
+import { copySettings, idPages, readPackedPages, type PackedRow, type PackedType, type Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { NON_PURCHASE_STATUSES } from "../ingest/index.ts";
 import { mergeSameDays, type PurchaseDays } from "../models/index.ts";
@@ -47,42 +47,42 @@ export interface CustomerHistory {
 /** The latest instant PostgreSQL's timestamptz holds comfortably: "every order". */
 const END_OF_TIME = new Date(Date.UTC(9999, 11, 31));
 
-/** Orders per page when reading from PGlite (see readOrderLog). */
-const PGLITE_PAGE_IDS = 400_000;
+/** Ids per page of a read: 400,000 orders of 32 bytes packed are 13 MB. */
+const PAGE_IDS = 400_000;
 
 /**
  * Reads the workspace's customers and their purchases placed before
- * `before`, in its currency, with binary COPY: rows go straight into typed
- * arrays (no JS object per order), and are grouped by customer and put in
- * time order here rather than by an ORDER BY, which on 2.8 million orders
- * spilled its sort to disk (docs/benchmarks.md, "Models").
+ * `before`, in its currency, as packed binary (readPackedPages): rows go
+ * straight into typed arrays (no JS object per order), and are grouped by
+ * customer and put in time order here rather than by an ORDER BY, which on
+ * 2.8 million orders spilled its sort to disk (docs/benchmarks.md,
+ * "Models").
  *
  * Three reads: the orders; each order's mean item price from its lines;
  * the orders refunded before `before`. The last two are matched to the
  * orders here, by order id, rather than joined in the query: the database
- * then writes two fields fewer per order (PGlite spends ~0.2 µs on each
- * field of a COPY), and a shop without lines or refunds costs nothing
- * for them.
+ * then writes two fields fewer per order, and a shop without lines or
+ * refunds costs nothing for them.
  *
- * PostgreSQL streams each COPY, parsed as it arrives. PGlite hands over a
- * COPY's whole output at once and keeps the largest in its heap, so there
- * the orders and lines are read in pages of `pageIds` order ids (default
- * 400,000), one page parsed while the next is read (copyOutPages).
+ * Each read goes in pages of `pageIds` ids (default 400,000), one page
+ * parsed here while the database reads the next; on PGlite, which hands over
+ * a COPY's whole output at once and keeps the largest in its heap, pages
+ * also bound that heap.
  */
 export async function readOrderLog(store: Store, ws: Workspace, before: Date = END_OF_TIME, options: { pageIds?: number } = {}): Promise<OrderLog> {
-  const pageIds = options.pageIds ?? (store.kind === "pglite" ? PGLITE_PAGE_IDS : undefined);
+  const pageIds = options.pageIds ?? PAGE_IDS;
   return store.transaction(async (tx) => {
     const setting = await copySettings(tx, { ws: ws.id, currency: ws.currency, before: before.toISOString(), skip: NON_PURCHASE_STATUSES.join(",") });
-    const ids = float64s();
-    await copyOutRows(tx, `SELECT id::int8 FROM customers WHERE workspace_id = ${setting("ws")}`, (row) => ids.push(row.int8(0)));
-    const customerIds = ids.done().sort();
-    const indexOf = positionsOf(customerIds);
-
     // A page's bounds are ids this code got from the database (safe
     // integers), written as literals so that the planner sees the range.
-    const pages = pageIds === undefined ? [null] : await idPages(tx, "orders", ws.id, pageIds);
-    const range = (column: string, page: [number, number] | null) => (page ? `AND ${column} >= ${page[0]} AND ${column} < ${page[1]}` : "");
-    const read = (query: (page: [number, number] | null) => string, onRow: (row: CopyRow) => void) => copyOutPages(tx, pages.map(query), onRow);
+    const range = (column: string, [lo, hi]: [number, number]) => `AND ${column} >= ${lo} AND ${column} < ${hi}`;
+    const read = async (table: string, query: (page: [number, number]) => string, types: readonly PackedType[], onRow: (row: PackedRow) => void) =>
+      readPackedPages(tx, (await idPages(tx, table, ws.id, pageIds)).map(query), types, onRow);
+
+    const ids = float64s();
+    await read("customers", (page) => `SELECT id::int8 FROM customers WHERE workspace_id = ${setting("ws")} ${range("id", page)}`, ["int8"], (row) => ids.push(row.int8(0)));
+    const customerIds = ids.done().sort();
+    const indexOf = positionsOf(customerIds);
 
     const owner = int32s();
     const at = float64s();
@@ -92,10 +92,12 @@ export async function readOrderLog(store: Store, ws: Workspace, before: Date = E
     // Times come as timestamptz, not extract() (numeric since PostgreSQL 14,
     // which with per-row current_setting() made this read 9.8 s, not 3.6 s).
     await read(
+      "orders",
       (page) => `SELECT customer_id::int8, id::int8, placed_at, total_minor::float8 FROM orders
                   WHERE workspace_id = ${setting("ws")} AND customer_id IS NOT NULL AND currency = ${setting("currency")}
                     AND status NOT IN (SELECT unnest(string_to_array(${setting("skip")}, ',')))
                     AND placed_at < ${setting("before", "timestamptz")} ${range("id", page)}`,
+      ["int8", "int8", "timestamptz", "float8"],
       (row) => {
         const i = indexOf(row.int8(0));
         if (i < 0) return;
@@ -112,18 +114,22 @@ export async function readOrderLog(store: Store, ws: Workspace, before: Date = E
     const orderAt = positionsOf(orderId);
     const unit = new Float64Array(orderId.length).fill(NaN);
     const refunded = new Uint8Array(orderId.length);
+    // Pages of order ids: an order's lines are all in the page of its id.
     await read(
-      (page) => `SELECT order_id::int8, (sum(total_minor)::float8 / NULLIF(sum(quantity), 0))::float8 FROM order_lines
+      "orders",
+      (page) => `SELECT order_id::int8, COALESCE(sum(total_minor)::float8 / NULLIF(sum(quantity), 0), 'NaN')::float8 FROM order_lines
                   WHERE workspace_id = ${setting("ws")} ${range("order_id", page)} GROUP BY order_id`,
+      ["int8", "float8"],
       (row) => {
         const k = orderAt(row.int8(0));
-        if (k >= 0 && !row.isNull(1)) unit[k] = row.float8(1);
+        if (k >= 0) unit[k] = row.float8(1);
       },
     );
-    await copyOutRows(
-      tx,
-      `SELECT DISTINCT order_id::int8 FROM refunds
-        WHERE workspace_id = ${setting("ws")} AND order_id IS NOT NULL AND refunded_at < ${setting("before", "timestamptz")}`,
+    await read(
+      "refunds",
+      (page) => `SELECT DISTINCT order_id::int8 FROM refunds
+                  WHERE workspace_id = ${setting("ws")} AND order_id IS NOT NULL AND refunded_at < ${setting("before", "timestamptz")} ${range("id", page)}`,
+      ["int8"],
       (row) => {
         const k = orderAt(row.int8(0));
         if (k >= 0) refunded[k] = 1;

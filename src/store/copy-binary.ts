@@ -197,6 +197,10 @@ export class BinaryCopyReader {
       float8: (i) => this.#view.getFloat64(this.#offsets[i] ?? 0),
       timestamptzMicros: (i) => int8(i) + PG_EPOCH_MS * 1000,
       bool: (i) => this.#buf[this.#offsets[i] ?? 0] === 1,
+      bytes: (i) => {
+        const at = this.#offsets[i] ?? 0;
+        return this.#buf.subarray(at, at + Math.max(0, this.#lengths[i] ?? 0));
+      },
     };
   }
 
@@ -262,6 +266,54 @@ export interface CopyRow {
   bool(i: number): boolean;
   /** timestamptz as microseconds since 1970-01-01 UTC (exact for any date before the year 2255). */
   timestamptzMicros(i: number): number;
+  /** A bytea's bytes (empty for null): a view into the reader's buffer, to read inside onRow. */
+  bytes(i: number): Uint8Array;
+}
+
+/** The column types a packed read carries: fixed-width, so that record k starts at k × the record's width. */
+export type PackedType = "int4" | "int8" | "float8" | "timestamptz" | "bool";
+
+/** Each packed type's binary send function (what the database packs with) and width in bytes. */
+export const PACKED_TYPES: Readonly<Record<PackedType, { send: string; width: number }>> = {
+  int4: { send: "int4send", width: 4 },
+  int8: { send: "int8send", width: 8 },
+  float8: { send: "float8send", width: 8 },
+  timestamptz: { send: "timestamptz_send", width: 8 },
+  bool: { send: "boolsend", width: 1 },
+};
+
+/** A record of readPackedRecords: column i read as its type. Valid only inside onRow. */
+export type PackedRow = Omit<CopyRow, "isNull" | "bytes">;
+
+/**
+ * Reads `bytes` as records of `types`, each column in its binary send
+ * format, back to back (see readPackedPages), and hands each to `onRow`.
+ * Returns the number of records; throws if the bytes are not whole records.
+ */
+export function readPackedRecords(bytes: Uint8Array, types: readonly PackedType[], onRow: (row: PackedRow) => void): number {
+  const offsets = new Int32Array(types.length);
+  let width = 0;
+  types.forEach((t, i) => {
+    offsets[i] = width;
+    width += PACKED_TYPES[t].width;
+  });
+  if (width === 0 || bytes.length % width !== 0) throw new Error(`packed records of ${width} bytes cannot fill ${bytes.length} bytes`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let base = 0;
+  const int8 = (i: number) => {
+    const at = base + (offsets[i] ?? 0);
+    return view.getInt32(at) * TWO_32 + view.getUint32(at + 4);
+  };
+  const row: PackedRow = {
+    int4: (i) => view.getInt32(base + (offsets[i] ?? 0)),
+    int8,
+    float8: (i) => view.getFloat64(base + (offsets[i] ?? 0)),
+    timestamptzMicros: (i) => int8(i) + PG_EPOCH_MS * 1000,
+    bool: (i) => bytes[base + (offsets[i] ?? 0)] === 1,
+  };
+  const n = bytes.length / width;
+  for (let k = 0; k < n; k++, base += width) onRow(row);
+  return n;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

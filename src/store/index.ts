@@ -10,8 +10,8 @@ import { lockDataDir } from "./data-dir-lock.ts";
 import type { Store } from "./store.ts";
 
 export type { CopyData, CopyParts, Store, Queryable, Row } from "./store.ts";
-export { BinaryCopyReader, BinaryCopyRows, type CopyRow } from "./copy-binary.ts";
-export { copyOutPages, copyOutRows, copySettings, idPages } from "./copy-out.ts";
+export { BinaryCopyReader, BinaryCopyRows, type CopyRow, type PackedRow, type PackedType } from "./copy-binary.ts";
+export { copyOutPages, copyOutRows, copySettings, idPages, readPackedPages } from "./copy-out.ts";
 export { StoreError, copyField } from "./store.ts";
 export { PgliteStore } from "./pglite.ts";
 export { PostgresStore } from "./postgres.ts";

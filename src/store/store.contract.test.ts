@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestStore, type TestStore } from "../../test/helpers.ts";
-import { BinaryCopyReader, BinaryCopyRows, StoreError, copyField, copyOutPages, copyOutRows, copySettings, idPages } from "./index.ts";
+import { BinaryCopyReader, BinaryCopyRows, StoreError, copyField, copyOutPages, copyOutRows, copySettings, idPages, readPackedPages } from "./index.ts";
 import { migrate } from "./index.ts";
 
 let t: TestStore;
@@ -277,6 +277,43 @@ describe(`Store contract (${process.env.DATABASE_URL ? "postgres" : "pglite"})`,
     const cut = new BinaryCopyReader(() => {});
     cut.push(new BinaryCopyRows(1).row().int4(1).finish().subarray(0, 20));
     expect(() => cut.end()).toThrow("ended early");
+  });
+
+  it("reads packed pages: every packed type exactly, every row once, and a NULL refused rather than dropped", async () => {
+    await t.store.query("CREATE TABLE packed_probe (workspace_id text NOT NULL, id bigint PRIMARY KEY, i4 integer, f8 double precision, b boolean, at timestamptz)");
+    const at = Date.UTC(2024, 1, 29, 12, 34, 56, 789);
+    await t.store.query(
+      `INSERT INTO packed_probe SELECT 'w', g, g - 2000000000, g / 8.0, g % 3 = 0, to_timestamp(${at / 1000} + g / 1000.0) FROM generate_series(1, 2500) g`,
+    );
+    // The extremes of each type, including what a float or a date must keep exactly.
+    await t.store.query(`INSERT INTO packed_probe VALUES ('w', 9007199254740991, -2147483648, 'NaN', true, '1970-01-01T00:00:00Z'), ('w', 2600, 2147483647, '-Infinity', false, '2255-01-01T00:00:00.000001Z')`);
+    const rows = new Map<number, { i4: number; f8: number; b: boolean; micros: number }>();
+    await t.store.transaction(async (tx) => {
+      const pages = [[1, 1001], [1001, 2001], [2001, 2601], [9007199254740991, 9007199254740992]];
+      await readPackedPages(
+        tx,
+        pages.map(([lo, hi]) => `SELECT id, i4, f8, b, at FROM packed_probe WHERE id >= ${lo} AND id < ${hi}`),
+        ["int8", "int4", "float8", "bool", "timestamptz"],
+        (row) => {
+          expect(rows.has(row.int8(0))).toBe(false);
+          rows.set(row.int8(0), { i4: row.int4(1), f8: row.float8(2), b: row.bool(3), micros: row.timestamptzMicros(4) });
+        },
+      );
+    });
+    expect(rows.size).toBe(2502);
+    expect(rows.get(1)).toEqual({ i4: -1_999_999_999, f8: 0.125, b: false, micros: (at + 1) * 1000 });
+    expect(rows.get(2499)).toEqual({ i4: 2499 - 2_000_000_000, f8: 2499 / 8, b: true, micros: (at + 2499) * 1000 });
+    expect(rows.get(9_007_199_254_740_991)).toEqual({ i4: -2_147_483_648, f8: NaN, b: true, micros: 0 });
+    expect(rows.get(2600)).toEqual({ i4: 2_147_483_647, f8: -Infinity, b: false, micros: Date.UTC(2255, 0, 1) * 1000 + 1 });
+    // An empty page is no rows; a NULL in a packed column is an error, not a lost row.
+    let seen = 0;
+    await t.store.transaction((tx) => readPackedPages(tx, ["SELECT id FROM packed_probe WHERE id < 0"], ["int8"], () => seen++));
+    expect(seen).toBe(0);
+    await t.store.query("UPDATE packed_probe SET i4 = NULL WHERE id = 7");
+    await expect(t.store.transaction((tx) => readPackedPages(tx, ["SELECT id, i4 FROM packed_probe WHERE id < 10"], ["int8", "int4"], () => {}))).rejects.toThrow(
+      "a packed read got 8 of 9 rows: a column was NULL",
+    );
+    await expect(t.store.transaction((tx) => readPackedPages(tx, ["SELECT id FROM packed_probe"], [], () => {}))).rejects.toThrow("at least one column");
   });
 });
 
