@@ -10,6 +10,7 @@
  * a value's score is 1 + ⌊5 · (customers strictly worse) / n⌋, and the five
  * groups can be uneven.
  */
+import { orderStatistics } from "../shared/index.ts";
 
 export interface RfmInput<Id> {
   id: Id;
@@ -69,18 +70,21 @@ export function rfmSegment(r: number, f: number, m: number): RfmSegment {
  * Score of each value: 1 + ⌊5 · (values strictly worse) / n⌋, ties equal.
  * The score only moves where "worse" crosses c_k = ⌈k·n/5⌉ (k = 1…4), and
  * worse ≥ c holds exactly when v is beyond the c-th value from the bad end of
- * the sorted values; so one numeric sort and four comparisons per value
- * score a million customers.
+ * the sorted values; so four order statistics (selected, not sorted) and
+ * four comparisons per value score a million customers.
  */
 export function quintileScores(values: Float64Array, higherIsBetter: boolean): Uint8Array {
   const n = values.length;
-  const asc = values.slice().sort();
+  if (n === 0) return new Uint8Array(0);
   // Higher is better: worse = #values < v, and worse ≥ c ⇔ asc[c − 1] < v.
   // Lower is better: worse = #values > v, and worse ≥ c ⇔ asc[n − c] > v.
-  const cuts = [1, 2, 3, 4].map((k) => {
-    const c = Math.ceil((k * n) / 5);
-    return asc[higherIsBetter ? c - 1 : n - c] ?? NaN;
-  });
+  const cuts = orderStatistics(
+    values,
+    [1, 2, 3, 4].map((k) => {
+      const c = Math.ceil((k * n) / 5);
+      return higherIsBetter ? c - 1 : n - c;
+    }),
+  );
   const [c1 = NaN, c2 = NaN, c3 = NaN, c4 = NaN] = cuts;
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {

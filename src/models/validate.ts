@@ -12,7 +12,7 @@ import { expectedPurchasesIfAlive, expectedPurchasesNewCustomer, probabilityAliv
 import type { ParetoNbdParams } from "./pareto-nbd.ts";
 import { paretoNbdExpectedPurchases, paretoNbdExpectedPurchasesNewCustomer } from "./pareto-nbd.ts";
 import { UNIT_DAYS, type Purchase, type TimeUnit } from "./summaries.ts";
-import { purchaseDaysOf, summaryColumns, type PurchaseDays } from "./purchase-days.ts";
+import { purchaseDaysOf, summaryColumns, type PurchaseDays, type SummaryColumns } from "./purchase-days.ts";
 
 export type TransactionModel = { kind: "bg-nbd"; params: BgNbdParams } | { kind: "pareto-nbd"; params: ParetoNbdParams };
 
@@ -47,28 +47,28 @@ export interface Validation {
  * hundred thousand shapes.
  */
 function conditionalExpectations(m: TransactionModel, unitDays: number, t: number): (x: number, txDays: number, TDays: number) => number {
-  const byShape = new Map<number | string, number>();
-  const ifAlive = new Map<number | string, number>();
-  // Numeric keys (x, then the spans in whole days) while they stay exact; strings hash far slower.
-  const key = (x: number, a: number, b: number) => (x < 90_000 && a < 100_000 && b < 100_000 ? (x * 100_000 + a) * 100_000 + b : `${x}:${a}:${b}`);
+  // Kept per (x, T), then per t_x, all in whole days: keys below 2^30 are
+  // small integers, which V8 hashes far faster than one large packed number
+  // (or a string) per shape. Larger ones (x ≥ 10,000 or T ≥ 100,000 days) are not kept.
+  const byXT = new Map<number, { ifAlive: number; byTx: Map<number, number> }>();
+  const compute = (x: number, txDays: number, TDays: number, ifAlive?: number): number => {
+    const t_x = txDays / unitDays;
+    const T = TDays / unitDays;
+    if (m.kind === "pareto-nbd") return paretoNbdExpectedPurchases(m.params, x, t_x, T, t);
+    return (ifAlive ?? expectedPurchasesIfAlive(m.params, x, T, t)) * probabilityAlive(m.params, x, t_x, T);
+  };
   return (x, txDays, TDays) => {
-    const shape = key(x, txDays, TDays);
-    let e = byShape.get(shape);
+    if (!(x < 10_000 && TDays < 100_000)) return compute(x, txDays, TDays);
+    const outer = x * 100_000 + TDays;
+    let entry = byXT.get(outer);
+    if (entry === undefined) {
+      entry = { ifAlive: m.kind === "bg-nbd" ? expectedPurchasesIfAlive(m.params, x, TDays / unitDays, t) : NaN, byTx: new Map() };
+      byXT.set(outer, entry);
+    }
+    let e = entry.byTx.get(txDays);
     if (e === undefined) {
-      const t_x = txDays / unitDays;
-      const T = TDays / unitDays;
-      if (m.kind === "bg-nbd") {
-        const xt = key(x, 0, TDays);
-        let alive = ifAlive.get(xt);
-        if (alive === undefined) {
-          alive = expectedPurchasesIfAlive(m.params, x, T, t);
-          ifAlive.set(xt, alive);
-        }
-        e = alive * probabilityAlive(m.params, x, t_x, T);
-      } else {
-        e = paretoNbdExpectedPurchases(m.params, x, t_x, T, t);
-      }
-      byShape.set(shape, e);
+      e = compute(x, txDays, TDays, entry.ifAlive);
+      entry.byTx.set(txDays, e);
     }
     return e;
   };
@@ -82,12 +82,14 @@ function unconditional(m: TransactionModel, t: number): number {
 /**
  * Validates `model` (fitted on the calibration period) against the holdout
  * period of the purchases (a log, or the typed block purchase-days.ts builds).
+ * `calibration`: the block's summaries as of `o.calibrationEnd` in `o.unit`,
+ * when the caller has made them already.
  */
-export function validateModel(model: TransactionModel, purchases: readonly Purchase[] | PurchaseDays, o: ValidationOptions): Validation {
+export function validateModel(model: TransactionModel, purchases: readonly Purchase[] | PurchaseDays, o: ValidationOptions, calibration?: SummaryColumns): Validation {
   if (!(o.holdoutEnd > o.calibrationEnd)) throw new RangeError("the holdout must end after the calibration");
   const unitDays = UNIT_DAYS[o.unit];
   const pd = "customerIds" in purchases ? purchases : purchaseDaysOf(purchases);
-  const c = summaryColumns(pd, { calibrationEnd: o.calibrationEnd, unit: o.unit });
+  const c = calibration ?? summaryColumns(pd, { calibrationEnd: o.calibrationEnd, unit: o.unit });
   const index = c.index;
   const holdoutLength = (o.holdoutEnd - o.calibrationEnd) / unitDays;
   let actualSum = 0;
@@ -98,13 +100,25 @@ export function validateModel(model: TransactionModel, purchases: readonly Purch
   const groupActual = new Float64Array(8);
   const groupPredicted = new Float64Array(8);
   const expected = conditionalExpectations(model, unitDays, holdoutLength);
+  // For the tracking below, counted in the same pass, per day from the first
+  // customer's first day (`start`): customers by first day, and repeat
+  // transactions by day — linear, where sorting the days was not.
+  let start = Infinity;
+  for (let k = 0; k < c.length; k++) start = Math.min(start, c.firstDay[k] ?? Infinity);
+  const span = Math.max(0, o.holdoutEnd - start + 1);
+  const firstOn = new Float64Array(span);
+  const repeatsOn = new Float64Array(span);
   for (let k = 0; k < c.length; k++) {
     const i = index[k] ?? 0;
     const x = c.x[k] ?? 0;
+    const f = (c.firstDay[k] ?? 0) - start;
+    firstOn[f] = (firstOn[f] ?? 0) + 1;
     let actual = 0;
     for (let d = (pd.start[i] ?? 0) + 1; d < (pd.start[i + 1] ?? 0); d++) {
       const day = pd.day[d] ?? 0;
-      if (day > o.calibrationEnd && day <= o.holdoutEnd) actual++;
+      if (day > o.holdoutEnd) break;
+      repeatsOn[day - start] = (repeatsOn[day - start] ?? 0) + 1;
+      if (day > o.calibrationEnd) actual++;
     }
     const predicted = expected(x, c.txDays[k] ?? 0, c.TDays[k] ?? 0);
     actualSum += actual;
@@ -120,32 +134,33 @@ export function validateModel(model: TransactionModel, purchases: readonly Purch
     return customers > 0 ? [{ x, customers, actual: (groupActual[slot] ?? 0) / customers, predicted: (groupPredicted[slot] ?? 0) / customers }] : [];
   });
 
-  // Tracking: cumulative repeat transactions by the end of each period. Customers
-  // are grouped by first day, so the model is evaluated once per (first day, period).
-  const firstDays = new Map<number, number>();
-  for (const f of c.firstDay) firstDays.set(f, (firstDays.get(f) ?? 0) + 1);
-  let start = Infinity;
-  for (const d of firstDays.keys()) if (d < start) start = d; // no spread: it overflows the stack on large shops
-  const periods = Math.ceil((o.holdoutEnd - start + 1) / unitDays);
-  let repeats = 0;
-  for (const i of index) repeats += Math.max(0, (pd.start[i + 1] ?? 0) - (pd.start[i] ?? 0) - 1);
-  const allRepeatDays = new Int32Array(repeats);
-  let r = 0;
-  for (const i of index) {
-    for (let d = (pd.start[i] ?? 0) + 1; d < (pd.start[i + 1] ?? 0); d++) {
-      const day = pd.day[d] ?? 0;
-      if (day <= o.holdoutEnd) allRepeatDays[r++] = day;
-    }
-  }
-  // A typed array sorts numerically, and far faster than an array with a comparator.
-  const repeatDays = allRepeatDays.subarray(0, r).sort();
+  // Tracking: cumulative repeat transactions by the end of each period.
+  // Customers are grouped by first day, so the model is evaluated once per
+  // (first day, period).
+  const periods = span === 0 ? 0 : Math.ceil(span / unitDays);
   const tracking: Validation["tracking"] = [];
-  let k = 0;
+  // A new customer's expectation depends only on the days since their first
+  // purchase: a few hundred distinct spans, where (first day, period) pairs
+  // number tens of thousands, each a hypergeometric series.
+  const byDays = new Map<number, number>();
+  const sinceFirst = (days: number): number => {
+    let e = byDays.get(days);
+    if (e === undefined) {
+      e = unconditional(model, days / unitDays);
+      byDays.set(days, e);
+    }
+    return e;
+  };
+  let k = 0; // repeat transactions up to the period's last day
+  let counted = start; // the first day not yet in k
   for (let period = 1; period <= periods; period++) {
     const endDay = Math.min(o.holdoutEnd, start + period * unitDays - 1);
-    while (k < repeatDays.length && (repeatDays[k] ?? Infinity) <= endDay) k++;
+    for (; counted <= endDay; counted++) k += repeatsOn[counted - start] ?? 0;
     let predicted = 0;
-    for (const [first, n] of firstDays) predicted += n * unconditional(model, (endDay - first) / unitDays);
+    for (let f = 0; f < span; f++) {
+      const n = firstOn[f] ?? 0;
+      if (n > 0) predicted += n * sinceFirst(endDay - start - f);
+    }
     tracking.push({ period, actual: k, predicted });
   }
   return {

@@ -252,8 +252,8 @@ async function fitCalibration(db: Store, ws: Workspace, query: z.output<typeof F
     holdout: { from: dayText(calibrationEnd + 1), to: dayText(last) },
     customers: summaries.length,
     repeatCustomers: repeaters,
-    bgNbd: { ...reported(bg), validation: validateModel({ kind: "bg-nbd", params: bg.params }, purchases, options) },
-    paretoNbd: pareto ? { ...reported(pareto), validation: validateModel({ kind: "pareto-nbd", params: pareto.params }, purchases, options) } : null,
+    bgNbd: { ...reported(bg), validation: validateModel({ kind: "bg-nbd", params: bg.params }, purchases, options, summaries) },
+    paretoNbd: pareto ? { ...reported(pareto), validation: validateModel({ kind: "pareto-nbd", params: pareto.params }, purchases, options, summaries) } : null,
     gammaGamma: gg ? reported(gg) : null,
     warnings,
   };

@@ -270,7 +270,7 @@ export function orderLogOf(histories: readonly CustomerHistory[]): OrderLog {
  */
 export function purchaseDaysOfLog(log: OrderLog, minorPerUnit: number): PurchaseDays {
   return mergeSameDays(
-    Array.from(log.customerIds, String),
+    log.customerIds,
     log.start,
     (k) => log.day[k] ?? 0,
     (k) => (log.totalMinor[k] ?? 0) / minorPerUnit,

@@ -19,6 +19,7 @@ import {
   type TimeUnit,
 } from "../models/index.ts";
 import { orderLogOf, type CustomerHistory, type OrderLog } from "./order-log.ts";
+import { medianOfValues, orderStatistics } from "../shared/index.ts";
 
 export const STAGES = ["prospect", "first-time buyer", "repeat", "loyal", "at risk", "lapsed", "won back"] as const;
 export type Stage = (typeof STAGES)[number];
@@ -266,34 +267,34 @@ export interface CustomerScore {
 }
 
 export function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  if (values.length === 1) return values[0] ?? null;
-  const s = Float64Array.from(values).sort();
-  return medianOfSorted(s, 0, s.length);
+  return values.length === 0 ? null : medianOfValues(Float64Array.from(values));
 }
 
-/** Median of sorted[from, to), to > from. */
-function medianOfSorted(sorted: Float64Array, from: number, to: number): number {
-  const n = to - from;
-  const mid = from + (n >> 1);
-  return n % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-/** Median of values[from, to) (NaN when empty), sorting a copy in `scratch`. */
+/**
+ * Median of values[from, to) (NaN when empty). Called twice per customer on
+ * a handful of intervals, where a typed array's sort() costs more than the
+ * sorting: up to 32 values are insertion-sorted in `scratch`.
+ */
 function medianOf(values: Float64Array, from: number, to: number, scratch: Float64Array): number {
-  if (to <= from) return NaN;
-  if (to - from === 1) return values[from] ?? NaN;
-  const part = scratch.subarray(0, to - from);
-  part.set(values.subarray(from, to));
-  part.sort();
-  return medianOfSorted(part, 0, part.length);
+  const n = to - from;
+  if (n <= 0) return NaN;
+  if (n === 1) return values[from] ?? NaN;
+  if (n > 32) return medianOfValues(values.subarray(from, to));
+  for (let k = 0; k < n; k++) {
+    const v = values[from + k] ?? 0;
+    let j = k - 1;
+    for (; j >= 0 && (scratch[j] ?? 0) > v; j--) scratch[j + 1] = scratch[j] ?? 0;
+    scratch[j + 1] = v;
+  }
+  const mid = n >> 1;
+  return n % 2 === 1 ? (scratch[mid] ?? NaN) : ((scratch[mid - 1] ?? 0) + (scratch[mid] ?? 0)) / 2;
 }
 
 /** The value at or above which a `top` share of the values lie (the ⌈top·n⌉-th largest). */
 function topThreshold(values: Float64Array, top: number): number {
   if (values.length === 0 || top <= 0) return Infinity;
-  const asc = values.slice().sort();
-  return asc[asc.length - Math.max(1, Math.ceil(top * asc.length))] ?? Infinity;
+  const k = values.length - Math.max(1, Math.ceil(top * values.length));
+  return k < 0 ? Infinity : (orderStatistics(values, [k])[0] ?? Infinity);
 }
 
 /** Bits of ScoreTable.flags. */
@@ -460,8 +461,8 @@ export function prepareScoring(log: OrderLog, model: PredictionModel | null, set
   const vipRevenue = topThreshold(revenues, settings.vipTopShare);
   // In the top share by order value and above the median one, so a shop where most orders cost the same flags nobody.
   const bigAov = topThreshold(aovs, settings.bigSpenderTopShare);
-  const medianAov = buyers > 0 ? medianOf(aovs, 0, buyers, new Float64Array(buyers)) : 0;
-  const medianRate = buyers > 0 ? medianOf(rates, 0, buyers, new Float64Array(buyers)) : 0;
+  const medianAov = buyers > 0 ? medianOfValues(aovs) : 0;
+  const medianRate = buyers > 0 ? medianOfValues(rates) : 0;
   const rfmR = quintileScores(recency, false);
   const rfmF = quintileScores(frequency, true);
   const rfmM = quintileScores(revenues, true);
