@@ -9,7 +9,7 @@ import { open, stat } from "node:fs/promises";
 import { Transform, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { createInterface } from "node:readline";
-import { parse } from "csv-parse";
+import { Parser } from "csv-parse";
 import { refreshPlannerStatistics, type Store } from "../../store/index.ts";
 import { AppError } from "../../shared/index.ts";
 import { writeCustomers, writeOrders, writeProducts, writeRefunds, type Workspace } from "../write.ts";
@@ -194,10 +194,9 @@ async function* rows(
     return;
   }
   const parser = stream.pipe(
-    parse({
+    new NumberedRecords({
       columns: (header: string[]) => header.map((h) => h.trim()),
       bom: true,
-      info: true,
       relax_column_count: true,
       skip_empty_lines: true,
       skip_records_with_error: true,
@@ -205,8 +204,21 @@ async function* rows(
   );
   parser.on("skip", (err: Error & { lines?: number }) => report({ line: err.lines ?? 0, field: "(line)", message: err.message }));
   for await (const rec of parser) {
-    const r: { record: Record<string, string>; info: { lines: number } } = rec;
-    yield { fields: r.record, line: r.info.lines };
+    const r: { fields: Record<string, string>; line: number } = rec;
+    yield r;
+  }
+}
+
+/**
+ * csv-parse's stream with each record's line number: the parser pushes a
+ * record the moment it ends it, when `info.lines` is that record's last
+ * line — what the `info: true` option reports, without the snapshot of
+ * every counter it builds per record (1.3 s of a million-line import,
+ * and its garbage; docs/benchmarks.md, "Import").
+ */
+class NumberedRecords extends Parser {
+  override push(record: unknown): boolean {
+    return super.push(record === null ? null : { fields: record, line: this.info.lines });
   }
 }
 
