@@ -38,7 +38,7 @@ export class SignInLimiter {
     const blocked = byEmail.length >= this.limits.perEmail ? byEmail : byAddress.length >= this.limits.perAddress ? byAddress : undefined;
     if (blocked) {
       const retry = Math.max(1, Math.ceil(((blocked[0] ?? t) + this.limits.windowMs - t) / 60_000));
-      throw new AppError("rate_limited", `too many failed sign-ins; try again in ${retry} minute${retry === 1 ? "" : "s"}`);
+      throw new AppError("rate_limited", `too many failed sign-ins; try again in ${retry} minute${retry === 1 ? "" : "s"}`, [], { retryAfterSeconds: retry * 60 });
     }
   }
 

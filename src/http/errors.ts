@@ -7,6 +7,7 @@ export function errorResponse(c: Context, err: unknown): Response {
   const e = toAppError(err);
   if (e.code === "internal") console.error(err);
   const status = statusOf(e);
+  if (e.retryAfterSeconds !== undefined) c.header("Retry-After", String(Math.max(1, Math.ceil(e.retryAfterSeconds))));
   return c.json(
     { error: { code: e.code, message: e.code === "internal" ? "internal error" : e.message, issues: e.issues } },
     status,

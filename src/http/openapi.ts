@@ -71,9 +71,18 @@ const trackingOp = (type: string, summary: string) => ({
     description: "Segment HTTP Tracking API. Auth: HTTP Basic with the write key as user name and an empty password. Messages are deduplicated by `messageId`.",
     security: [{ writeKey: [] }],
     requestBody: { required: true, content: { "application/json": { schema: { type: "object", properties: { type: { const: type } } } } } },
-    responses: { "200": { description: "`{ \"success\": true }`" }, ...errors },
+    responses: { "200": { description: "`{ \"success\": true }`" }, ...errors, ...queueFull },
   },
 });
+
+/** The tracking writer's bounded queue (src/ingest, TrackingWriter). */
+const queueFull = {
+  "429": {
+    description: "The server is behind a burst and its write queue is full: nothing of the request was written. Send it again after `Retry-After` seconds (Segment's libraries retry 429 with back-off).",
+    headers: { "Retry-After": { schema: { type: "integer" } } },
+    content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+  },
+};
 
 /** A GET whose query parameters are the properties of its zod schema (path parameters named apart). */
 function queryGet(tag: string, summary: string, description: string, query: z.ZodObject | undefined, pathParams: string[] = []) {
@@ -220,7 +229,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
           description: "Each message is validated on its own. If some fail, the response is 200 with `success: false` and `failed: [{index, messageId, field, message}]`; the others are stored. If all fail, 400.",
           security: [{ writeKey: [] }],
           requestBody: { required: true, content: { "application/json": { schema: { type: "object", required: ["batch"], properties: { batch: { type: "array", items: { type: "object" } } } } } } },
-          responses: { "200": { description: "`{ success, accepted, duplicates, failed }`" }, ...errors },
+          responses: { "200": { description: "`{ success, accepted, duplicates, failed }`" }, ...errors, ...queueFull },
         },
       },
       "/api/customers": {

@@ -103,7 +103,9 @@ describe("using the session", () => {
     for (let i = 0; i < 10; i++) expect((await signIn({ email: target, password: `wrong ${i}` })).res.status).toBe(401);
     const blocked = await signIn({ email: target, password });
     expect(blocked.res.status).toBe(429);
-    expect(blocked.json).toMatchObject({ error: { code: "rate_limited", message: expect.stringContaining("try again in") } });
+    expect(blocked.json).toMatchObject({ error: { code: "rate_limited", message: expect.stringContaining("try again in 15 minutes") } });
+    // When to come back, for clients that read it: the window's rest, in seconds.
+    expect(blocked.res.headers.get("retry-after")).toBe("900");
     expect(blocked.cookie).toBe("");
     s.clock.advance(16 * 60_000);
     expect((await signIn({ email: target, password })).res.status).toBe(200);

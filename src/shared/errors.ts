@@ -25,12 +25,15 @@ export interface FieldIssue {
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly issues: FieldIssue[];
+  /** When trying again makes sense (rate_limited, busy): sent as HTTP's Retry-After. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, issues: FieldIssue[] = []) {
+  constructor(code: ErrorCode, message: string, issues: FieldIssue[] = [], options: { retryAfterSeconds?: number } = {}) {
     super(message);
     this.name = "AppError";
     this.code = code;
     this.issues = issues;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

@@ -91,6 +91,26 @@ describe("TrackingWriter", () => {
     }
   });
 
+  it("refuses a request that would overflow its queue, at once and with nothing written, and takes requests again once it drains", async () => {
+    const store = counting(t.store);
+    const writer = new TrackingWriter(store, { maxInFlight: 1, maxQueuedMessages: 3 });
+    const two = (p: string, user: string) => prepareMessages([viewed(`${p}1`, user), viewed(`${p}2`, user)], at);
+    // The first goes straight into a transaction; the second waits (2 queued); the third would make 4 > 3.
+    const inFlight = writer.write(ws, two("gq-a", "gq-1"));
+    const waiting = writer.write(ws, two("gq-b", "gq-1"));
+    const refused = writer.write(ws, two("gq-c", "gq-2"));
+    await expect(refused).rejects.toMatchObject({ code: "rate_limited", retryAfterSeconds: 1, message: expect.stringMatching(/queue is full \(2 messages waiting/) });
+    expect(await Promise.all([inFlight, waiting])).toEqual([
+      { accepted: 2, duplicates: 0, failed: [] },
+      { accepted: 2, duplicates: 0, failed: [] },
+    ]);
+    expect(await count(t.store, "SELECT count(*) AS n FROM events WHERE message_id LIKE 'gq-c%'")).toBe(0);
+    // Drained: the same request is taken now, and a request larger than the bound is taken when it finds the queue empty.
+    expect(await writer.write(ws, two("gq-c", "gq-2"))).toEqual({ accepted: 2, duplicates: 0, failed: [] });
+    const big = prepareMessages(["1", "2", "3", "4", "5"].map((k) => viewed(`gq-d${k}`, "gq-3")), at);
+    expect(await writer.write(ws, big)).toMatchObject({ accepted: 5 });
+  });
+
   it("answers a request with nothing valid without a transaction", async () => {
     const store = counting(t.store);
     const writer = new TrackingWriter(store, { maxInFlight: 1 });

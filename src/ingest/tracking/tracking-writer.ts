@@ -16,7 +16,14 @@
  * A failed group transaction is retried request by request, so a request
  * only fails for a reason of its own; nothing is acknowledged before it is
  * committed.
+ *
+ * The queue is bounded (`maxQueuedMessages`): when the store falls behind a
+ * burst, a request that would overflow it is refused at once with
+ * rate_limited (HTTP 429 and Retry-After, which Segment's libraries retry
+ * with back-off) rather than held in memory without limit. A refused
+ * request has written nothing.
  */
+import { AppError } from "../../shared/index.ts";
 import type { Store } from "../../store/index.ts";
 import type { Workspace } from "../write.ts";
 import type { KnownProducts } from "../known-products.ts";
@@ -35,26 +42,42 @@ export interface TrackingWriterOptions {
   maxInFlight: number;
   /** Messages per group transaction, at most (a larger request is a group of its own). */
   maxGroupMessages?: number;
+  /**
+   * Messages waiting for a transaction, at most (default 20,000: a few
+   * seconds of the benchmark's rate, tens of MB). A request alone in an
+   * empty queue is always taken, whatever its size.
+   */
+  maxQueuedMessages?: number;
 }
 
 export class TrackingWriter {
   readonly #queue: Pending[] = [];
+  /** Messages in #queue. */
+  #queued = 0;
   #inFlight = 0;
   readonly #maxGroup: number;
+  readonly #maxQueued: number;
 
   constructor(
     private readonly store: Store,
     private readonly options: TrackingWriterOptions,
   ) {
     this.#maxGroup = options.maxGroupMessages ?? 1_000;
+    this.#maxQueued = options.maxQueuedMessages ?? 20_000;
   }
 
   /** Writes a prepared request, grouped with others of the same workspace; resolves once committed. */
   write(ws: Workspace, batch: PreparedBatch): Promise<ProcessResult> {
     // Nothing valid to write: the failures are the whole answer.
     if (batch.prepared.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0, failed: [...batch.failed] });
+    if (this.#queued > 0 && this.#queued + batch.prepared.length > this.#maxQueued) {
+      return Promise.reject(
+        new AppError("rate_limited", `the tracking queue is full (${this.#queued} messages waiting to be written); nothing of this request was written: send it again shortly`, [], { retryAfterSeconds: 1 }),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.#queue.push({ ws, batch, resolve, reject });
+      this.#queued += batch.prepared.length;
       this.#pump();
     });
   }
@@ -84,6 +107,7 @@ export class TrackingWriter {
         this.#queue.splice(i, 1);
       } else i++;
     }
+    this.#queued -= size;
     return group;
   }
 
