@@ -318,6 +318,10 @@ describe(`Store contract (${process.env.DATABASE_URL ? "postgres" : "pglite"})`,
 });
 
 describe.skipIf(process.env.DATABASE_URL !== undefined)("PGlite in a worker thread", () => {
+  it("runs with 32 MB of shared buffers (resident in its WASM memory from the start; see pglite-worker.ts)", async () => {
+    expect(await t.store.query("SHOW shared_buffers")).toEqual([{ shared_buffers: "32MB" }]);
+  });
+
   it("does not block the event loop during a long query", async () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
