@@ -9,7 +9,7 @@
  * both ways.
  */
 import type { Queryable } from "../store/index.ts";
-import { float64Column } from "../shared/index.ts";
+import { float64Column, selectInPlace } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { dayStart, type Period } from "./period.ts";
 import { headlineOf, periodRefunds, type HeadlineCounts, type HeadlineMetrics } from "./headline.ts";
@@ -306,12 +306,12 @@ function walk(o: OrderColumns, bounds: Float64Array, visit: (k: number, p: numbe
 /**
  * The median as PostgreSQL's percentile_cont(0.5) gives it: the middle
  * value, or the mean of the two middle ones. Selection, not a sort
- * (Hoare's quickselect); reorders `v`.
+ * (selectInPlace, src/shared); reorders `v`.
  */
 export function medianOf(v: Float64Array): number {
   const n = v.length;
   const mid = (n - 1) >> 1;
-  const a = select(v, mid);
+  const a = selectInPlace(v, mid);
   if (n % 2 === 1) return a;
   // The next value up is the smallest of those after the middle.
   let b = Infinity;
@@ -319,28 +319,3 @@ export function medianOf(v: Float64Array): number {
   return a + (b - a) / 2;
 }
 
-/** The k-th smallest of `v` (0-based), with every value before it ≤ and after it ≥. */
-function select(v: Float64Array, k: number): number {
-  let lo = 0;
-  let hi = v.length - 1;
-  while (lo < hi) {
-    const pivot = v[(lo + hi) >> 1] ?? 0;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while ((v[i] ?? 0) < pivot) i++;
-      while ((v[j] ?? 0) > pivot) j--;
-      if (i <= j) {
-        const t = v[i] ?? 0;
-        v[i] = v[j] ?? 0;
-        v[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else break;
-  }
-  return v[k] ?? 0;
-}

@@ -10,4 +10,4 @@ export { GrowingColumn, float64Column, groupBy, int32Column, sortRuns, uint8Colu
 export { localTime, fromLocal, nextLocalTime, quietUntil, minutesOfDay, type LocalTime } from "./time-zones.ts";
 export { repeatEvery, type Repeating } from "./repeat.ts";
 export { escapeHtml } from "./html.ts";
-export { medianOfValues, orderStatistics } from "./order-statistics.ts";
+export { medianOfValues, orderStatistics, selectInPlace } from "./order-statistics.ts";

@@ -9,10 +9,11 @@
  */
 
 /**
- * Rearranges a[lo..hi] (inclusive) so that a[k] holds the value of sorted
- * rank k, everything before it ≤ it and everything after ≥ it; returns it.
+ * Rearranges a[lo..hi] (inclusive; by default all of `a`) so that a[k]
+ * holds the value of sorted rank k, everything before it ≤ it and
+ * everything after ≥ it; returns it (NaN when k is outside).
  */
-function selectInPlace(a: Float64Array, k: number, lo: number, hi: number): number {
+export function selectInPlace(a: Float64Array, k: number, lo = 0, hi = a.length - 1): number {
   while (lo < hi) {
     // Median of three as the pivot, so sorted or reversed input splits evenly.
     const x = medianOfThree(a[lo] ?? 0, a[k] ?? 0, a[hi] ?? 0);
