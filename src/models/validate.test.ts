@@ -5,7 +5,7 @@
  */
 import { readCdnowSample } from "../../test/cdnow-sample.ts";
 import { beforeAll, describe, expect, it } from "vitest";
-import { dayNumber, fitBgNbd, fitParetoNbd, summarisePurchases, validateModel, type Purchase, type Validation } from "./index.ts";
+import { dayNumber, expectedPurchasesNewCustomer, fitBgNbd, fitParetoNbd, purchaseDaysOf, summarisePurchases, summaryColumns, validateModel, type BgNbdParams, type Purchase, type Validation } from "./index.ts";
 
 const calibrationEnd = dayNumber("1997-09-30");
 const holdoutEnd = dayNumber("1998-06-30");
@@ -22,10 +22,12 @@ for (const set of daysOf.values()) {
 }
 
 let bg: Validation;
+let bgParams: BgNbdParams;
 let pareto: Validation;
 beforeAll(() => {
   const summaries = summarisePurchases(purchases, { calibrationEnd, unit: "week" });
-  bg = validateModel({ kind: "bg-nbd", params: fitBgNbd(summaries).params }, purchases, { unit: "week", calibrationEnd, holdoutEnd });
+  bgParams = fitBgNbd(summaries).params;
+  bg = validateModel({ kind: "bg-nbd", params: bgParams }, purchases, { unit: "week", calibrationEnd, holdoutEnd });
   pareto = validateModel({ kind: "pareto-nbd", params: fitParetoNbd(summaries).params }, purchases, { unit: "week", calibrationEnd, holdoutEnd });
 }, 60_000);
 
@@ -62,6 +64,33 @@ describe("holdout validation on CDNOW", () => {
     }
     const predicted = bg.tracking.map((t) => t.predicted);
     expect(predicted).toEqual([...predicted].sort((a, b) => a - b)); // cumulative
+  });
+
+  it("tracks exactly what a customer-by-customer count and the new-customer expectation give, week by week", () => {
+    // Brute force, from the raw purchases: customers who bought by the calibration end, their first days and repeat days.
+    const firsts: number[] = [];
+    const repeatDays: number[] = [];
+    for (const set of daysOf.values()) {
+      const days = [...set].sort((a, b) => a - b);
+      const first = days[0] ?? Infinity;
+      if (first > calibrationEnd) continue;
+      firsts.push(first);
+      repeatDays.push(...days.slice(1).filter((d) => d <= holdoutEnd));
+    }
+    const start = Math.min(...firsts);
+    bg.tracking.forEach(({ period, actual, predicted }) => {
+      const end = Math.min(holdoutEnd, start + period * 7 - 1);
+      expect(actual, `week ${period}`).toBe(repeatDays.filter((d) => d <= end).length);
+      const expected = firsts.reduce((sum, f) => sum + (end > f ? expectedPurchasesNewCustomer(bgParams, (end - f) / 7) : 0), 0);
+      expect(predicted / expected, `week ${period}`).toBeCloseTo(1, 10);
+    });
+  });
+
+  it("gives the same answer from calibration summaries the caller made, and refuses summaries made for another calibration end", () => {
+    const pd = purchaseDaysOf(purchases);
+    expect(validateModel({ kind: "bg-nbd", params: bgParams }, pd, { unit: "week", calibrationEnd, holdoutEnd }, summaryColumns(pd, { calibrationEnd, unit: "week" }))).toEqual(bg);
+    expect(() => validateModel({ kind: "bg-nbd", params: bgParams }, pd, { unit: "week", calibrationEnd, holdoutEnd }, summaryColumns(pd, { calibrationEnd: calibrationEnd - 7, unit: "week" }))).toThrow("not made for this calibration end");
+    expect(() => validateModel({ kind: "bg-nbd", params: bgParams }, pd, { unit: "week", calibrationEnd, holdoutEnd }, summaryColumns(pd, { calibrationEnd, unit: "day" }))).toThrow("not made for this calibration end");
   });
 
   it("refuses a holdout that ends before the calibration", () => {

@@ -90,6 +90,10 @@ export function validateModel(model: TransactionModel, purchases: readonly Purch
   const unitDays = UNIT_DAYS[o.unit];
   const pd = "customerIds" in purchases ? purchases : purchaseDaysOf(purchases);
   const c = calibration ?? summaryColumns(pd, { calibrationEnd: o.calibrationEnd, unit: o.unit });
+  // Summaries made for another calibration end or unit would index the per-day counts below wrongly.
+  if (c.unitDays !== unitDays || (c.length > 0 && (c.firstDay[0] ?? 0) + (c.TDays[0] ?? 0) !== o.calibrationEnd)) {
+    throw new RangeError("the calibration summaries given were not made for this calibration end and unit");
+  }
   const index = c.index;
   const holdoutLength = (o.holdoutEnd - o.calibrationEnd) / unitDays;
   let actualSum = 0;
@@ -140,8 +144,9 @@ export function validateModel(model: TransactionModel, purchases: readonly Purch
   const periods = span === 0 ? 0 : Math.ceil(span / unitDays);
   const tracking: Validation["tracking"] = [];
   // A new customer's expectation depends only on the days since their first
-  // purchase: a few hundred distinct spans, where (first day, period) pairs
-  // number tens of thousands, each a hypergeometric series.
+  // purchase: at most one distinct span per day of the history, where
+  // (first day, period) pairs number tens of thousands, each a
+  // hypergeometric series.
   const byDays = new Map<number, number>();
   const sinceFirst = (days: number): number => {
     let e = byDays.get(days);
@@ -157,7 +162,8 @@ export function validateModel(model: TransactionModel, purchases: readonly Purch
     const endDay = Math.min(o.holdoutEnd, start + period * unitDays - 1);
     for (; counted <= endDay; counted++) k += repeatsOn[counted - start] ?? 0;
     let predicted = 0;
-    for (let f = 0; f < span; f++) {
+    // Customers whose first day is after the period's end expect nothing yet.
+    for (let f = 0; f <= endDay - start; f++) {
       const n = firstOn[f] ?? 0;
       if (n > 0) predicted += n * sinceFirst(endDay - start - f);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { medianOfValues, orderStatistics } from "./index.ts";
+import { medianOfValues, orderStatistics, selectInPlace } from "./index.ts";
 
 /** A seeded generator, so that a failure can be replayed. */
 function lcg(seed: number): () => number {
@@ -33,7 +33,22 @@ describe("order statistics by selection", () => {
     expect(medianOfValues(values)).toBe(n % 2 === 1 ? sorted[mid] : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2);
   });
 
+  it.each(Object.entries(cases))("selects in place: the rank's value in its place, nothing larger before it, nothing smaller after (%s)", (_, values) => {
+    const sorted = values.slice().sort();
+    for (const k of [0, values.length >> 1, values.length - 1]) {
+      const a = values.slice();
+      expect(selectInPlace(a, k)).toBe(sorted[k]);
+      expect(a[k]).toBe(sorted[k]);
+      const pivot = a[k] ?? 0;
+      expect(a.subarray(0, k).every((v) => v <= pivot)).toBe(true);
+      expect(a.subarray(k + 1).every((v) => v >= pivot)).toBe(true);
+      expect(a.slice().sort()).toEqual(sorted); // a permutation: nothing lost or made up
+    }
+  });
+
   it("refuses a rank outside the values, and has no median of nothing", () => {
+    expect(() => selectInPlace(Float64Array.of(1, 2, 3), 0, 1, 2)).toThrow("cannot select rank 0 within [1, 2]");
+    expect(() => selectInPlace(new Float64Array(0), 0)).toThrow("cannot select rank 0");
     expect(() => orderStatistics(Float64Array.of(1, 2), [2])).toThrow("no rank 2 among 2 values");
     expect(() => orderStatistics(Float64Array.of(1, 2), [0.5])).toThrow("no rank 0.5");
     expect(medianOfValues(new Float64Array(0))).toBeNaN();

@@ -10,10 +10,11 @@
 
 /**
  * Rearranges a[lo..hi] (inclusive; by default all of `a`) so that a[k]
- * holds the value of sorted rank k, everything before it ≤ it and
- * everything after ≥ it; returns it (NaN when k is outside).
+ * holds the value of sorted rank k among them, everything before it ≤ it
+ * and everything after ≥ it; returns it. Needs lo ≤ k ≤ hi.
  */
 export function selectInPlace(a: Float64Array, k: number, lo = 0, hi = a.length - 1): number {
+  if (!(Number.isInteger(k) && lo <= k && k <= hi && lo >= 0 && hi < a.length)) throw new RangeError(`cannot select rank ${k} within [${lo}, ${hi}] of ${a.length} values`);
   while (lo < hi) {
     // Median of three as the pivot, so sorted or reversed input splits evenly.
     const x = medianOfThree(a[lo] ?? 0, a[k] ?? 0, a[hi] ?? 0);

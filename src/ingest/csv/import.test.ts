@@ -123,6 +123,31 @@ describe("a NUL character in a file", () => {
   });
 });
 
+describe("line numbers", () => {
+  it("name the physical line a record ends on, after a quoted field over two lines", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fidelio-lines-"));
+    const file = join(dir, "customers.csv");
+    writeFileSync(
+      file,
+      [
+        "customer_id,email,first_name", // 1
+        'ln-ok,ln-ok@example.com,"Ada', // 2: a quoted name over two lines
+        'Lovelace"', // 3
+        "ln-nul,ln-nul@example.com,Bo\u0000b", // 4: refused by its field
+        "ln-last,ln-last@example.com,Eve\u0000", // 5: refused by its field
+        "ln-end,ln-end@example.com,Fay", // 6
+      ].join("\n") + "\n",
+    );
+    const s = await run(file, "customers-csv");
+    expect(s).toMatchObject({ imported: 2, errorCount: 2 });
+    expect(errorsOf(s)).toEqual([
+      [4, "first_name"],
+      [5, "first_name"],
+    ]);
+    expect(await count(t.store, "SELECT count(*) AS n FROM customers WHERE external_id IN ('ln-ok', 'ln-end')")).toBe(2);
+  });
+});
+
 describe("shopify-orders", () => {
   it("groups an export's rows into orders keyed by customer email", async () => {
     const s = await run(fixture("shopify-orders.csv"), "shopify-orders");
