@@ -146,6 +146,31 @@ describe("line numbers", () => {
     ]);
     expect(await count(t.store, "SELECT count(*) AS n FROM customers WHERE external_id IN ('ln-ok', 'ln-end')")).toBe(2);
   });
+
+  it("name every line a malformed quote takes with it, from the line after the last good record", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fidelio-quote-"));
+    const file = join(dir, "customers.csv");
+    writeFileSync(
+      file,
+      [
+        "customer_id,email,first_name", // 1
+        "q-ok,q-ok@example.com,Ada", // 2
+        'q-bad,q-bad@example.com,"Bo"x', // 3: text after a closing quote
+        "q-lost1,q-lost1@example.com,Cy", // 4 and 5: read by the parser as inside a quoted field
+        "q-lost2,q-lost2@example.com,Dee", // 5
+        'q-next,q-next@example.com,"Eve"', // 6: its quote ends the confusion, and the record with it
+        "q-end,q-end@example.com,Fay", // 7
+      ].join("\n") + "\n",
+    );
+    const s = await run(file, "customers-csv");
+    expect(s).toMatchObject({ imported: 2, errorCount: 2 });
+    expect(errorsOf(s)).toEqual([
+      [3, "(line)"],
+      [4, "(line)"],
+    ]);
+    expect(s.errors[1]?.message).toMatch(/^lines 4–6 were read as one record and skipped: /);
+    expect(await count(t.store, "SELECT count(*) AS n FROM customers WHERE external_id IN ('q-ok', 'q-end')")).toBe(2);
+  });
 });
 
 describe("shopify-orders", () => {

@@ -9,7 +9,7 @@ import { open, stat } from "node:fs/promises";
 import { Transform, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { createInterface } from "node:readline";
-import { Parser } from "csv-parse";
+import { Parser, type Options } from "csv-parse";
 import { refreshPlannerStatistics, type Store } from "../../store/index.ts";
 import { AppError } from "../../shared/index.ts";
 import { writeCustomers, writeOrders, writeProducts, writeRefunds, type Workspace } from "../write.ts";
@@ -202,11 +202,20 @@ async function* rows(
       skip_records_with_error: true,
     }),
   );
-  parser.on("skip", (err: Error & { lines?: number }) => report({ line: err.lines ?? 0, field: "(line)", message: err.message }));
+  parser.on("unreadable", (u: Unreadable) =>
+    report({ line: u.from, field: "(line)", message: u.to > u.from ? `lines ${u.from}–${u.to} were read as one record and skipped: ${u.message}` : u.message }),
+  );
   for await (const rec of parser) {
     const r: { fields: Record<string, string>; line: number } = rec;
     yield r;
   }
+}
+
+/** Lines the parser could not read as a record: from the line after the last record to where it gave up. */
+interface Unreadable {
+  from: number;
+  to: number;
+  message: string;
 }
 
 /**
@@ -215,10 +224,33 @@ async function* rows(
  * line — what the `info: true` option reports, without the snapshot of
  * every counter it builds per record (1.3 s of a million-line import,
  * and its garbage; docs/benchmarks.md, "Import").
+ *
+ * It also says which lines a skipped record took with it (`unreadable`).
+ * After a malformed quote the parser cannot know where the next record
+ * starts (its maintainers' answer, adaltas/node-csv#214): it reads on as if
+ * inside the quoted field until a later quote, and those lines are lost
+ * with the bad one. Reported from the line after the last good record, so
+ * that nobody has to guess what did not go in.
  */
 class NumberedRecords extends Parser {
+  /** The line the last record (read or skipped) ended on; the header is line 1. */
+  #end = 1;
+
+  constructor(options: Options) {
+    super(options);
+    // Emitted by the parser as it skips, in line order with the records it pushes.
+    this.on("skip", (err: Error & { lines?: number }) => {
+      const to = err.lines ?? this.info.lines;
+      const unreadable: Unreadable = { from: Math.min(this.#end + 1, to), to, message: err.message };
+      this.#end = to;
+      this.emit("unreadable", unreadable);
+    });
+  }
+
   override push(record: unknown): boolean {
-    return super.push(record === null ? null : { fields: record, line: this.info.lines });
+    if (record === null) return super.push(null);
+    this.#end = this.info.lines;
+    return super.push({ fields: record, line: this.info.lines });
   }
 }
 
