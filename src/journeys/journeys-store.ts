@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { Queryable } from "../store/index.ts";
 import { StoreError } from "../store/index.ts";
-import { AppError, invalidField, parseInput } from "../shared/index.ts";
+import { AppError, invalidField, isJsonObject, parseInput } from "../shared/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { noteSegmentUses } from "../segments/index.ts";
 import { checkJourney, type CheckedJourney, type JourneyDefinition } from "./definition.ts";
@@ -95,7 +95,7 @@ export async function checkDefinitionIn(db: Queryable, ws: Workspace, definition
 /** JSON with object keys sorted: jsonb gives keys back in its own order, so a plain stringify would see a change where there is none. */
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_, x: unknown) =>
-    typeof x === "object" && x !== null && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+    isJsonObject(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
   );
 }
 

@@ -5,7 +5,7 @@
  * readers see the old scores or the new ones, never half of each.
  */
 import { z } from "zod";
-import { AppError, formatMoney, minorDigits, parseInput } from "../shared/index.ts";
+import { AppError, formatMoney, isJsonObject, minorDigits, parseInput } from "../shared/index.ts";
 import { BinaryCopyRows, type Queryable, type Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
 import { wholeNumber } from "../metrics/index.ts";
@@ -33,7 +33,7 @@ export async function readLifecycleSettings(db: Queryable, ws: Workspace): Promi
 
 /** Changes some thresholds; the result must still be a valid whole (errors name the field). */
 export async function updateLifecycleSettings(db: Queryable, ws: Workspace, patch: unknown): Promise<LifecycleSettings> {
-  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) {
+  if (!isJsonObject(patch)) {
     throw new AppError("invalid_input", "(body): must be an object of settings", [{ field: "(body)", message: "must be an object" }]);
   }
   const known = Object.keys(DEFAULT_LIFECYCLE_SETTINGS);

@@ -6,12 +6,13 @@
  * is case-insensitive on the value's text; gt…lte compare numbers only; a missing or null
  * property matches nothing but `ne`.
  */
+import { isJsonObject } from "../shared/index.ts";
 import type { PropertyFilter } from "./rule.ts";
 
 function valueAt(properties: Record<string, unknown>, path: string): unknown {
   let v: unknown = properties;
   for (const part of path.split(".")) {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+    if (!isJsonObject(v)) return undefined;
     v = Object.getOwnPropertyDescriptor(v, part)?.value;
   }
   return v;

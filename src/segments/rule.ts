@@ -13,7 +13,7 @@
  *   { "segment": 12 }                                          member of another segment
  */
 import { z } from "zod";
-import { AppError, isIsoDay, type FieldIssue } from "../shared/index.ts";
+import { AppError, isIsoDay, isJsonObject, type FieldIssue } from "../shared/index.ts";
 import { fieldOf, OPERATORS_BY_TYPE, type FieldType, type Operator } from "./fields.ts";
 
 const MAX_DEPTH = 8;
@@ -125,7 +125,7 @@ export function checkRule(input: unknown, prefix = "rule"): CheckedRule {
     };
     if (depth > MAX_DEPTH) return fail(`is nested deeper than ${MAX_DEPTH} levels`);
     if (nodes > MAX_NODES) return fail(`makes the rule longer than ${MAX_NODES} nodes`);
-    if (typeof node !== "object" || node === null || Array.isArray(node)) return fail("must be an object: a condition, or all/any/not");
+    if (!isJsonObject(node)) return fail("must be an object: a condition, or all/any/not");
     const keys = Object.keys(node);
     const get = (k: string): unknown => (k in node ? Object.getOwnPropertyDescriptor(node, k)?.value : undefined);
     if (keys.includes("all") || keys.includes("any")) {

@@ -186,10 +186,7 @@ export class BinaryCopyReader {
   readonly #row: CopyRow;
 
   constructor(private readonly onRow: (row: CopyRow) => void) {
-    const int8 = (i: number) => {
-      const at = this.#offsets[i] ?? 0;
-      return this.#view.getInt32(at) * TWO_32 + this.#view.getUint32(at + 4);
-    };
+    const int8 = (i: number) => int8At(this.#view, this.#offsets[i] ?? 0);
     this.#row = {
       isNull: (i) => (this.#lengths[i] ?? -1) < 0,
       int4: (i) => this.#view.getInt32(this.#offsets[i] ?? 0),
@@ -300,10 +297,7 @@ export function readPackedRecords(bytes: Uint8Array, types: readonly PackedType[
   if (width === 0 || bytes.length % width !== 0) throw new Error(`packed records of ${width} bytes cannot fill ${bytes.length} bytes`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let base = 0;
-  const int8 = (i: number) => {
-    const at = base + (offsets[i] ?? 0);
-    return view.getInt32(at) * TWO_32 + view.getUint32(at + 4);
-  };
+  const int8 = (i: number) => int8At(view, base + (offsets[i] ?? 0));
   const row: PackedRow = {
     int4: (i) => view.getInt32(base + (offsets[i] ?? 0)),
     int8,
@@ -316,9 +310,21 @@ export function readPackedRecords(bytes: Uint8Array, types: readonly PackedType[
   return n;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/** The chunks as one buffer (the chunk itself when there is one). */
+export function concat(...chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
   return out;
+}
+
+/** A bigint's eight big-endian bytes at `at`, as a number (exact within ±2^53). */
+function int8At(view: DataView, at: number): number {
+  return view.getInt32(at) * TWO_32 + view.getUint32(at + 4);
 }

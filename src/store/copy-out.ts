@@ -2,7 +2,7 @@
  * Reading many rows with binary COPY through the Store seam (`copyOut`):
  * the two steps every such read takes.
  */
-import { BinaryCopyReader, PACKED_TYPES, readPackedRecords, type CopyRow, type PackedRow, type PackedType } from "./copy-binary.ts";
+import { BinaryCopyReader, PACKED_TYPES, concat, readPackedRecords, type CopyRow, type PackedRow, type PackedType } from "./copy-binary.ts";
 import { StoreError, type Queryable } from "./store.ts";
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
@@ -113,22 +113,9 @@ export async function readPackedPages(db: Queryable, queries: readonly string[],
       if (found !== expected) throw new StoreError(`a packed read got ${found} of ${expected} rows: a column was NULL`);
     });
     // Whole, as one buffer: the reader would join a 13 MB row's chunks again at each one.
-    reader.push(joined(chunks));
+    reader.push(concat(...chunks));
     reader.end();
   });
-}
-
-function joined(chunks: readonly Uint8Array[]): Uint8Array {
-  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
-  let size = 0;
-  for (const c of chunks) size += c.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /**

@@ -2,7 +2,7 @@
 import { Hono, type Context } from "hono";
 import type { Store } from "../../store/index.ts";
 import type { Clock } from "../../shared/index.ts";
-import { AppError, parseInput } from "../../shared/index.ts";
+import { AppError, isJsonObject, parseInput } from "../../shared/index.ts";
 import { KnownProducts, SegmentBatch, TrackingWriter, prepareMessages, throwIfFailed } from "../../ingest/index.ts";
 import { writeKeyAuth, type Env } from "../auth.ts";
 import type { KeyAuthenticator } from "../../workspaces/index.ts";
@@ -25,7 +25,7 @@ export function trackingRoutes(store: Store, clock: Clock, authenticate: KeyAuth
 
   async function single(c: Context<Env>, type: string): Promise<Response> {
     const body = await jsonBody(c);
-    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new AppError("invalid_input", "(body): a JSON object is expected", [{ field: "(body)", message: "a JSON object is expected" }]);
+    if (!isJsonObject(body)) throw new AppError("invalid_input", "(body): a JSON object is expected", [{ field: "(body)", message: "a JSON object is expected" }]);
     const result = await writer.write(c.get("owner").workspace, prepareMessages([{ ...body, type }], clock.now()));
     throwIfFailed(result);
     return c.json({ success: true });

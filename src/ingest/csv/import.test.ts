@@ -30,6 +30,12 @@ afterAll(async () => {
 const run = (file: string, format: string, extra: { currency?: string; batchSize?: number } = {}): Promise<ImportSummary> =>
   importFile(t.store, ws, file, { format, now, ...extra });
 const errorsOf = (s: ImportSummary) => s.errors.map((e) => [e.line, e.field]);
+/** A file of these lines (newline-terminated) in a directory of its own. */
+const fileOf = (name: string, lines: readonly string[]): string => {
+  const file = join(mkdtempSync(join(tmpdir(), "fidelio-import-")), name);
+  writeFileSync(file, lines.join("\n") + "\n");
+  return file;
+};
 
 describe("orders-csv", () => {
   it("imports orders with their lines and reports each malformed line", async () => {
@@ -113,9 +119,7 @@ describe("customers-csv and products-csv", () => {
 
 describe("a NUL character in a file", () => {
   it("is a bad line named by its field; the other lines go in", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "fidelio-nul-"));
-    const file = join(dir, "customers.csv");
-    writeFileSync(file, "external_id,email,first_name\nnul-ok,ok@example.com,Ada\nnul-bad,bad@example.com,Bo\u0000b\n");
+    const file = fileOf("customers.csv", ["external_id,email,first_name", "nul-ok,ok@example.com,Ada", "nul-bad,bad@example.com,Bo\u0000b"]);
     const s = await run(file, "customers-csv");
     expect(s).toMatchObject({ imported: 1, errorCount: 1 });
     expect(errorsOf(s)).toEqual([[3, "first_name"]]);
@@ -125,19 +129,14 @@ describe("a NUL character in a file", () => {
 
 describe("line numbers", () => {
   it("name the physical line a record ends on, after a quoted field over two lines", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "fidelio-lines-"));
-    const file = join(dir, "customers.csv");
-    writeFileSync(
-      file,
-      [
-        "customer_id,email,first_name", // 1
-        'ln-ok,ln-ok@example.com,"Ada', // 2: a quoted name over two lines
-        'Lovelace"', // 3
-        "ln-nul,ln-nul@example.com,Bo\u0000b", // 4: refused by its field
-        "ln-last,ln-last@example.com,Eve\u0000", // 5: refused by its field
-        "ln-end,ln-end@example.com,Fay", // 6
-      ].join("\n") + "\n",
-    );
+    const file = fileOf("customers.csv", [
+      "customer_id,email,first_name", // 1
+      'ln-ok,ln-ok@example.com,"Ada', // 2: a quoted name over two lines
+      'Lovelace"', // 3
+      "ln-nul,ln-nul@example.com,Bo\u0000b", // 4: refused by its field
+      "ln-last,ln-last@example.com,Eve\u0000", // 5: refused by its field
+      "ln-end,ln-end@example.com,Fay", // 6
+    ]);
     const s = await run(file, "customers-csv");
     expect(s).toMatchObject({ imported: 2, errorCount: 2 });
     expect(errorsOf(s)).toEqual([
@@ -148,20 +147,15 @@ describe("line numbers", () => {
   });
 
   it("name every line a malformed quote takes with it, from the line after the last good record", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "fidelio-quote-"));
-    const file = join(dir, "customers.csv");
-    writeFileSync(
-      file,
-      [
-        "customer_id,email,first_name", // 1
-        "q-ok,q-ok@example.com,Ada", // 2
-        'q-bad,q-bad@example.com,"Bo"x', // 3: text after a closing quote
-        "q-lost1,q-lost1@example.com,Cy", // 4 and 5: read by the parser as inside a quoted field
-        "q-lost2,q-lost2@example.com,Dee", // 5
-        'q-next,q-next@example.com,"Eve"', // 6: its quote ends the confusion, and the record with it
-        "q-end,q-end@example.com,Fay", // 7
-      ].join("\n") + "\n",
-    );
+    const file = fileOf("customers.csv", [
+      "customer_id,email,first_name", // 1
+      "q-ok,q-ok@example.com,Ada", // 2
+      'q-bad,q-bad@example.com,"Bo"x', // 3: text after a closing quote
+      "q-lost1,q-lost1@example.com,Cy", // 4 and 5: read by the parser as inside a quoted field
+      "q-lost2,q-lost2@example.com,Dee", // 5
+      'q-next,q-next@example.com,"Eve"', // 6: its quote ends the confusion, and the record with it
+      "q-end,q-end@example.com,Fay", // 7
+    ]);
     const s = await run(file, "customers-csv");
     expect(s).toMatchObject({ imported: 2, errorCount: 2 });
     expect(errorsOf(s)).toEqual([
@@ -232,15 +226,13 @@ describe("online-retail (UCI layout)", () => {
 
   it("notes each product named in lines once per import, in whichever batch names it first", async () => {
     const fresh = await ensureWorkspace(t.store, "products-once", "GBP");
-    const dir = mkdtempSync(join(tmpdir(), "fidelio-products-once-"));
-    const file = join(dir, "log.csv");
     const header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
     // Five invoices, one a batch; P1 in every one, P2 from the third on.
     const lines = [1, 2, 3, 4, 5].flatMap((k) => [
       `70000${k},P1,FIRST PRODUCT,1,2011-01-0${k}T10:00:00,1.50,9000${k},France`,
       ...(k >= 3 ? [`70000${k},P2,SECOND PRODUCT,2,2011-01-0${k}T10:00:00,2.00,9000${k},France`] : []),
     ]);
-    writeFileSync(file, [header, ...lines].join("\n"));
+    const file = fileOf("log.csv", [header, ...lines]);
     const s = await importFile(t.store, fresh, file, { format: "online-retail", now, batchSize: 1 });
     expect(s).toMatchObject({ imported: 5, errorCount: 0 });
     expect(await getProduct(t.store, fresh, "P1")).toMatchObject({ title: "FIRST PRODUCT", priceMinor: 150 });
