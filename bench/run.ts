@@ -248,7 +248,8 @@ try {
       try {
         const r = await segmentsOn(kind, s.store, { customers: n, seed: args.seed, rate: args.rate, seconds: args.latencySeconds });
         console.log(`  ${kind}: generated in ${secs(r.generateMs)}; ${await s.where()}`);
-        rows.push({ workload: "9 built-in segments, first evaluation (all enter)", store: kind, figure: secs(r.firstEvaluationMs), target: `≤ ${secs(SEGMENTS_TARGETS.fullEvaluationMs)}`, pass: r.firstEvaluationMs <= SEGMENTS_TARGETS.fullEvaluationMs });
+        rows.push({ workload: `9 built-in segments, first evaluation (${int(r.firstMembers)} members found)`, store: kind, figure: secs(r.firstEvaluationMs), target: `≤ ${secs(SEGMENTS_TARGETS.fullEvaluationMs)}`, pass: r.firstEvaluationMs <= SEGMENTS_TARGETS.fullEvaluationMs });
+        rows.push({ workload: "9 built-in segments, everyone entering, logged (after a bulk import)", store: kind, figure: secs(r.loggedEvaluationMs), target: "—", pass: undefined });
         rows.push({ workload: "9 built-in segments, scheduled re-evaluation", store: kind, figure: secs(r.steadyEvaluationMs), target: `≤ ${secs(SEGMENTS_TARGETS.fullEvaluationMs)}`, pass: r.steadyEvaluationMs <= SEGMENTS_TARGETS.fullEvaluationMs });
         const l = r.latency;
         rows.push({ workload: "event → membership p99", store: kind, figure: `${l.p99.toFixed(0)} ms (p50 ${l.p50.toFixed(0)} ms, max ${l.max.toFixed(0)} ms, ${l.rate.toFixed(0)} events/s)`, target: `≤ ${SEGMENTS_TARGETS.p99Ms} ms at ${int(args.rate)}/s`, pass: l.p99 <= SEGMENTS_TARGETS.p99Ms && l.rate >= args.rate * 0.9 });

@@ -177,6 +177,44 @@ describe("a shop's week, segment by segment", () => {
   });
 });
 
+  it("a new segment finds the customers already in it without logging them as entering; every move after is logged, and the worker leaves a segment alone until then", async () => {
+    await send({ type: "identify", userId: "g1", traits: { tier: "gold" } }, { type: "identify", userId: "g2", traits: { tier: "gold" } });
+    await settle();
+    const at = clock.now();
+    const gold = await make("Gold tier", { field: "trait.tier", op: "eq", value: "gold" });
+    expect(await members(gold)).toEqual(["g1", "g2"]);
+    const goldLog = async (who: string) => (await logged(who)).filter((l) => l.includes(": Gold tier @"));
+    expect(await goldLog("g1")).toEqual([]);
+    // Their stays start at the first evaluation: the history has them.
+    const stays = await t.store.query<{ entered_at: Date; exited_at: Date | null }>("SELECT entered_at, exited_at FROM segment_memberships WHERE segment_id = $1", [gold.id]);
+    expect(stays.map((s) => [s.entered_at.toISOString(), s.exited_at])).toEqual([[at.toISOString(), null], [at.toISOString(), null]]);
+
+    clock.advance(60_000);
+    await send({ type: "identify", userId: "g3", traits: { tier: "gold" } }, { type: "identify", userId: "g1", traits: { tier: "silver" } });
+    await settle();
+    expect(await members(gold)).toEqual(["g2", "g3"]);
+    expect(await goldLog("g3")).toEqual(["Segment Entered: Gold tier @ 2026-06-13"]);
+    expect(await goldLog("g1")).toEqual(["Segment Exited: Gold tier @ 2026-06-13"]);
+
+    // A segment saved but not yet evaluated (as the built-ins are when first
+    // copied) keeps no members from the worker's passes: its first
+    // evaluation finds them all, unlogged.
+    const [row] = await t.store.query<{ id: number }>(
+      `INSERT INTO segments (workspace_id, name, rule, depends_on, time_relative, created_at, updated_at)
+       VALUES ($1, 'Silver tier', $2, '{}', false, $3, $3) RETURNING id`,
+      [ws.id, JSON.stringify({ field: "trait.tier", op: "eq", value: "silver" }), clock.now()],
+    );
+    const silver = Number(row?.id);
+    await send({ type: "identify", userId: "g2", traits: { tier: "silver" } });
+    await settle();
+    const silverStays = async () => (await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM segment_memberships WHERE segment_id = $1", [silver]))[0]?.n;
+    expect(await silverStays()).toBe(0);
+    await evaluateSegments(t.store, ws, clock.now());
+    expect(await silverStays()).toBe(2);
+    expect((await logged("g2")).filter((l) => l.includes("Silver tier"))).toEqual([]);
+    expect(await goldLog("g2")).toEqual(["Segment Exited: Gold tier @ 2026-06-13"]);
+  });
+
 describe("operators", () => {
   let base: number;
   beforeAll(async () => {
