@@ -1,8 +1,10 @@
 /**
- * Keeping membership current. One statement per segment compares who the
- * rule matches with who is a member now, closes the stays of those who left,
- * opens stays for those who came, and writes `Segment Entered` /
- * `Segment Exited` to the event log, all at the evaluation's `now`.
+ * Keeping membership current. An evaluation compares who each rule matches
+ * with who is a member now, closes the stays of those who left, opens stays
+ * for those who came, and writes `Segment Entered` / `Segment Exited` to the
+ * event log, all at the evaluation's `now`. A segment's first evaluation
+ * opens the stays of the members it finds without logging them (see
+ * `segmentEventsInsert`).
  *
  * Two ways in:
  * - `evaluateSegments` re-evaluates every customer (after a segment is saved,
@@ -85,8 +87,9 @@ async function matchAtOnce(tx: Queryable, ws: Workspace, segments: readonly Segm
  *
  * Only the moves of segments evaluated before are logged. A segment's first
  * evaluation finds the customers already in it: their stays start then, but
- * they did not enter it at that moment, and no journey can be waiting on a
- * segment that had no members yet. Logging them would write a row per
+ * they did not enter it at that moment (so a journey on entering it starts
+ * for those who enter after, as Klaviyo's segment-triggered flows do, not
+ * for everyone already there). Logging them would write a row per
  * existing member into the event log (775,000 for the nine built-ins over a
  * million customers: 13.9 s of a 23.4 s evaluation, docs/benchmarks.md).
  */
@@ -298,6 +301,18 @@ export async function evaluateSegments(store: Store, ws: Workspace, now: Date, o
 
 function withDependents(all: readonly SegmentForEvaluation[], only: readonly number[]): SegmentForEvaluation[] {
   const chosen = new Set(only);
+  // The segments their rules read that were never evaluated come first (a
+  // built-in copied but not evaluated yet, say): their stays are what those
+  // rules read, and they would otherwise be read empty.
+  const byId = new Map(all.map((s) => [s.id, s]));
+  const toVisit = [...only];
+  for (let id = toVisit.pop(); id !== undefined; id = toVisit.pop()) {
+    for (const d of byId.get(id)?.dependsOn ?? []) {
+      if (chosen.has(d)) continue;
+      if (byId.get(d)?.evaluatedAt === null) chosen.add(d);
+      toVisit.push(d);
+    }
+  }
   // `all` is in dependency order, so one pass finds dependents of dependents.
   for (const s of all) if (s.dependsOn.some((d) => chosen.has(d))) chosen.add(s.id);
   return all.filter((s) => chosen.has(s.id));
@@ -307,7 +322,7 @@ export interface ChangesResult {
   customers: number;
   entered: number;
   exited: number;
-  /** Where the time went, to explain a slow pass: waiting for the segments lock, taking the marks, and each segment's sync (slowest first). */
+  /** Where the time went, to explain a slow pass: waiting for the segments lock, taking the marks, and each rules statement: the independent segments together, then each dependent one (slowest first). */
   phases: { lockMs: number; marksMs: number; segments: { name: string; ms: number }[] };
 }
 
@@ -333,7 +348,12 @@ export async function processCustomerChanges(store: Store, ws: Workspace, now: D
     const ids = [...new Set(taken.map((t) => Number(t.customer_id)))].sort((a, b) => a - b);
     // A segment never evaluated has no membership to keep current yet: its
     // first evaluation over everyone (due at once) finds these customers too.
-    const segments = (await readSegmentsForEvaluation(tx, ws)).filter((s) => s.evaluatedAt !== null);
+    // Nor do the segments whose rules read its stays (they would read none).
+    const skipped = new Set<number>();
+    const segments = (await readSegmentsForEvaluation(tx, ws)).filter((s) => {
+      if (s.evaluatedAt === null || s.dependsOn.some((d) => skipped.has(d))) skipped.add(s.id);
+      return !skipped.has(s.id);
+    });
     // The rules that refer to no other segment in one statement, reading
     // these customers once; then the others in dependency order, each after
     // the stays it reads.

@@ -175,7 +175,6 @@ describe("a shop's week, segment by segment", () => {
     const stays = await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM segment_memberships WHERE segment_id = $1", [cart.id]);
     expect(stays[0]?.n).toBe(2);
   });
-});
 
   it("a new segment finds the customers already in it without logging them as entering; every move after is logged, and the worker leaves a segment alone until then", async () => {
     await send({ type: "identify", userId: "g1", traits: { tier: "gold" } }, { type: "identify", userId: "g2", traits: { tier: "gold" } });
@@ -183,6 +182,7 @@ describe("a shop's week, segment by segment", () => {
     const at = clock.now();
     const gold = await make("Gold tier", { field: "trait.tier", op: "eq", value: "gold" });
     expect(await members(gold)).toEqual(["g1", "g2"]);
+    expect(gold.evaluation.segments).toEqual([expect.objectContaining({ segmentId: gold.id, entered: 2, exited: 0 })]);
     const goldLog = async (who: string) => (await logged(who)).filter((l) => l.includes(": Gold tier @"));
     expect(await goldLog("g1")).toEqual([]);
     // Their stays start at the first evaluation: the history has them.
@@ -190,30 +190,53 @@ describe("a shop's week, segment by segment", () => {
     expect(stays.map((s) => [s.entered_at.toISOString(), s.exited_at])).toEqual([[at.toISOString(), null], [at.toISOString(), null]]);
 
     clock.advance(60_000);
+    const today = clock.now().toISOString().slice(0, 10);
     await send({ type: "identify", userId: "g3", traits: { tier: "gold" } }, { type: "identify", userId: "g1", traits: { tier: "silver" } });
     await settle();
     expect(await members(gold)).toEqual(["g2", "g3"]);
-    expect(await goldLog("g3")).toEqual(["Segment Entered: Gold tier @ 2026-06-13"]);
-    expect(await goldLog("g1")).toEqual(["Segment Exited: Gold tier @ 2026-06-13"]);
+    expect(await goldLog("g3")).toEqual([`Segment Entered: Gold tier @ ${today}`]);
+    expect(await goldLog("g1")).toEqual([`Segment Exited: Gold tier @ ${today}`]);
 
     // A segment saved but not yet evaluated (as the built-ins are when first
     // copied) keeps no members from the worker's passes: its first
     // evaluation finds them all, unlogged.
-    const [row] = await t.store.query<{ id: number }>(
-      `INSERT INTO segments (workspace_id, name, rule, depends_on, time_relative, created_at, updated_at)
-       VALUES ($1, 'Silver tier', $2, '{}', false, $3, $3) RETURNING id`,
-      [ws.id, JSON.stringify({ field: "trait.tier", op: "eq", value: "silver" }), clock.now()],
-    );
-    const silver = Number(row?.id);
+    const unevaluated = async (name: string, tier: string) => {
+      const [row] = await t.store.query<{ id: number }>(
+        `INSERT INTO segments (workspace_id, name, rule, depends_on, time_relative, created_at, updated_at)
+         VALUES ($1, $2, $3, '{}', false, $4, $4) RETURNING id`,
+        [ws.id, name, JSON.stringify({ field: "trait.tier", op: "eq", value: tier }), clock.now()],
+      );
+      return Number(row?.id);
+    };
+    const staysOf = async (id: number) => (await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM segment_memberships WHERE segment_id = $1", [id]))[0]?.n;
+    const silver = await unevaluated("Silver tier", "silver");
     await send({ type: "identify", userId: "g2", traits: { tier: "silver" } });
     await settle();
-    const silverStays = async () => (await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM segment_memberships WHERE segment_id = $1", [silver]))[0]?.n;
-    expect(await silverStays()).toBe(0);
+    expect(await staysOf(silver)).toBe(0);
     await evaluateSegments(t.store, ws, clock.now());
-    expect(await silverStays()).toBe(2);
+    expect(await staysOf(silver)).toBe(2);
     expect((await logged("g2")).filter((l) => l.includes("Silver tier"))).toEqual([]);
-    expect(await goldLog("g2")).toEqual(["Segment Exited: Gold tier @ 2026-06-13"]);
+    expect(await goldLog("g2")).toEqual([`Segment Exited: Gold tier @ ${today}`]);
+
+    // Editing the rule moves customers, and those moves are logged.
+    clock.advance(60_000);
+    const edited = await updateSegment(t.store, ws, gold.id, { rule: { field: "trait.tier", op: "in", value: ["gold", "silver"] } }, clock.now());
+    expect(edited.evaluation.segments).toEqual([expect.objectContaining({ segmentId: gold.id, entered: 2, exited: 0 })]);
+    expect(await goldLog("g1")).toEqual([`Segment Exited: Gold tier @ ${today}`, `Segment Entered: Gold tier @ ${today}`]);
+
+    // A new segment built on one never evaluated evaluates that one first
+    // (both unlogged) rather than reading its empty stays.
+    const bronze = await unevaluated("Bronze tier", "bronze");
+    await send({ type: "identify", userId: "g4", traits: { tier: "bronze" } });
+    await settle();
+    const onBronze = await make("Bronze members", { segment: bronze });
+    expect(await members(onBronze)).toEqual(["g4"]);
+    expect(await staysOf(bronze)).toBe(1);
+    expect((await logged("g4")).filter((l) => l.includes("Bronze"))).toEqual([]);
+    const [b] = await t.store.query<{ at: Date | null }>("SELECT evaluated_at AS at FROM segments WHERE id = $1", [bronze]);
+    expect(b?.at).not.toBeNull();
   });
+});
 
 describe("operators", () => {
   let base: number;
