@@ -188,7 +188,8 @@ function birthdayCondition(b: string, op: Operator, value: unknown, ctx: Compile
   let nowParam: string | undefined;
   const localToday = () => {
     nowParam ??= ctx.bind(ctx.now);
-    return `((${nowParam}::timestamptz AT TIME ZONE COALESCE((SELECT z.name FROM known_time_zones z WHERE z.name = c.time_zone), 'UTC'))::date)`;
+    // No lookup for a customer with no time zone (a subquery per row otherwise).
+    return `((${nowParam}::timestamptz AT TIME ZONE CASE WHEN c.time_zone IS NULL THEN 'UTC' ELSE COALESCE((SELECT z.name FROM known_time_zones z WHERE z.name = c.time_zone), 'UTC') END)::date)`;
   };
   switch (op) {
     case "anniversaryThisMonth":

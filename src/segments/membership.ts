@@ -169,6 +169,7 @@ async function syncAtOnce(
 ): Promise<{ results: (SyncResult & { seconds: number })[]; writeSeconds: number }> {
   await tx.query("CREATE TEMPORARY TABLE segment_moves (segment_id bigint NOT NULL, customer_id bigint NOT NULL, entered boolean NOT NULL) ON COMMIT DROP");
   const results: (SyncResult & { seconds: number })[] = [];
+  const written = new Set<number>(); // segments whose stays were written directly
   // A segment on its first evaluation has no stays (only evaluations write
   // them, and they mark the segment evaluated; checked all the same): its
   // matches are its members, written straight from them with nothing to
@@ -194,6 +195,7 @@ async function syncAtOnce(
         [s.id, ws.id, now],
       );
       results.push({ segmentId: s.id, entered: Number(found?.n ?? 0), exited: 0, seconds: (performance.now() - t0) / 1000 });
+      written.add(s.id);
       continue;
     }
     const rows = await tx.query<{ entered: number; exited: number }>(
@@ -211,7 +213,7 @@ async function syncAtOnce(
     results.push({ segmentId: s.id, entered: Number(r?.entered ?? 0), exited: Number(r?.exited ?? 0), seconds: (performance.now() - t0) / 1000 });
   }
   const t = performance.now();
-  if (results.some((r) => r.entered + r.exited > 0)) {
+  if (results.some((r) => r.entered + r.exited > 0 && !written.has(r.segmentId))) {
     await tx.query("ANALYZE segment_moves");
     await tx.query(
       `UPDATE segment_memberships m SET exited_at = $1 FROM segment_moves v
@@ -274,7 +276,7 @@ export interface EvaluationResult {
   segments: (SyncResult & { seconds: number })[];
   /** The one scan that matched every independent rule at once (0 when each segment was matched alone). */
   matchSeconds: number;
-  /** Writing the moves of the segments matched at once, together (their `seconds` are only finding who came and left). */
+  /** Writing the moves of the segments matched at once, together (their `seconds` are finding who came and left; for a segment on its first evaluation, writing its stays). */
   writeSeconds: number;
   /** Customers who entered or left, over all segments. */
   moved: number;

@@ -172,6 +172,15 @@ describe("a shop's week, segment by segment", () => {
     const day = (d: string) => h.days.find((x) => x.day === d);
     expect(day("2026-03-10")).toMatchObject({ entered: 2, exited: 1, size: 1 });
     expect(day("2026-03-11")).toMatchObject({ entered: 0, exited: 1, size: 0 });
+    // Every day's size is the stays entered before its end and not left by then.
+    for (const d of h.days) {
+      const end = new Date(Date.parse(`${d.day}T00:00:00Z`) + DAY);
+      const [r] = await t.store.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM segment_memberships WHERE segment_id = $1 AND entered_at < $2 AND (exited_at IS NULL OR exited_at >= $2)",
+        [cart.id, end],
+      );
+      expect(d.size, d.day).toBe(r?.n);
+    }
     const stays = await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM segment_memberships WHERE segment_id = $1", [cart.id]);
     expect(stays[0]?.n).toBe(2);
   });
