@@ -17,7 +17,7 @@
  */
 import type { Queryable, Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import { customersMatching } from "../segments/index.ts";
+import { CUSTOMER_ZONE_SQL, customersMatching } from "../segments/index.ts";
 import { matchesPropertyFilters } from "../segments/index.ts";
 import { NON_PURCHASE_STATUSES, writeCustomers, type CustomerRecord } from "../ingest/index.ts";
 import { groupBy } from "../shared/index.ts";
@@ -575,8 +575,7 @@ export class JourneyRunner {
   /** Customers a date, schedule or overdue trigger starts at `now`, each with its entry key. */
   async #dueEntries(trigger: Trigger, j: JourneyRow, now: Date): Promise<{ customerId: number; entry: string; properties: Record<string, unknown> }[]> {
     const ws = this.ws.id;
-    const zone = `COALESCE((SELECT z.name FROM known_time_zones z WHERE z.name = c.time_zone), 'UTC')`;
-    const localNow = `($2::timestamptz AT TIME ZONE ${zone})`;
+    const localNow = `($2::timestamptz AT TIME ZONE ${CUSTOMER_ZONE_SQL})`;
     switch (trigger.type) {
       case "event":
       case "segment":

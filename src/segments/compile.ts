@@ -178,6 +178,14 @@ function dateCondition(t: string, op: Operator, value: unknown, ctx: CompileCont
 }
 
 /**
+ * The SQL of a customer's time zone (customers aliased `c`): their zone when
+ * PostgreSQL knows it (`known_time_zones`), else UTC. No lookup for a
+ * customer with none (a subquery per row otherwise). Also read by the journey
+ * runner's date triggers, so both mean the same local day.
+ */
+export const CUSTOMER_ZONE_SQL = `CASE WHEN c.time_zone IS NULL THEN 'UTC' ELSE COALESCE((SELECT z.name FROM known_time_zones z WHERE z.name = c.time_zone), 'UTC') END`;
+
+/**
  * A birthday against the customer's own calendar: "today" is the date in
  * their time zone (UTC when unknown or not a zone PostgreSQL knows; the
  * known zones are listed in `known_time_zones`). A 29 February birthday
@@ -188,8 +196,7 @@ function birthdayCondition(b: string, op: Operator, value: unknown, ctx: Compile
   let nowParam: string | undefined;
   const localToday = () => {
     nowParam ??= ctx.bind(ctx.now);
-    // No lookup for a customer with no time zone (a subquery per row otherwise).
-    return `((${nowParam}::timestamptz AT TIME ZONE CASE WHEN c.time_zone IS NULL THEN 'UTC' ELSE COALESCE((SELECT z.name FROM known_time_zones z WHERE z.name = c.time_zone), 'UTC') END)::date)`;
+    return `((${nowParam}::timestamptz AT TIME ZONE ${CUSTOMER_ZONE_SQL})::date)`;
   };
   switch (op) {
     case "anniversaryThisMonth":

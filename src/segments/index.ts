@@ -7,6 +7,7 @@
 export { Rule, PropertyFilter, checkRule, type CheckedRule } from "./rule.ts";
 export { matchesPropertyFilters } from "./property-filter.ts";
 export { customersMatching } from "./membership.ts";
+export { CUSTOMER_ZONE_SQL } from "./compile.ts";
 export { fieldCatalogue, FIELDS, OPERATORS, OPERATORS_BY_TYPE, type FieldType, type Operator, type FieldCatalogue, type CatalogueField } from "./fields.ts";
 export { BUILT_IN_SEGMENTS, type BuiltInSegment } from "./built-in.ts";
 export {

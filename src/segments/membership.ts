@@ -176,12 +176,13 @@ async function syncAtOnce(
   // compare or log. On a million customers this skips finding 776,000
   // moves and writing them to segment_moves and back: 10.2-10.5 s -> 8.2-9.7 s
   // on PostgreSQL (docs/benchmarks.md, 2026-11-24 23:25).
+  const firsts = segments.filter((s) => s.evaluatedAt === null).map((s) => s.id);
   const withStays = new Set(
-    (
-      await tx.query<{ segment_id: number }>("SELECT DISTINCT segment_id FROM segment_memberships WHERE segment_id = ANY($1::bigint[]) AND exited_at IS NULL", [
-        segments.filter((s) => s.evaluatedAt === null).map((s) => s.id),
-      ])
-    ).map((r) => Number(r.segment_id)),
+    firsts.length === 0
+      ? []
+      : (await tx.query<{ segment_id: number }>("SELECT DISTINCT segment_id FROM segment_memberships WHERE segment_id = ANY($1::bigint[]) AND exited_at IS NULL", [firsts])).map((r) =>
+          Number(r.segment_id),
+        ),
   );
   for (const s of segments) {
     const target = matched.get(s.id);
