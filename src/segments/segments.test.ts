@@ -154,6 +154,27 @@ describe("a shop's week, segment by segment", () => {
     expect(await members(repeat)).toContain("u6");
   });
 
+  it("a customer who leaves, comes back and leaves again within one instant keeps one stay per exit time", async () => {
+    const flip = await make("Flip-flop", { field: "trait.mood", op: "eq", value: "in" });
+    const mood = async (v: string) => {
+      await send({ type: "identify", userId: "f1", traits: { mood: v } });
+      await settle();
+    };
+    await mood("in");
+    clock.advance(60_000);
+    const at = clock.now();
+    // Three moves at the same instant: the stay opened at it and closed at
+    // it has no length and is removed (two stays ending together would break
+    // the unique index of migration 019).
+    for (const v of ["out", "in", "out", "in", "out"]) await mood(v);
+    expect(await members(flip)).toEqual([]);
+    const stays = await t.store.query<{ exited_at: Date | null }>("SELECT exited_at FROM segment_memberships WHERE segment_id = $1", [flip.id]);
+    expect(stays.map((s) => s.exited_at?.toISOString())).toEqual([at.toISOString()]);
+    await mood("in");
+    expect(await members(flip)).toEqual(["f1"]);
+    clock.advance(60_000);
+  });
+
   it("marks every change in the writing transaction, and an evaluation of everyone clears the marks", async () => {
     await send({ type: "identify", userId: "u5", traits: { plan: "pro" } });
     expect(await pendingChanges(t.store, ws)).toBeGreaterThan(0);
