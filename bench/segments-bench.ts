@@ -219,7 +219,7 @@ export async function segmentsOn(label: string, store: Store, o: { customers: nu
   let t = performance.now();
   const first = await evaluateSegments(store, ws, new Date());
   const firstEvaluationMs = performance.now() - t;
-  log(`first evaluation (${int(first.moved)} members found, not logged as entering) in ${secs(firstEvaluationMs)} (one scan matching every rule: ${first.matchSeconds.toFixed(2)} s, then writing each segment's stays: ${first.segments.reduce((n, x) => n + x.seconds, 0).toFixed(2)} s)`);
+  log(`first evaluation (${int(first.found)} members found, not logged as entering) in ${secs(firstEvaluationMs)} (one scan matching every rule: ${first.matchSeconds.toFixed(2)} s, then writing each segment's stays: ${first.segments.reduce((n, x) => n + x.seconds, 0).toFixed(2)} s)`);
   // The same members entering an already-evaluated segment are logged: the
   // cost a bulk import into a shop with evaluated segments pays (the worker
   // then evaluates everyone at once). Measured on the stays removed.
@@ -260,5 +260,5 @@ export async function segmentsOn(label: string, store: Store, o: { customers: nu
   log(`event → membership: ${o.rate} Product Added events/s for ${o.seconds} s with the worker polling every 250 ms`);
   const latency = await latencyUnderLoad(store, ws, cart.id, o.customers, { rate: o.rate, seconds: o.seconds, pollMs: 250, seed: o.seed });
   log(`sent ${int(latency.sent)} (${latency.rate.toFixed(0)}/s), measured ${int(latency.measured)}: p50 ${latency.p50.toFixed(0)} ms, p99 ${latency.p99.toFixed(0)} ms, max ${latency.max.toFixed(0)} ms`);
-  return { customers: o.customers, orders: o.customers * 10, events: o.customers * 20, generateMs, firstEvaluationMs, firstMembers: first.moved, loggedEvaluationMs, steadyEvaluationMs, perSegment, latency };
+  return { customers: o.customers, orders: o.customers * 10, events: o.customers * 20, generateMs, firstEvaluationMs, firstMembers: first.found, loggedEvaluationMs, steadyEvaluationMs, perSegment, latency };
 }

@@ -40,6 +40,7 @@ import {
   createSegment,
   deleteSegment,
   evaluateSegments,
+  evaluationMoves,
   exportSegment,
   getSegment,
   listMembers,
@@ -321,7 +322,7 @@ function segmentLine(s: Segment): string {
 }
 
 function evaluationLine(e: EvaluationResult): string {
-  return `${e.segments.length} segment(s) evaluated in ${e.seconds.toFixed(2)} s; ${e.moved.toLocaleString("en")} customers entered or left`;
+  return `${e.segments.length} segment(s) evaluated in ${e.seconds.toFixed(2)} s; ${evaluationMoves(e)}`;
 }
 
 segments

@@ -32,6 +32,6 @@ export {
   type MemberView,
   type Preview,
 } from "./segments-store.ts";
-export { evaluateSegments, processCustomerChanges, pendingChanges, type EvaluationResult, type ChangesResult, type SyncResult } from "./membership.ts";
+export { evaluateSegments, evaluationMoves, processCustomerChanges, pendingChanges, type EvaluationResult, type ChangesResult, type SyncResult } from "./membership.ts";
 export { scheduleSegments, fullEvaluationDue, type SegmentWorker } from "./schedule.ts";
 export { exportSegment, ExportQuery, CSV_COLUMNS, AUDIENCE_FORMATS, normaliseEmail, normalisePhone, csvField, type ExportSummary, type AudienceFormat } from "./export.ts";

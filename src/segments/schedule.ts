@@ -9,7 +9,7 @@
 import { toAppError, type Clock } from "../shared/index.ts";
 import type { Queryable, Store } from "../store/index.ts";
 import type { Workspace } from "../workspaces/index.ts";
-import { evaluateSegments, pendingChanges, processCustomerChanges } from "./membership.ts";
+import { evaluateSegments, evaluationMoves, pendingChanges, processCustomerChanges } from "./membership.ts";
 
 /** A batch of changed customers slower than this is logged (membership should follow an event within a second). */
 const SLOW_BATCH_MS = 1000;
@@ -77,7 +77,7 @@ export function scheduleSegments(
       if (performance.now() - td > slowMs) options.log?.(`segments: checking whether a full evaluation is due took ${seconds(performance.now() - td)}`);
       if (due) {
         const r = await evaluateSegments(store, ws, clock.now());
-        if (r.moved > 0) options.log?.(`segments evaluated in ${r.seconds.toFixed(1)} s: ${r.moved} customers entered or left`);
+        if (r.moved + r.found > 0) options.log?.(`segments evaluated in ${r.seconds.toFixed(1)} s: ${evaluationMoves(r)}`);
       }
     } catch (err) {
       options.log?.(`segment evaluation failed: ${toAppError(err).message}`);

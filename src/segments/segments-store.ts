@@ -150,7 +150,7 @@ export async function updateSegment(store: Store, ws: Workspace, id: number, inp
       ],
     )
     .catch((err: unknown) => nameTaken(err, patch.name ?? current.name));
-  const evaluation = checked ? await evaluateSegments(store, ws, now, [id]) : { segments: [], matchSeconds: 0, writeSeconds: 0, moved: 0, seconds: 0 };
+  const evaluation = checked ? await evaluateSegments(store, ws, now, [id]) : { segments: [], matchSeconds: 0, writeSeconds: 0, moved: 0, found: 0, seconds: 0 };
   return { ...(await getSegment(store, ws, id)), warnings: checked?.warnings ?? [], evaluation };
 }
 

@@ -213,6 +213,7 @@ describe("a shop's week, segment by segment", () => {
     const gold = await make("Gold tier", { field: "trait.tier", op: "eq", value: "gold" });
     expect(await members(gold)).toEqual(["g1", "g2"]);
     expect(gold.evaluation.segments).toEqual([expect.objectContaining({ segmentId: gold.id, entered: 2, exited: 0 })]);
+    expect(gold.evaluation).toMatchObject({ found: 2, moved: 0 });
     const goldLog = async (who: string) => (await logged(who)).filter((l) => l.includes(": Gold tier @"));
     expect(await goldLog("g1")).toEqual([]);
     // Their stays start at the first evaluation: the history has them.
@@ -252,6 +253,7 @@ describe("a shop's week, segment by segment", () => {
     clock.advance(60_000);
     const edited = await updateSegment(t.store, ws, gold.id, { rule: { field: "trait.tier", op: "in", value: ["gold", "silver"] } }, clock.now());
     expect(edited.evaluation.segments).toEqual([expect.objectContaining({ segmentId: gold.id, entered: 2, exited: 0 })]);
+    expect(edited.evaluation).toMatchObject({ found: 0, moved: 2 });
     expect(await goldLog("g1")).toEqual([`Segment Exited: Gold tier @ ${today}`, `Segment Entered: Gold tier @ ${today}`]);
 
     // A new segment built on one never evaluated evaluates that one first
