@@ -302,8 +302,8 @@ export interface EvaluationResult {
   seconds: number;
 }
 
-/** What an evaluation changed, in words: "12 customers entered or left; 3,400 found by 9 newly evaluated segments". */
-export function evaluationMoves(e: Pick<EvaluationResult, "moved" | "found" | "segments">): string {
+/** What an evaluation changed, in words: "12 customers entered or left; 3,400 found by segments evaluated for the first time (…)". */
+export function evaluationMoves(e: Pick<EvaluationResult, "moved" | "found">): string {
   const n = (x: number) => x.toLocaleString("en");
   const parts = [`${n(e.moved)} customers entered or left`];
   if (e.found > 0) parts.push(`${n(e.found)} found by segments evaluated for the first time (not logged as entering)`);
