@@ -27,6 +27,7 @@ const Env = z.object({
   FIDELIO_JOURNEYS_EVERY_SECONDS: z.coerce.number().min(0, "must be 0 (off) or more").max(3600, "must be at most an hour").optional(),
   FIDELIO_SHOP_NAME: z.string().trim().min(1).max(100).optional(),
   FIDELIO_LOYALTY_EVERY_SECONDS: z.coerce.number().min(0, "must be 0 (off) or more").max(86_400, "must be at most a day").optional(),
+  FIDELIO_MAINTENANCE_EVERY_MINUTES: z.coerce.number().min(0, "must be 0 (off) or more").max(1_440, "must be at most a day").optional(),
   FIDELIO_SMTP_URL: z.string().regex(/^smtps?:\/\/[^/]+/, "must be an smtp:// or smtps:// URL, e.g. smtp://user:password@mail.example.com:587").optional(),
   FIDELIO_SMTP_POOL: z.coerce.number().int().min(1).max(50).optional(),
   FIDELIO_EMAIL_FROM: z.string().regex(/^(.+ )?<?[^@\s<>]+@[^@\s<>]+>?$/, 'must be an address, or "Name <address>"').optional(),
@@ -61,6 +62,8 @@ export interface Config {
   journeysEverySeconds: number;
   /** How often the server credits loyalty points (orders past their return window, refunds, bonuses); 0 = never. */
   loyaltyEverySeconds: number;
+  /** How often the server vacuums and analyzes the embedded store's tables that are due (PGlite has no autovacuum); 0 = never. Not used on PostgreSQL. */
+  maintenanceEveryMinutes: number;
   /** The shop's name, shown in messages. */
   shopName: string;
   email: {
@@ -121,6 +124,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: C
     segmentsEveryMinutes: e.FIDELIO_SEGMENTS_EVERY_MINUTES ?? 15,
     journeysEverySeconds: e.FIDELIO_JOURNEYS_EVERY_SECONDS ?? 5,
     loyaltyEverySeconds: e.FIDELIO_LOYALTY_EVERY_SECONDS ?? 60,
+    maintenanceEveryMinutes: e.FIDELIO_MAINTENANCE_EVERY_MINUTES ?? 10,
     shopName: e.FIDELIO_SHOP_NAME ?? "Our shop",
     email: {
       smtpUrl: e.FIDELIO_SMTP_URL,

@@ -4,7 +4,7 @@
  * the system clock).
  */
 import type { Config } from "./config.ts";
-import { openStore, type Store } from "./store/index.ts";
+import { openStore, scheduleMaintenance, type Store } from "./store/index.ts";
 import { systemClock, type Clock } from "./shared/index.ts";
 import { countApiKeys, createApiKey, ensureWorkspace, type Workspace } from "./workspaces/index.ts";
 import { createApp, serve } from "./http/index.ts";
@@ -123,6 +123,11 @@ export async function startServer(f: Fidelio): Promise<{ url: string; close: () 
           { everyMs: f.config.journeysEverySeconds * 1000, log: (line) => console.log(line), parallel: f.config.email.pool },
         )
       : undefined;
+  // PGlite has no autovacuum; a PostgreSQL server's does this itself.
+  const maintenanceWorker =
+    f.store.kind === "pglite" && f.config.maintenanceEveryMinutes > 0
+      ? scheduleMaintenance(f.store, { everyMs: f.config.maintenanceEveryMinutes * 60_000, log: (line) => console.log(line) })
+      : undefined;
   const loyaltyWorker = f.config.loyaltyEverySeconds > 0 ? scheduleLoyalty(f.store, f.workspace, f.clock, { everyMs: f.config.loyaltyEverySeconds * 1000, log: (line) => console.log(line) }) : undefined;
   return {
     url: `http://${host}:${server.port}/`,
@@ -131,7 +136,9 @@ export async function startServer(f: Fidelio): Promise<{ url: string; close: () 
       segmentWorker?.stop();
       journeyWorker?.stop();
       loyaltyWorker?.stop();
+      maintenanceWorker?.stop();
       await loyaltyWorker?.idle();
+      await maintenanceWorker?.idle();
       await segmentWorker?.idle();
       await journeyWorker?.idle();
       await email?.close();

@@ -1,0 +1,96 @@
+/**
+ * What PostgreSQL's autovacuum does, for the embedded store, which has none:
+ * PGlite runs one backend and no background workers, so nothing ever
+ * removes dead rows or refreshes the planner's statistics. Without it the
+ * tables that churn grow without end (the segment worker's change marks,
+ * written and deleted on every event; the customers' scores, rewritten by
+ * every daily scoring run) and plans go stale as data arrives.
+ *
+ * A table is due by autovacuum's own default rules ("The Autovacuum
+ * Daemon", PostgreSQL 15 documentation, §25.1.6): a VACUUM when its dead
+ * rows exceed 50 + 20 % of its live rows, an ANALYZE when the rows changed
+ * since its last one exceed 50 + 10 %. Insert-only growth alone does not
+ * make a table due (autovacuum's third rule): on PGlite a VACUUM holds the
+ * only connection, and the events table would then be read for seconds
+ * while tracking waits; dead rows and stale statistics are what cost.
+ */
+import type { Store } from "./store.ts";
+
+export interface MaintenanceStep {
+  table: string;
+  action: "vacuum" | "analyze";
+  deadRows: number;
+  changedRows: number;
+  ms: number;
+}
+
+const VACUUM_BASE = 50;
+const VACUUM_SCALE = 0.2;
+const ANALYZE_BASE = 50;
+const ANALYZE_SCALE = 0.1;
+
+/**
+ * Vacuums (with ANALYZE) or analyzes the tables of the current schema that
+ * are due, one at a time, and says what it did. The counts come from
+ * PostgreSQL's cumulative statistics, which a backend reports when it goes
+ * idle, so the writes of the last second may not be counted yet.
+ */
+export async function vacuumWhereDue(store: Store): Promise<MaintenanceStep[]> {
+  const tables = await store.query<{ name: string; live: number; dead: number; changed: number }>(
+    `SELECT format('%I.%I', schemaname, relname) AS name, n_live_tup AS live, n_dead_tup AS dead, n_mod_since_analyze AS changed
+       FROM pg_stat_user_tables
+      WHERE schemaname = current_schema()
+        AND (n_dead_tup > $1::float8 + $2::float8 * n_live_tup OR n_mod_since_analyze > $3::float8 + $4::float8 * n_live_tup)
+      ORDER BY n_dead_tup DESC, relname`,
+    [VACUUM_BASE, VACUUM_SCALE, ANALYZE_BASE, ANALYZE_SCALE],
+  );
+  const steps: MaintenanceStep[] = [];
+  for (const t of tables) {
+    const live = Number(t.live);
+    const dead = Number(t.dead);
+    const vacuum = dead > VACUUM_BASE + VACUUM_SCALE * live;
+    const started = performance.now();
+    // The name comes from the catalogue, quoted by format('%I'): no user input.
+    await store.exec(vacuum ? `VACUUM (ANALYZE) ${t.name}` : `ANALYZE ${t.name}`);
+    steps.push({ table: t.name, action: vacuum ? "vacuum" : "analyze", deadRows: dead, changedRows: Number(t.changed), ms: performance.now() - started });
+  }
+  return steps;
+}
+
+export interface MaintenanceWorker {
+  stop(): void;
+  /** Runs a pass now (or waits for the one running). */
+  tick(): Promise<void>;
+  /** Resolves when no pass is running. */
+  idle(): Promise<void>;
+}
+
+/**
+ * Runs `vacuumWhereDue` every `everyMs` (the server does, on the embedded
+ * store only: a PostgreSQL server has its autovacuum). The timer does not
+ * keep the process alive; a pass that fails is logged and the next one
+ * tries again.
+ */
+export function scheduleMaintenance(store: Store, options: { everyMs: number; log?: (line: string) => void }): MaintenanceWorker {
+  let running: Promise<void> | null = null;
+  const pass = async () => {
+    try {
+      for (const s of await vacuumWhereDue(store)) {
+        options.log?.(
+          `maintenance: ${s.action === "vacuum" ? "VACUUM ANALYZE" : "ANALYZE"} ${s.table} (${s.deadRows.toLocaleString("en")} dead rows, ${s.changedRows.toLocaleString("en")} changed) in ${s.ms < 1000 ? `${Math.round(s.ms)} ms` : `${(s.ms / 1000).toFixed(1)} s`}`,
+        );
+      }
+    } catch (err) {
+      options.log?.(`maintenance failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const tick = () => {
+    running ??= pass().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+  const timer = setInterval(() => void tick(), options.everyMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer), tick, idle: () => running ?? Promise.resolve() };
+}
