@@ -152,7 +152,7 @@ describe("fidelio segments", () => {
     const id = /created segment (\d+) "Two orders or more": 1 members/.exec(made.stdout)?.[1];
     expect(id).toBeDefined();
     // Its first evaluation finds its member; nobody is said to have entered it.
-    expect(made.stdout).toContain("0 customers entered or left; 1 found by segments evaluated for the first time (not logged as entering)");
+    expect(made.stdout).toContain("0 segment entries and exits; 1 members found by segments evaluated for the first time (not logged as entering)");
     const list = await fidelio(["segments", "list"]);
     expect(list.stdout).toMatch(/One-time buyers\s+\d+\s+built-in/);
     expect(list.stdout).toMatch(/Two orders or more\s+1\s/);

@@ -720,8 +720,10 @@ export async function mergeCustomers(tx: Queryable, ws: Workspace, fromId: numbe
   // that read the customer before this commits may still write a stay for
   // it: the change mark makes the segment worker's next pass close that stay.
   await tx.query("DELETE FROM customer_scores WHERE workspace_id = $1 AND customer_id = $2", [ws.id, fromId]);
-  // Through the workspace's segments: stays are indexed by (segment, customer) (migration 018).
-  await tx.query("DELETE FROM segment_memberships WHERE segment_id IN (SELECT id FROM segments WHERE workspace_id = $1) AND customer_id = $2", [ws.id, fromId]);
+  // Through the workspace's segments: current and closed stays are each indexed by (segment, customer) (migration 019).
+  for (const stays of ["exited_at IS NULL", "exited_at IS NOT NULL"]) {
+    await tx.query(`DELETE FROM segment_memberships WHERE segment_id IN (SELECT id FROM segments WHERE workspace_id = $1) AND customer_id = $2 AND ${stays}`, [ws.id, fromId]);
+  }
   await tx.query("INSERT INTO customer_changes (workspace_id, customer_id) VALUES ($1, $2)", [ws.id, fromId]);
   await tx.query("DELETE FROM customers WHERE workspace_id = $1 AND id = $2", [ws.id, fromId]);
   await recomputeRollups(tx, ws, [intoId], now);

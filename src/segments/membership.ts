@@ -4,10 +4,7 @@
  * for those who came, and writes `Segment Entered` / `Segment Exited` to the
  * event log, all at the evaluation's `now`. A segment's first evaluation
  * opens the stays of the members it finds without logging them (see
- * `segmentEventsInsert`). A stay that would close at the instant it opened
- * is deleted instead: the one index of the stays (migration 019) allows a
- * customer one stay per segment ending at a given instant, and only a stay
- * of no length could be a second one.
+ * `segmentEventsInsert`).
  *
  * Two ways in:
  * - `evaluateSegments` re-evaluates every customer (after a segment is saved,
@@ -130,14 +127,9 @@ export async function syncSegments(tx: Queryable, ws: Workspace, segments: reado
                   WHERE segment_id = ANY(${segs}::bigint[]) AND exited_at IS NULL${idsParam ? ` AND customer_id = ANY(${idsParam}::bigint[])` : ""}),
      gone AS (SELECT segment_id, customer_id FROM current EXCEPT SELECT segment_id, customer_id FROM target),
      came AS (SELECT segment_id, customer_id FROM target EXCEPT SELECT segment_id, customer_id FROM current),
-     closed AS (UPDATE segment_memberships m SET exited_at = ${at} FROM gone
-                 WHERE m.segment_id = gone.segment_id AND m.customer_id = gone.customer_id AND m.exited_at IS NULL AND m.entered_at < ${at}
+     exited AS (UPDATE segment_memberships m SET exited_at = ${at} FROM gone
+                 WHERE m.segment_id = gone.segment_id AND m.customer_id = gone.customer_id AND m.exited_at IS NULL
                  RETURNING m.segment_id, m.customer_id),
-     -- A stay opened at this very instant has no length: removed, not closed (migration 019).
-     dropped AS (DELETE FROM segment_memberships m USING gone
-                  WHERE m.segment_id = gone.segment_id AND m.customer_id = gone.customer_id AND m.exited_at IS NULL AND m.entered_at >= ${at}
-                  RETURNING m.segment_id, m.customer_id),
-     exited AS (SELECT segment_id, customer_id FROM closed UNION ALL SELECT segment_id, customer_id FROM dropped),
      entered AS (INSERT INTO segment_memberships (workspace_id, segment_id, customer_id, entered_at)
                  SELECT ${wsId}, segment_id, customer_id, ${at} FROM came ORDER BY segment_id, customer_id
                  RETURNING segment_id, customer_id),
@@ -224,19 +216,11 @@ async function syncAtOnce(
   const t = performance.now();
   if (results.some((r) => r.entered + r.exited > 0 && !written.has(r.segmentId))) {
     await tx.query("ANALYZE segment_moves");
-    if (results.some((r) => r.exited > 0)) {
-      await tx.query(
-        `UPDATE segment_memberships m SET exited_at = $1 FROM segment_moves v
-          WHERE NOT v.entered AND m.segment_id = v.segment_id AND m.customer_id = v.customer_id AND m.exited_at IS NULL AND m.entered_at < $1`,
-        [now],
-      );
-      // A stay opened at this very instant has no length: removed, not closed (migration 019).
-      await tx.query(
-        `DELETE FROM segment_memberships m USING segment_moves v
-          WHERE NOT v.entered AND m.segment_id = v.segment_id AND m.customer_id = v.customer_id AND m.exited_at IS NULL AND m.entered_at >= $1`,
-        [now],
-      );
-    }
+    await tx.query(
+      `UPDATE segment_memberships m SET exited_at = $1 FROM segment_moves v
+        WHERE NOT v.entered AND m.segment_id = v.segment_id AND m.customer_id = v.customer_id AND m.exited_at IS NULL`,
+      [now],
+    );
     await tx.query(
       `INSERT INTO segment_memberships (workspace_id, segment_id, customer_id, entered_at)
        SELECT $1, segment_id, customer_id, $2 FROM segment_moves WHERE entered ORDER BY segment_id, customer_id`,
@@ -295,18 +279,18 @@ export interface EvaluationResult {
   matchSeconds: number;
   /** Writing the moves of the segments matched at once, together (their `seconds` are finding who came and left; for a segment on its first evaluation, writing its stays). */
   writeSeconds: number;
-  /** Customers who entered or left segments evaluated before (logged), over all segments. */
+  /** Entries into and exits from segments evaluated before (logged), summed over segments. */
   moved: number;
   /** Members found by segments on their first evaluation (not logged as entering). */
   found: number;
   seconds: number;
 }
 
-/** What an evaluation changed, in words: "12 customers entered or left; 3,400 found by segments evaluated for the first time (…)". */
+/** What an evaluation changed, in words: "12 segment entries and exits; 3,400 members found by segments evaluated for the first time (…)". */
 export function evaluationMoves(e: Pick<EvaluationResult, "moved" | "found">): string {
   const n = (x: number) => x.toLocaleString("en");
-  const parts = [`${n(e.moved)} customers entered or left`];
-  if (e.found > 0) parts.push(`${n(e.found)} found by segments evaluated for the first time (not logged as entering)`);
+  const parts = [`${n(e.moved)} segment entries and exits`];
+  if (e.found > 0) parts.push(`${n(e.found)} members found by segments evaluated for the first time (not logged as entering)`);
   return parts.join("; ");
 }
 

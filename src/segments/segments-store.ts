@@ -169,7 +169,9 @@ export async function deleteSegment(store: Store, ws: Workspace, id: number): Pr
       [ws.id, id],
     );
     if (users.length > 0) throw new AppError("conflict", `segment ${id} is used by ${users.map((u) => u.label).join(", ")}; change or archive those first`, [{ field: "id", message: "in use" }]);
-    await db.query("DELETE FROM segment_memberships WHERE segment_id = $1", [id]);
+    // Current and closed stays, each through its own index (migration 019).
+    await db.query("DELETE FROM segment_memberships WHERE segment_id = $1 AND exited_at IS NULL", [id]);
+    await db.query("DELETE FROM segment_memberships WHERE segment_id = $1 AND exited_at IS NOT NULL", [id]);
     await db.query("DELETE FROM segments WHERE workspace_id = $1 AND id = $2", [ws.id, id]);
   });
 }
@@ -344,7 +346,8 @@ export async function segmentHistory(
   // nothing). Counting per day with a subquery each read every stay 3 × days times.
   const rows = await db.query<{ day: string; size: number; entered: number; exited: number }>(
     `WITH bounds AS (SELECT (date_trunc('day', $2::timestamptz AT TIME ZONE 'UTC') - make_interval(days => $3::int - 1)) AS first_day),
-     stays AS (SELECT entered_at, exited_at FROM segment_memberships WHERE segment_id = $1),
+     stays AS (SELECT entered_at, exited_at FROM segment_memberships WHERE segment_id = $1 AND exited_at IS NULL
+               UNION ALL SELECT entered_at, exited_at FROM segment_memberships WHERE segment_id = $1 AND exited_at IS NOT NULL),
      base AS (SELECT count(*) FILTER (WHERE s.entered_at < (b.first_day AT TIME ZONE 'UTC') AND (s.exited_at IS NULL OR s.exited_at >= (b.first_day AT TIME ZONE 'UTC')))::int AS n
                 FROM stays s CROSS JOIN bounds b),
      came AS (SELECT (s.entered_at AT TIME ZONE 'UTC')::date AS day, count(*)::int AS n FROM stays s CROSS JOIN bounds b

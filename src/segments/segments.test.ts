@@ -154,7 +154,7 @@ describe("a shop's week, segment by segment", () => {
     expect(await members(repeat)).toContain("u6");
   });
 
-  it("a customer who leaves, comes back and leaves again within one instant keeps one stay per exit time", async () => {
+  it("a customer who leaves, comes back and leaves again within one instant keeps every stay, even those of no length", async () => {
     const flip = await make("Flip-flop", { field: "trait.mood", op: "eq", value: "in" });
     const mood = async (v: string) => {
       await send({ type: "identify", userId: "f1", traits: { mood: v } });
@@ -162,14 +162,16 @@ describe("a shop's week, segment by segment", () => {
     };
     await mood("in");
     clock.advance(60_000);
-    const at = clock.now();
-    // Three moves at the same instant: the stay opened at it and closed at
-    // it has no length and is removed (two stays ending together would break
-    // the unique index of migration 019).
+    const at = clock.now().toISOString();
+    // Five moves at the same instant: the stays opened at it close at it too.
     for (const v of ["out", "in", "out", "in", "out"]) await mood(v);
     expect(await members(flip)).toEqual([]);
-    const stays = await t.store.query<{ exited_at: Date | null }>("SELECT exited_at FROM segment_memberships WHERE segment_id = $1", [flip.id]);
-    expect(stays.map((s) => s.exited_at?.toISOString())).toEqual([at.toISOString()]);
+    const stays = await t.store.query<{ entered_at: Date; exited_at: Date | null }>(
+      "SELECT entered_at, exited_at FROM segment_memberships WHERE segment_id = $1 ORDER BY entered_at, exited_at",
+      [flip.id],
+    );
+    expect(stays.map((s) => s.exited_at?.toISOString())).toEqual([at, at, at]);
+    expect(stays.slice(1).map((s) => s.entered_at.toISOString())).toEqual([at, at]);
     await mood("in");
     expect(await members(flip)).toEqual(["f1"]);
     clock.advance(60_000);
