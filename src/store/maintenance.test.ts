@@ -56,13 +56,23 @@ describe(`maintenance (${process.env.DATABASE_URL ? "postgres" : "pglite"})`, ()
     expect(again.map((s) => s.table).filter((n) => n.includes("maint_"))).toEqual([]);
   });
 
+  it("freezes a table whose oldest transaction id passes the age limit (here 0, for the test)", async () => {
+    const age = async () => (await t.store.query<{ n: number }>("SELECT age(relfrozenxid) AS n FROM pg_class WHERE oid = 'maint_fresh'::regclass"))[0]?.n ?? NaN;
+    await write("UPDATE maint_fresh SET v = v WHERE id = 1");
+    const before = await age();
+    expect(before).toBeGreaterThan(0);
+    const steps = await vacuumWhereDue(t.store, { freezeMaxAge: 0 });
+    expect(steps.find((s) => s.table.endsWith(".maint_fresh"))).toMatchObject({ action: "freeze" });
+    expect(await age()).toBeLessThan(before);
+  });
+
   it("a scheduled pass logs what it did", async () => {
     await write("DELETE FROM maint_quiet WHERE id <= 900");
     const lines: string[] = [];
     const worker = scheduleMaintenance(t.store, { everyMs: 3_600_000, log: (l) => lines.push(l) });
     await worker.tick();
     worker.stop();
-    // 900 deleted now, and the 10 updated before (too few then to be due).
-    expect(lines.find((l) => l.includes("maint_quiet"))).toMatch(/^maintenance: VACUUM ANALYZE \S*maint_quiet \(910 dead rows, 910 changed\) in (\d+ ms|\d+\.\d s)$/);
+    // The freeze above vacuumed every table, the 10 rows updated before included.
+    expect(lines.find((l) => l.includes("maint_quiet"))).toMatch(/^maintenance: VACUUM ANALYZE \S*maint_quiet \(900 dead rows, 900 changed\) in (\d+ ms|\d+\.\d s)$/);
   });
 });
