@@ -1,5 +1,5 @@
 /**
- * A background pass repeated on a timer: run now and every `everyMs`, never
+ * A background pass repeated on a timer: run now (unless told not to) and every `everyMs`, never
  * two at once (a tick that finds the last pass still running is skipped),
  * with a timer that does not keep the process alive. A failing pass is
  * reported and the next tick tries again.
@@ -10,7 +10,8 @@ export interface Repeating {
   idle(): Promise<void>;
 }
 
-export function repeatEvery(everyMs: number, pass: () => Promise<void>, onError: (err: unknown) => void): Repeating {
+/** `startNow: false` waits one interval before the first pass (work that would only compete with start-up). */
+export function repeatEvery(everyMs: number, pass: () => Promise<void>, onError: (err: unknown) => void, options: { startNow?: boolean } = {}): Repeating {
   let running: Promise<void> | undefined;
   let stopped = false;
   const tick = () => {
@@ -23,7 +24,7 @@ export function repeatEvery(everyMs: number, pass: () => Promise<void>, onError:
   };
   const timer = setInterval(tick, everyMs);
   timer.unref();
-  tick();
+  if (options.startNow ?? true) tick();
   return {
     stop() {
       stopped = true;

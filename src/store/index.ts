@@ -16,7 +16,7 @@ export { StoreError, copyField } from "./store.ts";
 export { PgliteStore } from "./pglite.ts";
 export { PostgresStore } from "./postgres.ts";
 export { migrate } from "./migrate.ts";
-export { vacuumWhereDue, scheduleMaintenance, type MaintenanceStep, type MaintenanceWorker } from "./maintenance.ts";
+export { vacuumWhereDue, maintenancePass, scheduleMaintenance, type MaintenanceStep } from "./maintenance.ts";
 
 /**
  * Refreshes the query planner's statistics after a bulk load. PGlite runs no

@@ -16,6 +16,7 @@
  * rule), only for ANALYZE: on PGlite a VACUUM holds the only connection, and
  * the events table would then be read for seconds while tracking waits.
  */
+import { repeatEvery, type Repeating } from "../shared/index.ts";
 import type { Store } from "./store.ts";
 
 export interface MaintenanceStep {
@@ -62,40 +63,26 @@ export async function vacuumWhereDue(store: Store, options: { freezeMaxAge?: num
   return steps;
 }
 
-export interface MaintenanceWorker {
-  stop(): void;
-  /** Runs a pass now (or waits for the one running). */
-  tick(): Promise<void>;
-  /** Resolves when no pass is running. */
-  idle(): Promise<void>;
+/** One pass: what `vacuumWhereDue` did, a line per table, through `log`. */
+export async function maintenancePass(store: Store, log: (line: string) => void): Promise<void> {
+  for (const s of await vacuumWhereDue(store)) {
+    const what = { freeze: "VACUUM FREEZE ANALYZE", vacuum: "VACUUM ANALYZE", analyze: "ANALYZE" }[s.action];
+    const took = s.ms < 1000 ? `${Math.round(s.ms)} ms` : `${(s.ms / 1000).toFixed(1)} s`;
+    log(`maintenance: ${what} ${s.table} (${s.deadRows.toLocaleString("en")} dead rows, ${s.changedRows.toLocaleString("en")} changed) in ${took}`);
+  }
 }
 
 /**
- * Runs `vacuumWhereDue` every `everyMs` (the server does, on the embedded
- * store only: a PostgreSQL server has its autovacuum). The timer does not
- * keep the process alive; a pass that fails is logged and the next one
- * tries again.
+ * Runs `maintenancePass` every `everyMs`, the first after one interval (the
+ * server does, on the embedded store only: a PostgreSQL server has its
+ * autovacuum). The shared `repeatEvery`: one pass at a time, a timer that
+ * does not keep the process alive, a failed pass logged and retried next time.
  */
-export function scheduleMaintenance(store: Store, options: { everyMs: number; log?: (line: string) => void }): MaintenanceWorker {
-  let running: Promise<void> | null = null;
-  const pass = async () => {
-    try {
-      for (const s of await vacuumWhereDue(store)) {
-        options.log?.(
-          `maintenance: ${{ freeze: "VACUUM FREEZE ANALYZE", vacuum: "VACUUM ANALYZE", analyze: "ANALYZE" }[s.action]} ${s.table} (${s.deadRows.toLocaleString("en")} dead rows, ${s.changedRows.toLocaleString("en")} changed) in ${s.ms < 1000 ? `${Math.round(s.ms)} ms` : `${(s.ms / 1000).toFixed(1)} s`}`,
-        );
-      }
-    } catch (err) {
-      options.log?.(`maintenance failed: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  };
-  const tick = () => {
-    running ??= pass().finally(() => {
-      running = null;
-    });
-    return running;
-  };
-  const timer = setInterval(() => void tick(), options.everyMs);
-  timer.unref();
-  return { stop: () => clearInterval(timer), tick, idle: () => running ?? Promise.resolve() };
+export function scheduleMaintenance(store: Store, options: { everyMs: number; log: (line: string) => void }): Repeating {
+  return repeatEvery(
+    options.everyMs,
+    () => maintenancePass(store, options.log),
+    (err) => options.log(`maintenance failed: ${err instanceof Error ? err.message : String(err)}`),
+    { startNow: false },
+  );
 }
